@@ -1,0 +1,129 @@
+"""The in-memory store and its unit of work."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Self
+from uuid import UUID
+
+from inventory_core.clocks import SystemClock
+from inventory_core.idempotency import IdempotencyRecord
+from inventory_core.items import Item
+from inventory_core.locations import Location, virtual_locations
+from inventory_core.memory.repositories import (
+    InMemoryIdempotencyStore,
+    InMemoryItemRepository,
+    InMemoryLocationRepository,
+    InMemoryMovementRepository,
+    InMemoryReservationRepository,
+    InMemoryStockRepository,
+    InMemoryUserRepository,
+)
+from inventory_core.memory.tables import Journal, Table
+from inventory_core.movements import Movement
+from inventory_core.ports import Clock, StockKey
+from inventory_core.reservations import Reservation
+from inventory_core.users import User
+
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+
+
+class InMemoryStore:
+    """All inventory state in process memory: the embedded default and the reference adapter.
+
+    Transactions are serialised by one lock (a unit of work holds it from its outermost ``with``
+    to the end), which gives the strongest isolation there is; writes are journaled so a failed
+    transaction is rolled back exactly. Create units of work with :meth:`unit_of_work`.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.lock = threading.Lock()
+        self._journal: Journal | None = None
+        journal = self.journal
+        self.items: Table[UUID, Item] = Table(journal)
+        self.skus: Table[str, UUID] = Table(journal)
+        self.barcodes: Table[str, UUID] = Table(journal)
+        self.locations: Table[UUID, Location] = Table(journal)
+        self.location_codes: Table[str, UUID] = Table(journal)
+        self.movements: Table[int, Movement] = Table(journal)
+        self.movement_seqs: Table[UUID, int] = Table(journal)
+        self.reversals: Table[UUID, UUID] = Table(journal)
+        self.counters: Table[str, int] = Table(journal)
+        self.location_levels: Table[StockKey, int] = Table(journal)
+        self.warehouse_levels: Table[StockKey, tuple[int, int]] = Table(journal)
+        self.reservations: Table[UUID, Reservation] = Table(journal)
+        self.users: Table[UUID, User] = Table(journal)
+        self.usernames: Table[str, UUID] = Table(journal)
+        self.idempotency: Table[tuple[UUID, str], IdempotencyRecord] = Table(journal)
+        self._seed((clock or SystemClock()).now())
+
+    def _seed(self, now: object) -> None:
+        self._journal = Journal()
+        for location in virtual_locations(now):  # type: ignore[arg-type]
+            self.locations.put(location.id, location)
+            self.location_codes.put(location.code, location.id)
+        self._journal = None
+
+    def journal(self) -> Journal:
+        if self._journal is None:
+            raise RuntimeError("in-memory repositories are used only inside `with uow:`")
+        return self._journal
+
+    def begin(self) -> Journal:
+        self.lock.acquire()
+        self._journal = Journal()
+        return self._journal
+
+    def end(self, *, commit: bool) -> None:
+        try:
+            if not commit and self._journal is not None:
+                self._journal.rollback_to(0)
+        finally:
+            self._journal = None
+            self.lock.release()
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        """A new unit of work on this store (make one per use case call)."""
+        return InMemoryUnitOfWork(self)
+
+
+class InMemoryUnitOfWork:
+    """A transaction on an :class:`InMemoryStore`.
+
+    The outermost ``with`` takes the store's lock and commits (keeps the journaled writes) on a
+    clean exit or rolls them back on an exception. A nested ``with`` joins the transaction and, if
+    it exits by an exception, undoes just its own writes before the exception propagates.
+    """
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._marks: list[int] = []
+        self._journal: Journal | None = None
+        self.items = InMemoryItemRepository(store)
+        self.locations = InMemoryLocationRepository(store)
+        self.movements = InMemoryMovementRepository(store)
+        self.stock = InMemoryStockRepository(store)
+        self.reservations = InMemoryReservationRepository(store)
+        self.users = InMemoryUserRepository(store)
+        self.idempotency = InMemoryIdempotencyStore(store)
+
+    def __enter__(self) -> Self:
+        if self._journal is None:
+            self._journal = self._store.begin()
+        self._marks.append(self._journal.mark())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        mark = self._marks.pop()
+        if self._marks:
+            if exc_type is not None and self._journal is not None:
+                self._journal.rollback_to(mark)
+            return
+        self._journal = None
+        self._store.end(commit=exc_type is None)

@@ -1,0 +1,133 @@
+"""The double-entry movement ledger: every change of stock is a movement of lines from one
+location to another. The ledger is append-only; a mistake is undone by a ``reversal``."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import attrs
+
+from inventory_core import _checks
+from inventory_core.errors import ValidationError
+from inventory_core.locations import Location, LocationKind
+
+__all__ = [
+    "MAX_LINES",
+    "AdjustmentReason",
+    "Movement",
+    "MovementKind",
+    "MovementLine",
+    "check_sides",
+]
+
+MAX_LINES = 1000
+
+
+class MovementKind(enum.StrEnum):
+    """What a movement records; each kind allows certain sides (see :func:`check_sides`)."""
+
+    RECEIPT = "receipt"
+    SHIPMENT = "shipment"
+    TRANSFER = "transfer"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+
+
+class AdjustmentReason(enum.StrEnum):
+    """Why an adjustment was made. ``count``, ``damage`` and ``loss`` record physical reality and
+    always post, even when they leave a warehouse short of its reservations (invariant 3)."""
+
+    COUNT = "count"
+    DAMAGE = "damage"
+    LOSS = "loss"
+    FOUND = "found"
+    CORRECTION = "correction"
+
+    @property
+    def records_physical_reality(self) -> bool:
+        return self in {AdjustmentReason.COUNT, AdjustmentReason.DAMAGE, AdjustmentReason.LOSS}
+
+
+@attrs.frozen
+class MovementLine:
+    """``quantity`` of one item going from one location to another."""
+
+    item_id: UUID
+    quantity: int = attrs.field(validator=_checks.quantity)
+    from_location_id: UUID
+    to_location_id: UUID
+
+    def __attrs_post_init__(self) -> None:
+        if self.from_location_id == self.to_location_id:
+            raise ValidationError("from and to must differ", "$.to_location_id")
+
+    def mirrored(self) -> MovementLine:
+        """The same quantity going back the other way."""
+        return attrs.evolve(
+            self, from_location_id=self.to_location_id, to_location_id=self.from_location_id
+        )
+
+
+def _movement_lines(value: Iterable[MovementLine]) -> tuple[MovementLine, ...]:
+    return tuple(value)
+
+
+def _lines(_: object, attribute: Any, value: tuple[MovementLine, ...]) -> None:
+    if not 1 <= len(value) <= MAX_LINES:
+        raise ValidationError(f"a movement has 1-{MAX_LINES} lines", "$.lines")
+
+
+@attrs.frozen
+class Movement:
+    """An atomic, append-only ledger entry. ``seq`` grows strictly across the whole ledger, in
+    commit order, so a reader paging with ``after=seq`` sees every movement exactly once."""
+
+    id: UUID
+    seq: int
+    kind: MovementKind = attrs.field(converter=MovementKind)
+    lines: tuple[MovementLine, ...] = attrs.field(converter=_movement_lines, validator=_lines)
+    actor_id: UUID
+    occurred_at: datetime = attrs.field(validator=_checks.aware)
+    recorded_at: datetime = attrs.field(validator=_checks.aware)
+    reference: str | None = attrs.field(default=None, validator=_checks.optional_text(200))
+    note: str | None = attrs.field(default=None, validator=_checks.optional_text(2000))
+    reason: AdjustmentReason | None = None
+    reverses_id: UUID | None = None
+    reservation_id: UUID | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if (self.kind is MovementKind.ADJUSTMENT) != (self.reason is not None):
+            raise ValidationError("a reason is given for adjustments and only for them", "$.reason")
+        if (self.kind is MovementKind.REVERSAL) != (self.reverses_id is not None):
+            raise ValidationError("reverses_id is given for reversals and only for them", "$")
+
+
+def check_sides(
+    kind: MovementKind, source: Location, destination: Location, *, path: str = "$"
+) -> None:
+    """Raise :class:`ValidationError` unless ``kind`` may move stock from ``source`` to
+    ``destination``: receipt supplier→stock, shipment stock→customer, transfer stock→stock,
+    adjustment stock↔adjustment. Reversals mirror an earlier movement and are checked there."""
+    internal = {LocationKind.WAREHOUSE, LocationKind.INTERNAL}
+    if kind is MovementKind.RECEIPT:
+        ok = source.kind is LocationKind.SUPPLIER and destination.kind in internal
+    elif kind is MovementKind.SHIPMENT:
+        ok = source.kind in internal and destination.kind is LocationKind.CUSTOMER
+    elif kind is MovementKind.TRANSFER:
+        ok = source.kind in internal and destination.kind in internal
+    elif kind is MovementKind.ADJUSTMENT:
+        ok = (source.kind in internal and destination.kind is LocationKind.ADJUSTMENT) or (
+            source.kind is LocationKind.ADJUSTMENT and destination.kind in internal
+        )
+    else:  # a reversal mirrors lines that were checked when first posted
+        ok = source.kind in internal or destination.kind in internal
+    if not ok:
+        raise ValidationError(
+            f"a {kind} cannot move stock from a {source.kind} location to a "
+            f"{destination.kind} location",
+            path,
+        )

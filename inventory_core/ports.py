@@ -1,0 +1,377 @@
+"""Ports: the Protocols adapters implement (structurally; nothing needs to inherit).
+
+Transaction semantics, stated once for every repository below: a repository is only usable inside
+its unit of work's ``with`` block; everything it does there is one transaction, made durable
+when the outermost block exits cleanly and discarded when it exits by an exception. Repositories
+never commit.
+Repositories raise only :mod:`inventory_core.errors` exceptions; a lost backing service is
+:class:`~inventory_core.errors.Unavailable`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+from uuid import UUID
+
+import attrs
+
+from inventory_core.idempotency import IdempotencyClaim, IdempotencyRecord
+from inventory_core.items import Item
+from inventory_core.locations import Location, LocationKind
+from inventory_core.movements import Movement
+from inventory_core.reservations import Reservation, ReservationStatus
+from inventory_core.sessions import Session
+from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_core.users import Role, User
+
+__all__ = [
+    "Clock",
+    "IdGenerator",
+    "IdempotencyStore",
+    "ItemQuery",
+    "ItemRepository",
+    "LocationQuery",
+    "LocationRepository",
+    "LocationStockQuery",
+    "LoginThrottle",
+    "MovementQuery",
+    "MovementRepository",
+    "PasswordHasher",
+    "ReservationQuery",
+    "ReservationRepository",
+    "SessionStore",
+    "StockKey",
+    "StockRepository",
+    "UnitOfWork",
+    "UserRepository",
+    "WarehouseStockQuery",
+]
+
+StockKey = tuple[UUID, UUID]
+"""(item_id, location_id) or (item_id, warehouse_id)."""
+
+
+# ---------------------------------------------------------------- queries
+
+
+@attrs.frozen
+class ItemQuery:
+    """Filters of an item listing; ``text`` matches SKU or name, case-insensitively."""
+
+    sku: str | None = None
+    barcode: str | None = None
+    text: str | None = None
+    active: bool | None = None
+
+
+@attrs.frozen
+class LocationQuery:
+    parent_id: UUID | None = None
+    kind: LocationKind | None = None
+    warehouse_id: UUID | None = None
+
+
+@attrs.frozen
+class MovementQuery:
+    """A movement matches ``item_id`` / ``location_id`` when any of its lines does (either side)."""
+
+    item_id: UUID | None = None
+    location_id: UUID | None = None
+
+
+@attrs.frozen
+class LocationStockQuery:
+    item_id: UUID | None = None
+    location_id: UUID | None = None
+    warehouse_id: UUID | None = None
+
+
+@attrs.frozen
+class WarehouseStockQuery:
+    """``below_reorder``: only rows whose available is below the item's ``reorder_point``."""
+
+    item_id: UUID | None = None
+    warehouse_id: UUID | None = None
+    below_reorder: bool = False
+
+
+@attrs.frozen
+class ReservationQuery:
+    item_id: UUID | None = None
+    warehouse_id: UUID | None = None
+    status: ReservationStatus | None = None
+    reference: str | None = None
+
+
+# ---------------------------------------------------------------- repositories
+
+
+class ItemRepository(Protocol):
+    """Items. Listing order is ascending ``id`` (ids are time-ordered, so creation order)."""
+
+    def add(self, item: Item) -> None:
+        """Store a new item. Raises AlreadyExists(field="sku" | "barcode")."""
+        ...
+
+    def get(self, item_id: UUID) -> Item | None: ...
+
+    def get_many(self, item_ids: Collection[UUID]) -> dict[UUID, Item]:
+        """The items that exist among ``item_ids`` (missing ones are simply absent)."""
+        ...
+
+    def update(self, item: Item) -> None:
+        """Replace an item. ``item.version`` must be the stored version + 1, else VersionMismatch
+        (NotFound if absent). Raises AlreadyExists on a duplicate SKU or barcode."""
+        ...
+
+    def list(self, query: ItemQuery, *, after: UUID | None, limit: int) -> list[Item]: ...
+
+
+class LocationRepository(Protocol):
+    """Locations, including the three virtual ones, which every adapter provides from the start
+    with the ids in :data:`inventory_core.locations.VIRTUAL_LOCATION_IDS`."""
+
+    def add(self, location: Location) -> None:
+        """Store a new location. Raises AlreadyExists(field="code")."""
+        ...
+
+    def get(self, location_id: UUID) -> Location | None: ...
+
+    def get_many(self, location_ids: Collection[UUID]) -> dict[UUID, Location]: ...
+
+    def update(self, location: Location) -> None:
+        """Replace a location (version rule as for items). When its ``ancestor_ids`` change, the
+        adapter rewrites the paths of all its descendants the same way. Raises AlreadyExists."""
+        ...
+
+    def list(self, query: LocationQuery, *, after: UUID | None, limit: int) -> list[Location]:
+        """Ascending ``id``. ``warehouse_id`` selects the warehouse and its whole tree."""
+        ...
+
+
+class MovementRepository(Protocol):
+    """The append-only ledger. Nothing is ever updated or deleted."""
+
+    def append(self, movement: Movement) -> Movement:
+        """Store a movement given with ``seq == 0`` and return it with its ``seq``. Sequence
+        numbers are strictly increasing in commit order, so a reader paging by ``after=seq`` can
+        never skip a movement that commits later. Raises AlreadyExists(field="reverses_id") when the
+        reversed movement already has a reversal."""
+        ...
+
+    def get(self, movement_id: UUID) -> Movement | None: ...
+
+    def reversal_of(self, movement_id: UUID) -> Movement | None:
+        """The movement that reverses ``movement_id``, if any."""
+        ...
+
+    def list(self, query: MovementQuery, *, after: int, limit: int) -> list[Movement]:
+        """Ascending ``seq``, strictly greater than ``after``."""
+        ...
+
+
+class StockRepository(Protocol):
+    """Stock levels: the projection of the ledger, changed only through :meth:`apply`."""
+
+    def apply(
+        self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
+    ) -> None:
+        """Apply every change or none. Raises InsufficientStock (naming the item, the location or
+        warehouse, what was available and what was requested) when a stock-holding location would
+        go negative or a guarded warehouse change would leave ``available`` negative; raises
+        InvalidOperation if ``reserved`` would go negative. Rows are touched in ascending key order
+        so concurrent callers cannot deadlock."""
+        ...
+
+    def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
+        """On hand per (item, location); absent rows count 0 and are included. With ``lock`` the
+        rows stay locked against concurrent change until the transaction ends."""
+        ...
+
+    def location_levels(
+        self, query: LocationStockQuery, *, after: StockKey | None, limit: int | None
+    ) -> list[LocationStock]:
+        """Non-zero levels at stock-holding locations, ascending (item_id, location_id)."""
+        ...
+
+    def warehouse_levels(
+        self,
+        query: WarehouseStockQuery,
+        *,
+        now: datetime,
+        after: StockKey | None,
+        limit: int | None,
+    ) -> list[WarehouseStock]:
+        """Warehouse levels that ever existed, ascending (item_id, warehouse_id). ``reserved``
+        leaves out active reservations already overdue at ``now``."""
+        ...
+
+
+class ReservationRepository(Protocol):
+    """Reservations. Warehouse ``reserved`` levels are kept by the use cases through
+    :meth:`StockRepository.apply`; this repository touches reservations only."""
+
+    def add(self, reservation: Reservation) -> None: ...
+
+    def get(self, reservation_id: UUID) -> Reservation | None: ...
+
+    def transition(
+        self, reservation_id: UUID, *, to: ReservationStatus, now: datetime
+    ) -> Reservation | None:
+        """Move an active, not overdue reservation to ``to`` and return it; ``None`` (and no
+        change) when it is absent, no longer active, or overdue. Safe against concurrent callers:
+        exactly one of two racing transitions wins."""
+        ...
+
+    def expire_due(
+        self, now: datetime, *, keys: Collection[StockKey] | None = None
+    ) -> list[Reservation]:
+        """Mark every active reservation with ``expires_at <= now`` as expired (only those of
+        the given (item, warehouse) keys when given) and return them as they now are."""
+        ...
+
+    def list(self, query: ReservationQuery, *, after: UUID | None, limit: int) -> list[Reservation]:
+        """Ascending ``id``. Stored status is reported (an overdue one may still say active)."""
+        ...
+
+
+class UserRepository(Protocol):
+    """Users; usernames are unique (already normalized to lower case by the core)."""
+
+    def add(self, user: User) -> None:
+        """Raises AlreadyExists(field="username")."""
+        ...
+
+    def get(self, user_id: UUID) -> User | None: ...
+
+    def get_by_username(self, username: str) -> User | None: ...
+
+    def update(self, user: User) -> None:
+        """Version rule as for items."""
+        ...
+
+    def list(self, *, after: UUID | None, limit: int) -> list[User]: ...
+
+
+class IdempotencyStore(Protocol):
+    """Stored responses of POSTs with an Idempotency-Key, kept in the same transaction as their
+    effect."""
+
+    def claim(self, user_id: UUID, key: str, fingerprint: str) -> IdempotencyClaim:
+        """Take ``(user_id, key)`` for the current transaction, or report what holds it: a stored
+        record with the same fingerprint (REPLAY), a different one (MISMATCH), or another
+        transaction that has claimed it and not finished (IN_PROGRESS). Does not block."""
+        ...
+
+    def complete(self, record: IdempotencyRecord) -> None:
+        """Store the response for the key claimed in this transaction."""
+        ...
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete records created before ``older_than``; returns how many."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository.
+
+    ``with uow:`` starts it; a clean exit commits, an exception rolls back and propagates. Entering
+    a unit of work that is already entered joins the same transaction (only the outermost block
+    commits), which lets a caller wrap a use case and its own writes (idempotency records) in one
+    transaction. A unit of work belongs to one thread at a time; make one per use case call.
+    """
+
+    @property
+    def items(self) -> ItemRepository: ...
+    @property
+    def locations(self) -> LocationRepository: ...
+    @property
+    def movements(self) -> MovementRepository: ...
+    @property
+    def stock(self) -> StockRepository: ...
+    @property
+    def reservations(self) -> ReservationRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+# ---------------------------------------------------------------- services
+
+
+class Clock(Protocol):
+    """Current time, timezone-aware UTC. Thread-safe."""
+
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    """New unique ids, time-ordered (UUIDv7) so id order is creation order. Thread-safe."""
+
+    def new_id(self) -> UUID: ...
+
+
+class PasswordHasher(Protocol):
+    """Password hashing (argon2id in the HTTP layer). Thread-safe; never logs the password."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        """True on a match; False on a mismatch or an unreadable hash (never raises for those)."""
+        ...
+
+    def needs_rehash(self, password_hash: str) -> bool: ...
+
+
+class SessionStore(Protocol):
+    """Server-side login sessions. Thread-safe; raises Unavailable when its backend is down.
+
+    Session ids are 256-bit random strings; stores keep only a hash of them. A session expires at
+    the earlier of its idle and absolute deadlines (see SessionPolicy), by the store's clock.
+    """
+
+    def create(
+        self, *, user_id: UUID, role: Role, user_agent: str | None, remember: bool
+    ) -> tuple[str, Session]:
+        """Start a session; returns the raw session id (shown once, for the cookie) and it."""
+        ...
+
+    def get(self, session_id: str) -> Session | None:
+        """The live session for a raw id, its idle deadline moved forward (never past the
+        absolute one); ``None`` for an unknown, expired or malformed id."""
+        ...
+
+    def destroy(self, session_id: str) -> None: ...
+
+    def destroy_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
+        """End every session of a user (except the raw id ``keep``); returns how many ended."""
+        ...
+
+    def list_user_sessions(self, user_id: UUID) -> list[Session]:
+        """The user's live sessions, oldest first."""
+        ...
+
+
+class LoginThrottle(Protocol):
+    """Limits login attempts per username and per client address. Thread-safe; Unavailable."""
+
+    def retry_after(self, *, username: str, client: str) -> float | None:
+        """Seconds to wait before the next attempt is allowed, or ``None`` if allowed now."""
+        ...
+
+    def record_failure(self, *, username: str, client: str) -> None: ...
+
+    def record_success(self, *, username: str, client: str) -> None: ...

@@ -1,0 +1,80 @@
+"""Posting to the ledger: turning movement lines into stock changes, shared by every use case
+that moves stock (movements, reversals, fulfilment, counts)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from uuid import UUID
+
+from inventory_core.locations import Location
+from inventory_core.movements import Movement
+from inventory_core.ports import StockKey, UnitOfWork
+from inventory_core.stock import LocationChange, WarehouseChange
+
+
+def expire_overdue(uow: UnitOfWork, now: datetime, keys: Collection[StockKey] | None) -> int:
+    """Mark overdue reservations expired and give their quantity back to availability, so a
+    check of ``available`` below sees the truth as of ``now``. Returns how many expired."""
+    expired = uow.reservations.expire_due(now, keys=keys)
+    released: dict[StockKey, int] = defaultdict(int)
+    for reservation in expired:
+        released[(reservation.item_id, reservation.warehouse_id)] += reservation.quantity
+    if released:
+        uow.stock.apply(
+            [],
+            [
+                WarehouseChange(item, warehouse, reserved_delta=-qty, guard_available=False)
+                for (item, warehouse), qty in sorted(released.items())
+            ],
+        )
+    return len(expired)
+
+
+def post(
+    uow: UnitOfWork,
+    movement: Movement,
+    locations: Mapping[UUID, Location],
+    *,
+    now: datetime,
+    guard_available: bool,
+    reserved_deltas: Mapping[StockKey, int] | None = None,
+) -> Movement:
+    """Apply the stock changes of ``movement`` and append it to the ledger, in the caller's
+    transaction. ``locations`` must hold every location the lines name."""
+    location_deltas: dict[StockKey, int] = defaultdict(int)
+    warehouse_deltas: dict[StockKey, int] = defaultdict(int)
+    for line in movement.lines:
+        location_deltas[(line.item_id, line.from_location_id)] -= line.quantity
+        location_deltas[(line.item_id, line.to_location_id)] += line.quantity
+        for location_id, sign in ((line.from_location_id, -1), (line.to_location_id, 1)):
+            warehouse = locations[location_id].warehouse_id
+            if warehouse is not None:
+                warehouse_deltas[(line.item_id, warehouse)] += sign * line.quantity
+    reserved = dict(reserved_deltas or {})
+    warehouse_keys = sorted(
+        {k for k, d in warehouse_deltas.items() if d} | {k for k, d in reserved.items() if d}
+    )
+    if guard_available:
+        lowering = [k for k in warehouse_keys if warehouse_deltas[k] - reserved.get(k, 0) < 0]
+        if lowering:
+            expire_overdue(uow, now, lowering)
+    uow.stock.apply(
+        [
+            LocationChange(item, location, delta, locations[location].kind.holds_stock)
+            for (item, location), delta in sorted(location_deltas.items())
+            if delta
+        ],
+        [
+            WarehouseChange(
+                item,
+                warehouse,
+                on_hand_delta=warehouse_deltas[(item, warehouse)],
+                reserved_delta=reserved.get((item, warehouse), 0),
+                guard_available=guard_available,
+            )
+            for item, warehouse in warehouse_keys
+        ],
+    )
+    return uow.movements.append(movement)

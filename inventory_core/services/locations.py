@@ -1,0 +1,145 @@
+"""Location use cases: warehouse trees of internal locations."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import attrs
+
+from inventory_core.errors import InvalidOperation, NotFound, ValidationError, VersionMismatch
+from inventory_core.locations import Location, LocationKind
+from inventory_core.paging import Page
+from inventory_core.ports import LocationQuery, UnitOfWork
+from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page, require
+from inventory_core.users import Actor, Role
+
+
+@attrs.frozen
+class CreateLocation:
+    """A new warehouse (no parent) or internal location (with a parent in some warehouse tree)."""
+
+    code: str
+    name: str
+    kind: LocationKind = attrs.field(converter=LocationKind)
+    parent_id: UUID | None = None
+
+
+@attrs.frozen
+class ChangeLocation:
+    """Fields to change; ``parent_id`` may move an internal location within its warehouse."""
+
+    code: str | Unset = UNSET
+    name: str | Unset = UNSET
+    parent_id: UUID | Unset = UNSET
+    active: bool | Unset = UNSET
+
+
+def _parent(uow: UnitOfWork, parent_id: UUID) -> Location:
+    parent = uow.locations.get(parent_id)
+    if parent is None:
+        raise ValidationError("no such location", "$.parent_id")
+    if not parent.kind.holds_stock:
+        raise ValidationError("a virtual location cannot be a parent", "$.parent_id")
+    return parent
+
+
+def create_location(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateLocation
+) -> Location:
+    require(actor, Role.MANAGER)
+    if command.kind.is_virtual:
+        raise ValidationError("virtual locations are provided by the system", "$.kind")
+    now = ctx.clock.now()
+    with uow:
+        ancestors: tuple[UUID, ...] = ()
+        if command.kind is LocationKind.INTERNAL:
+            if command.parent_id is None:
+                raise ValidationError("an internal location needs a parent", "$.parent_id")
+            ancestors = _parent(uow, command.parent_id).path
+        elif command.parent_id is not None:
+            raise ValidationError("a warehouse has no parent", "$.parent_id")
+        location = Location(
+            id=ctx.ids.new_id(),
+            code=command.code,
+            name=command.name,
+            kind=command.kind,
+            parent_id=command.parent_id,
+            ancestor_ids=ancestors,
+            created_at=now,
+            updated_at=now,
+        )
+        uow.locations.add(location)
+    return location
+
+
+def get_location(uow: UnitOfWork, actor: Actor, location_id: UUID) -> Location:
+    require(actor, Role.VIEWER)
+    with uow:
+        location = uow.locations.get(location_id)
+    if location is None:
+        raise NotFound("location", location_id)
+    return location
+
+
+def list_locations(
+    uow: UnitOfWork, actor: Actor, query: LocationQuery, *, after: UUID | None, limit: int
+) -> Page[Location, UUID]:
+    require(actor, Role.VIEWER)
+    with uow:
+        return fetch_page(
+            lambda n: uow.locations.list(query, after=after, limit=n), lambda x: x.id, limit
+        )
+
+
+def change_location(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    actor: Actor,
+    location_id: UUID,
+    changes: ChangeLocation,
+    *,
+    expected_version: int | None = None,
+) -> Location:
+    """Rename, recode, (de)activate, or move an internal location to another parent inside the
+    same warehouse. Moving between warehouses would silently move stock between warehouses, so it
+    is refused: transfer the stock instead."""
+    require(actor, Role.MANAGER)
+    given = {k: v for k, v in attrs.asdict(changes, recurse=False).items() if v is not UNSET}
+    with uow:
+        location = uow.locations.get(location_id)
+        if location is None:
+            raise NotFound("location", location_id)
+        if location.kind.is_virtual:
+            raise InvalidOperation("virtual locations cannot be changed")
+        if expected_version is not None and expected_version != location.version:
+            raise VersionMismatch("location", location_id, expected_version, location.version)
+        if not given:
+            return location
+        new_parent_id = given.pop("parent_id", location.parent_id)
+        ancestors = location.ancestor_ids
+        if new_parent_id != location.parent_id:
+            if location.kind is not LocationKind.INTERNAL:
+                raise ValidationError("a warehouse has no parent", "$.parent_id")
+            parent = _parent(uow, new_parent_id)
+            if location.id in parent.path:
+                raise ValidationError(
+                    "a location cannot move under itself or its descendants", "$.parent_id"
+                )
+            if parent.warehouse_id != location.warehouse_id:
+                raise ValidationError(
+                    "a location can only move within its warehouse", "$.parent_id"
+                )
+            ancestors = parent.path
+        try:
+            changed = attrs.evolve(
+                location,
+                **given,
+                parent_id=new_parent_id,
+                ancestor_ids=ancestors,
+                version=location.version + 1,
+                updated_at=ctx.clock.now(),
+            )
+        except TypeError as exc:
+            raise ValidationError(str(exc)) from exc
+        uow.locations.update(changed)
+    return changed

@@ -1,0 +1,229 @@
+"""Movement use cases: posting receipts, shipments, transfers and adjustments; reversals."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import attrs
+
+from inventory_core.errors import (
+    AlreadyExists,
+    FieldError,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+)
+from inventory_core.locations import (
+    ADJUSTMENT_LOCATION_ID,
+    CUSTOMER_LOCATION_ID,
+    SUPPLIER_LOCATION_ID,
+    Location,
+)
+from inventory_core.movements import (
+    MAX_LINES,
+    AdjustmentReason,
+    Movement,
+    MovementKind,
+    MovementLine,
+    check_sides,
+)
+from inventory_core.paging import Page
+from inventory_core.ports import MovementQuery, UnitOfWork
+from inventory_core.services import _ledger
+from inventory_core.services._common import ServiceContext, fetch_page, raise_if, require
+from inventory_core.users import Actor, Role
+
+
+@attrs.frozen
+class LineRequest:
+    """One requested line. For receipts ``from`` may be omitted (the supplier), for shipments
+    ``to`` (the customer), and for adjustments the side that is the adjustment location."""
+
+    item_id: UUID
+    quantity: int
+    from_location_id: UUID | None = None
+    to_location_id: UUID | None = None
+
+
+@attrs.frozen
+class PostMovement:
+    """A movement to post. ``reason`` is required for adjustments and refused otherwise."""
+
+    kind: MovementKind = attrs.field(converter=MovementKind)
+    lines: tuple[LineRequest, ...] = attrs.field(converter=tuple)
+    reference: str | None = None
+    note: str | None = None
+    reason: AdjustmentReason | None = None
+    occurred_at: datetime | None = None
+
+
+def _resolve_sides(kind: MovementKind, line: LineRequest) -> tuple[UUID | None, UUID | None]:
+    source, destination = line.from_location_id, line.to_location_id
+    if kind is MovementKind.RECEIPT and source is None:
+        source = SUPPLIER_LOCATION_ID
+    elif kind is MovementKind.SHIPMENT and destination is None:
+        destination = CUSTOMER_LOCATION_ID
+    elif kind is MovementKind.ADJUSTMENT:
+        if source is None and destination is not None:
+            source = ADJUSTMENT_LOCATION_ID
+        elif destination is None and source is not None:
+            destination = ADJUSTMENT_LOCATION_ID
+    return source, destination
+
+
+def post_movement(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: PostMovement
+) -> Movement:
+    """Post a receipt, shipment, transfer or adjustment atomically.
+
+    Outbound stock is refused (InsufficientStock) when a location lacks it, or when it would
+    leave a warehouse's ``available`` negative -- except loss, damage and count adjustments,
+    which record physical reality and always post."""
+    require(actor, Role.CLERK)
+    kind = command.kind
+    errors: list[FieldError] = []
+    if kind is MovementKind.REVERSAL:
+        errors.append(FieldError("$.kind", "reversals are posted with reverse_movement"))
+    if kind is MovementKind.ADJUSTMENT and command.reason is None:
+        errors.append(FieldError("$.reason", "an adjustment needs a reason"))
+    if kind is not MovementKind.ADJUSTMENT and command.reason is not None:
+        errors.append(FieldError("$.reason", "only adjustments take a reason"))
+    if not 1 <= len(command.lines) <= MAX_LINES:
+        errors.append(FieldError("$.lines", f"a movement has 1-{MAX_LINES} lines"))
+    raise_if(errors)
+
+    sides = [_resolve_sides(kind, line) for line in command.lines]
+    for index, (source, destination) in enumerate(sides):
+        if source is None:
+            errors.append(FieldError(f"$.lines[{index}].from_location_id", "is required"))
+        if destination is None:
+            errors.append(FieldError(f"$.lines[{index}].to_location_id", "is required"))
+    raise_if(errors)
+
+    now = ctx.clock.now()
+    with uow:
+        item_ids = {line.item_id for line in command.lines}
+        items = uow.items.get_many(item_ids)
+        locations = uow.locations.get_many({s for pair in sides for s in pair if s})
+        lines: list[MovementLine] = []
+        for index, (line, (source, destination)) in enumerate(
+            zip(command.lines, sides, strict=True)
+        ):
+            path = f"$.lines[{index}]"
+            assert source is not None
+            assert destination is not None
+            item = items.get(line.item_id)
+            if item is None:
+                errors.append(FieldError(f"{path}.item_id", "no such item"))
+            frm, to = locations.get(source), locations.get(destination)
+            if frm is None:
+                errors.append(FieldError(f"{path}.from_location_id", "no such location"))
+            if to is None:
+                errors.append(FieldError(f"{path}.to_location_id", "no such location"))
+            if to is not None and to.kind.holds_stock and not to.active:
+                errors.append(FieldError(f"{path}.to_location_id", "location is inactive"))
+            if (
+                item is not None
+                and not item.active
+                and frm is not None
+                and not frm.kind.holds_stock
+            ):
+                errors.append(FieldError(f"{path}.item_id", "item is inactive"))
+            if frm is None or to is None or item is None:
+                continue
+            try:
+                check_sides(kind, frm, to, path=path)
+                lines.append(MovementLine(line.item_id, line.quantity, source, destination))
+            except ValidationError as exc:
+                errors.extend(
+                    e if e.path.startswith(path) else FieldError(path + e.path[1:], e.message)
+                    for e in exc.errors
+                )
+        raise_if(errors)
+        movement = Movement(
+            id=ctx.ids.new_id(),
+            seq=0,
+            kind=kind,
+            lines=tuple(lines),
+            actor_id=actor.user_id,
+            occurred_at=command.occurred_at or now,
+            recorded_at=now,
+            reference=command.reference,
+            note=command.note,
+            reason=command.reason,
+        )
+        guard = not (command.reason is not None and command.reason.records_physical_reality)
+        return _ledger.post(uow, movement, locations, now=now, guard_available=guard)
+
+
+@attrs.frozen
+class ReverseMovement:
+    """Why a movement is being reversed (both optional)."""
+
+    reference: str | None = None
+    note: str | None = None
+
+
+def reverse_movement(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    actor: Actor,
+    movement_id: UUID,
+    command: ReverseMovement | None = None,
+) -> Movement:
+    """Post the mirror image of a movement. A movement is reversed at most once, and a reversal
+    is itself never reversed (post a new movement instead)."""
+    require(actor, Role.MANAGER)
+    command = command or ReverseMovement()
+    now = ctx.clock.now()
+    with uow:
+        original = uow.movements.get(movement_id)
+        if original is None:
+            raise NotFound("movement", movement_id)
+        if original.kind is MovementKind.REVERSAL:
+            raise InvalidOperation("a reversal cannot itself be reversed")
+        if uow.movements.reversal_of(movement_id) is not None:
+            raise InvalidOperation(f"movement {movement_id} is already reversed")
+        lines = tuple(line.mirrored() for line in original.lines)
+        locations: dict[UUID, Location] = uow.locations.get_many(
+            {x for line in lines for x in (line.from_location_id, line.to_location_id)}
+        )
+        reversal = Movement(
+            id=ctx.ids.new_id(),
+            seq=0,
+            kind=MovementKind.REVERSAL,
+            lines=lines,
+            actor_id=actor.user_id,
+            occurred_at=now,
+            recorded_at=now,
+            reference=command.reference if command.reference is not None else original.reference,
+            note=command.note,
+            reverses_id=original.id,
+        )
+        try:
+            return _ledger.post(uow, reversal, locations, now=now, guard_available=True)
+        except AlreadyExists as exc:  # a concurrent reversal won the race
+            raise InvalidOperation(f"movement {movement_id} is already reversed") from exc
+
+
+def get_movement(uow: UnitOfWork, actor: Actor, movement_id: UUID) -> Movement:
+    require(actor, Role.VIEWER)
+    with uow:
+        movement = uow.movements.get(movement_id)
+    if movement is None:
+        raise NotFound("movement", movement_id)
+    return movement
+
+
+def list_movements(
+    uow: UnitOfWork, actor: Actor, query: MovementQuery, *, after: int = 0, limit: int
+) -> Page[Movement, int]:
+    """Movements in ascending ``seq`` after ``after``: the feed offline clients sync from."""
+    require(actor, Role.VIEWER)
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise ValidationError("must be a non-negative integer", "$.after")
+    with uow:
+        return fetch_page(
+            lambda n: uow.movements.list(query, after=after, limit=n), lambda m: m.seq, limit
+        )

@@ -1,0 +1,188 @@
+"""User use cases: accounts, roles, passwords and authentication."""
+
+from __future__ import annotations
+
+import threading
+from uuid import UUID
+
+import attrs
+
+from inventory_core.errors import (
+    AuthenticationFailed,
+    InvalidOperation,
+    NotFound,
+    ValidationError,
+    VersionMismatch,
+)
+from inventory_core.paging import Page
+from inventory_core.passwords import check_password
+from inventory_core.ports import PasswordHasher, UnitOfWork
+from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page, require
+from inventory_core.users import Actor, Role, User, normalize_username
+
+
+@attrs.frozen
+class CreateUser:
+    username: str
+    password: str = attrs.field(repr=False)
+    role: Role = attrs.field(converter=Role)
+
+
+@attrs.frozen
+class ChangeUser:
+    """Admin changes to an account. Changing ``role`` or ``active`` should end the user's
+    sessions (the caller owns the session store)."""
+
+    role: Role | Unset = UNSET
+    active: bool | Unset = UNSET
+    password: str | Unset = attrs.field(default=UNSET, repr=False)
+
+
+class _DummyHash:
+    """A hash to verify against when the username is unknown, so that unknown users and wrong
+    passwords take the same time. Made once, lazily, per hasher."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hashes: dict[int, str] = {}
+
+    def get(self, hasher: PasswordHasher) -> str:
+        with self._lock:
+            key = id(hasher)
+            if key not in self._hashes:
+                self._hashes[key] = hasher.hash("not-a-real-password: timing equaliser")
+            return self._hashes[key]
+
+
+_dummy_hash = _DummyHash()
+
+
+def provision_user(ctx: ServiceContext, uow: UnitOfWork, command: CreateUser) -> User:
+    """Create a user without checking who asks: for trusted operators (the CLI, bootstrap)."""
+    username = normalize_username(command.username)
+    check_password(command.password, username=username)
+    now = ctx.clock.now()
+    user = User(
+        id=ctx.ids.new_id(),
+        username=username,
+        role=command.role,
+        password_hash=ctx.password_hasher.hash(command.password),
+        created_at=now,
+        updated_at=now,
+    )
+    with uow:
+        uow.users.add(user)
+    return user
+
+
+def create_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
+    require(actor, Role.ADMIN)
+    return provision_user(ctx, uow, command)
+
+
+def get_user(uow: UnitOfWork, actor: Actor, user_id: UUID) -> User:
+    """Admins see anyone; everyone sees themselves."""
+    if user_id != actor.user_id:
+        require(actor, Role.ADMIN)
+    with uow:
+        user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    return user
+
+
+def list_users(
+    uow: UnitOfWork, actor: Actor, *, after: UUID | None, limit: int
+) -> Page[User, UUID]:
+    require(actor, Role.ADMIN)
+    with uow:
+        return fetch_page(lambda n: uow.users.list(after=after, limit=n), lambda u: u.id, limit)
+
+
+def change_user(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    actor: Actor,
+    user_id: UUID,
+    changes: ChangeUser,
+    *,
+    expected_version: int | None = None,
+) -> User:
+    """Change role, active flag or password. Admins cannot demote or deactivate themselves,
+    so a deployment never loses its last way in by accident."""
+    require(actor, Role.ADMIN)
+    if user_id == actor.user_id and (
+        (changes.role is not UNSET and changes.role is not Role.ADMIN) or changes.active is False
+    ):
+        raise InvalidOperation("you cannot demote or deactivate yourself")
+    with uow:
+        user = uow.users.get(user_id)
+        if user is None:
+            raise NotFound("user", user_id)
+        if expected_version is not None and expected_version != user.version:
+            raise VersionMismatch("user", user_id, expected_version, user.version)
+        new = user
+        if changes.role is not UNSET:
+            new = attrs.evolve(new, role=changes.role)
+        if changes.active is not UNSET:
+            if not isinstance(changes.active, bool):
+                raise ValidationError("must be a boolean", "$.active")
+            new = attrs.evolve(new, active=changes.active)
+        if changes.password is not UNSET:
+            check_password(changes.password, username=user.username)
+            new = attrs.evolve(new, password_hash=ctx.password_hasher.hash(changes.password))
+        if new == user:
+            return user
+        new = attrs.evolve(new, version=user.version + 1, updated_at=ctx.clock.now())
+        uow.users.update(new)
+    return new
+
+
+def change_password(
+    ctx: ServiceContext,
+    uow: UnitOfWork,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+) -> User:
+    """A user changes their own password, proving the current one. The caller should end the
+    user's other sessions."""
+    with uow:
+        user = uow.users.get(actor.user_id)
+        if user is None or not user.active:
+            raise AuthenticationFailed()
+        if not ctx.password_hasher.verify(user.password_hash, current_password):
+            raise AuthenticationFailed("current password is wrong")
+        check_password(new_password, username=user.username, path="$.new_password")
+        changed = attrs.evolve(
+            user,
+            password_hash=ctx.password_hasher.hash(new_password),
+            version=user.version + 1,
+            updated_at=ctx.clock.now(),
+        )
+        uow.users.update(changed)
+    return changed
+
+
+def authenticate(ctx: ServiceContext, uow: UnitOfWork, username: str, password: str) -> User:
+    """The active user with these credentials, else AuthenticationFailed -- the same error, and
+    the same hashing work, whether the user is unknown, inactive or the password wrong."""
+    hasher = ctx.password_hasher
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise AuthenticationFailed()
+    with uow:
+        user = uow.users.get_by_username(normalize_username(username))
+        if user is None or not user.active:
+            hasher.verify(_dummy_hash.get(hasher), password)
+            raise AuthenticationFailed()
+        if not hasher.verify(user.password_hash, password):
+            raise AuthenticationFailed()
+        if hasher.needs_rehash(user.password_hash):
+            user = attrs.evolve(
+                user,
+                password_hash=hasher.hash(password),
+                version=user.version + 1,
+                updated_at=ctx.clock.now(),
+            )
+            uow.users.update(user)
+    return user

@@ -1,0 +1,65 @@
+"""Stock levels: a projection of the ledger, per location and per warehouse."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import attrs
+
+__all__ = ["LocationChange", "LocationStock", "WarehouseChange", "WarehouseStock"]
+
+
+@attrs.frozen
+class LocationStock:
+    """On hand of one item at one location (virtual locations go negative: double entry)."""
+
+    item_id: UUID
+    location_id: UUID
+    warehouse_id: UUID | None
+    on_hand: int
+
+
+@attrs.frozen
+class WarehouseStock:
+    """One item in one warehouse: ``on_hand`` over the warehouse's tree, ``reserved`` by active
+    reservations. ``available`` is negative only after a loss or a downward count (invariant 3)."""
+
+    item_id: UUID
+    warehouse_id: UUID
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+@attrs.frozen
+class LocationChange:
+    """Add ``delta`` to the on hand of ``item_id`` at ``location_id``. When ``holds_stock`` the
+    result must not be negative (invariant 2), else the whole change raises InsufficientStock."""
+
+    item_id: UUID
+    location_id: UUID
+    delta: int
+    holds_stock: bool
+
+
+@attrs.frozen
+class WarehouseChange:
+    """Add to on hand and reserved of ``item_id`` in ``warehouse_id``.
+
+    ``reserved`` must stay ≥ 0. When ``guard_available`` is set and the change lowers
+    ``available`` (``on_hand_delta - reserved_delta < 0``), the resulting ``available`` must be ≥ 0,
+    else InsufficientStock. Changes that record physical reality pass ``guard_available=False``.
+    """
+
+    item_id: UUID
+    warehouse_id: UUID
+    on_hand_delta: int = 0
+    reserved_delta: int = 0
+    guard_available: bool = True
+
+    @property
+    def available_delta(self) -> int:
+        return self.on_hand_delta - self.reserved_delta
