@@ -1,0 +1,278 @@
+"""The in-memory SessionStore, and the session rules every SessionStore adapter shares.
+
+The module-level functions (id format, hashing, user-agent cleaning, deadlines, eviction order)
+are the single statement of those rules; the Redis adapter uses them too, so the two stores cannot
+drift apart. Numbers and reasoning are in ``docs/security.md``, "Sessions".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import attrs
+
+from inventory_core.ports import Clock
+from inventory_core.sessions import Session, SessionPolicy
+from inventory_core.users import Role
+
+__all__ = [
+    "DEFAULT_MAX_SESSIONS_PER_USER",
+    "MAX_USER_AGENT_LENGTH",
+    "SESSION_ID_BYTES",
+    "SESSION_ID_PATTERN",
+    "InMemorySessionStore",
+    "clean_user_agent",
+    "eviction_order",
+    "is_live",
+    "is_session_id",
+    "new_csrf_token",
+    "new_session",
+    "new_session_id",
+    "session_digest",
+    "session_lifetimes",
+    "touched",
+]
+
+SESSION_ID_BYTES = 32
+"""256 random bits per session id (and per CSRF token)."""
+
+SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+"""What ``secrets.token_urlsafe(32)`` produces: 43 URL-safe base64 characters, no padding."""
+
+MAX_USER_AGENT_LENGTH = 256
+"""User agents are kept for the session list only; longer ones are cut (they are client input)."""
+
+DEFAULT_MAX_SESSIONS_PER_USER = 10
+"""Live sessions one user may hold; creating one more ends the oldest (earliest created)."""
+
+
+def new_session_id() -> str:
+    """A fresh session id: 256 bits from :mod:`secrets`, URL-safe, fit for a cookie."""
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def new_csrf_token() -> str:
+    """A fresh CSRF token (256 bits from :mod:`secrets`), independent of the session id."""
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
+
+
+def is_session_id(value: object) -> bool:
+    """True when ``value`` has the exact shape of an id this library issues. Anything else is
+    rejected before any lookup, so junk cookies cost nothing and reach no backend."""
+    return isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) is not None
+
+
+def session_digest(session_id: str) -> str:
+    """What stores keep instead of the id: its SHA-256, hex. The id has 256 random bits, so a
+    plain hash is enough (no salt or slow hash needed) and a dump of the store yields no id."""
+    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
+
+
+def clean_user_agent(user_agent: str | None) -> str | None:
+    """A user agent fit to store and show: non-printable characters dropped (they could forge
+    lines in logs or listings), cut to :data:`MAX_USER_AGENT_LENGTH`, ``None`` when empty."""
+    if user_agent is None:
+        return None
+    cleaned = "".join(ch for ch in user_agent if ch.isprintable()).strip()
+    return cleaned[:MAX_USER_AGENT_LENGTH] or None
+
+
+def session_lifetimes(policy: SessionPolicy, *, remember: bool) -> tuple[timedelta, timedelta]:
+    """(idle, absolute) lifetimes of a session: a remember-me session uses ``remember_seconds``
+    for both, so it lasts that long from login whatever its activity."""
+    if remember:
+        lifetime = timedelta(seconds=policy.remember_seconds)
+        return lifetime, lifetime
+    return timedelta(seconds=policy.idle_seconds), timedelta(seconds=policy.absolute_seconds)
+
+
+def new_session(
+    *,
+    digest: str,
+    user_id: UUID,
+    role: Role,
+    user_agent: str | None,
+    remember: bool,
+    now: datetime,
+    policy: SessionPolicy,
+) -> Session:
+    """The session a store creates at ``now`` (times in UTC)."""
+    now = now.astimezone(UTC)
+    idle, absolute = session_lifetimes(policy, remember=remember)
+    absolute_expires_at = now + absolute
+    return Session(
+        digest=digest,
+        user_id=user_id,
+        role=role,
+        csrf_token=new_csrf_token(),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=min(now + idle, absolute_expires_at),
+        absolute_expires_at=absolute_expires_at,
+        user_agent=clean_user_agent(user_agent),
+        remember=remember,
+    )
+
+
+def is_live(session: Session, now: datetime) -> bool:
+    """A session is live strictly before its deadline; at the deadline it has ended."""
+    return now < session.expires_at
+
+
+def touched(session: Session, now: datetime, policy: SessionPolicy) -> Session:
+    """``session`` seen at ``now``: idle deadline moved to ``now + idle``, never past the
+    absolute deadline."""
+    now = now.astimezone(UTC)
+    idle, _ = session_lifetimes(policy, remember=session.remember)
+    return attrs.evolve(
+        session,
+        last_seen_at=now,
+        expires_at=min(now + idle, session.absolute_expires_at),
+    )
+
+
+def eviction_order(sessions: Iterable[Session]) -> list[Session]:
+    """Oldest first: by creation time, ties (same clock reading) broken by digest so every
+    adapter evicts the same one."""
+    return sorted(sessions, key=lambda s: (s.created_at, s.digest))
+
+
+class InMemorySessionStore:
+    """A thread-safe :class:`~inventory_core.ports.SessionStore` held in this process.
+
+    Keeps sessions by digest (never the raw id) with a per-user index. Expired sessions are
+    dropped when met (get, list, create and logout-everywhere of their user) and, once a minute of
+    clock time, by a sweep over every session on the next create, so memory stays bounded by the
+    sessions live in the last minute. Only one process sees it: right for the single-worker
+    embedded default only.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        policy: SessionPolicy | None = None,
+        *,
+        max_sessions_per_user: int = DEFAULT_MAX_SESSIONS_PER_USER,
+    ) -> None:
+        if max_sessions_per_user < 1:
+            raise ValueError("max_sessions_per_user must be at least 1")
+        self._clock = clock
+        self._policy = policy or SessionPolicy()
+        self._max_per_user = max_sessions_per_user
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+        self._by_user: dict[UUID, set[str]] = {}
+        self._last_sweep: datetime | None = None
+
+    @property
+    def policy(self) -> SessionPolicy:
+        """The timeouts in force."""
+        return self._policy
+
+    def create(
+        self, *, user_id: UUID, role: Role, user_agent: str | None, remember: bool
+    ) -> tuple[str, Session]:
+        """Start a session; returns its raw id (to be shown once, in the cookie) and it."""
+        now = self._clock.now()
+        with self._lock:
+            self._maybe_sweep(now)
+            live = self._live_of(user_id, now)
+            for old in eviction_order(live)[: max(0, len(live) - self._max_per_user + 1)]:
+                self._remove(old.digest)
+            while True:
+                session_id = new_session_id()
+                digest = session_digest(session_id)
+                # 256-bit ids do not collide in practice; checking costs nothing here.
+                if digest not in self._sessions:
+                    break
+            session = new_session(
+                digest=digest,
+                user_id=user_id,
+                role=role,
+                user_agent=user_agent,
+                remember=remember,
+                now=now,
+                policy=self._policy,
+            )
+            self._sessions[digest] = session
+            self._by_user.setdefault(user_id, set()).add(digest)
+        return session_id, session
+
+    def get(self, session_id: str) -> Session | None:
+        """The live session for ``session_id``, touched (idle deadline moved forward, never past
+        the absolute one); ``None`` for an unknown, expired or malformed id."""
+        if not is_session_id(session_id):
+            return None
+        digest = session_digest(session_id)
+        now = self._clock.now()
+        with self._lock:
+            session = self._sessions.get(digest)
+            if session is None:
+                return None
+            if not is_live(session, now):
+                self._remove(digest)
+                return None
+            session = touched(session, now, self._policy)
+            self._sessions[digest] = session
+            return session
+
+    def destroy(self, session_id: str) -> None:
+        """End one session (nothing happens for an unknown or malformed id)."""
+        if not is_session_id(session_id):
+            return
+        with self._lock:
+            self._remove(session_digest(session_id))
+
+    def destroy_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
+        """End every live session of ``user_id`` except the one with raw id ``keep``; returns how
+        many live sessions ended."""
+        kept = session_digest(keep) if keep is not None and is_session_id(keep) else None
+        now = self._clock.now()
+        with self._lock:
+            ended = 0
+            for session in self._live_of(user_id, now):
+                if session.digest != kept:
+                    self._remove(session.digest)
+                    ended += 1
+            return ended
+
+    def list_user_sessions(self, user_id: UUID) -> list[Session]:
+        """The user's live sessions, oldest first (listing touches none of them)."""
+        now = self._clock.now()
+        with self._lock:
+            return eviction_order(self._live_of(user_id, now))
+
+    # The helpers below run with the lock held.
+
+    def _live_of(self, user_id: UUID, now: datetime) -> list[Session]:
+        live = []
+        for digest in list(self._by_user.get(user_id, ())):
+            session = self._sessions[digest]
+            if is_live(session, now):
+                live.append(session)
+            else:
+                self._remove(digest)
+        return live
+
+    def _remove(self, digest: str) -> None:
+        session = self._sessions.pop(digest, None)
+        if session is None:
+            return
+        digests = self._by_user.get(session.user_id)
+        if digests is not None:
+            digests.discard(digest)
+            if not digests:
+                del self._by_user[session.user_id]
+
+    def _maybe_sweep(self, now: datetime) -> None:
+        if self._last_sweep is not None and now - self._last_sweep < timedelta(minutes=1):
+            return
+        self._last_sweep = now
+        for digest in [d for d, s in self._sessions.items() if not is_live(s, now)]:
+            self._remove(digest)
