@@ -40,6 +40,7 @@ class InMemoryStore:
     def __init__(self, clock: Clock | None = None) -> None:
         self.lock = threading.Lock()
         self._journal: Journal | None = None
+        self._owner: int | None = None
         journal = self.journal
         self.items: Table[UUID, Item] = Table(journal)
         self.skus: Table[str, UUID] = Table(journal)
@@ -71,7 +72,13 @@ class InMemoryStore:
         return self._journal
 
     def begin(self) -> Journal:
+        if self._owner == threading.get_ident():
+            # Waiting on ourselves would hang forever; this is always a bug in the caller.
+            raise RuntimeError(
+                "this thread already has a unit of work open on this store: pass it as uow="
+            )
         self.lock.acquire()
+        self._owner = threading.get_ident()
         self._journal = Journal()
         return self._journal
 
@@ -81,6 +88,7 @@ class InMemoryStore:
                 self._journal.rollback_to(0)
         finally:
             self._journal = None
+            self._owner = None
             self.lock.release()
 
     def unit_of_work(self) -> InMemoryUnitOfWork:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from uuid import UUID
 
 import attrs
@@ -22,11 +23,15 @@ from inventory_core.services._common import ServiceContext, raise_if, require
 from inventory_core.users import Actor, Role
 
 
+def _count_lines(value: Iterable[CountLine]) -> tuple[CountLine, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class CountStock:
     """What was counted; each (item, location) at most once."""
 
-    lines: tuple[CountLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[CountLine, ...] = attrs.field(converter=_count_lines)
     note: str | None = None
     reference: str | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -46,12 +47,16 @@ class LineRequest:
     to_location_id: UUID | None = None
 
 
+def _line_requests(value: Iterable[LineRequest]) -> tuple[LineRequest, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class PostMovement:
     """A movement to post. ``reason`` is required for adjustments and refused otherwise."""
 
     kind: MovementKind = attrs.field(converter=MovementKind)
-    lines: tuple[LineRequest, ...] = attrs.field(converter=tuple)
+    lines: tuple[LineRequest, ...] = attrs.field(converter=_line_requests)
     reference: str | None = None
     note: str | None = None
     reason: AdjustmentReason | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from uuid import UUID
 
@@ -38,12 +39,16 @@ class FulfilmentLine:
     quantity: int
 
 
+def _fulfilment_lines(value: Iterable[FulfilmentLine]) -> tuple[FulfilmentLine, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class FulfilReservation:
     """Lines must add up to the reservation's quantity (partial fulfilment: release and
     reserve again)."""
 
-    lines: tuple[FulfilmentLine, ...] = attrs.field(converter=tuple)
+    lines: tuple[FulfilmentLine, ...] = attrs.field(converter=_fulfilment_lines)
     reference: str | None = None
     note: str | None = None
 

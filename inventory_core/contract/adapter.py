@@ -1,0 +1,77 @@
+"""What the contract suite needs from an adapter, and a harness around it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+from uuid import UUID
+
+from inventory_core.clocks import ManualClock
+from inventory_core.memory.store import InMemoryStore
+from inventory_core.passwords import Pbkdf2PasswordHasher
+from inventory_core.ports import UnitOfWork
+from inventory_core.service import Inventory
+from inventory_core.services.items import CreateItem
+from inventory_core.services.locations import CreateLocation
+from inventory_core.services.users import CreateUser
+from inventory_core.users import Actor, Role
+
+__all__ = ["ContractAdapter", "Harness", "InMemoryContractAdapter"]
+
+
+class ContractAdapter(Protocol):
+    """An adapter under test."""
+
+    def fresh(self) -> Callable[[], UnitOfWork]:
+        """Empty the store (only the three virtual locations remain) and return a factory of new
+        units of work on it. Called once per test and once per state-machine example."""
+        ...
+
+
+class InMemoryContractAdapter:
+    """The in-memory adapter, as the contract suite sees it."""
+
+    def fresh(self) -> Callable[[], UnitOfWork]:
+        return InMemoryStore().unit_of_work
+
+
+class Harness:
+    """An Inventory on a fresh store with a manual clock, an admin actor and helpers to build
+    the usual fixtures (warehouses, bins, items) in one line each."""
+
+    def __init__(self, adapter: ContractAdapter) -> None:
+        self.clock = ManualClock()
+        self.unit_of_work = adapter.fresh()
+        self.inventory = Inventory(
+            self.unit_of_work,
+            clock=self.clock,
+            # One iteration: hashing strength is not what the contract tests.
+            password_hasher=Pbkdf2PasswordHasher(iterations=1),
+        )
+        self.admin: Actor = self.inventory.provision_user(
+            CreateUser("admin", "contract-suite-admin-pw", Role.ADMIN)
+        ).actor
+        self._codes = 0
+
+    def code(self, prefix: str) -> str:
+        self._codes += 1
+        return f"{prefix}-{self._codes}"
+
+    def warehouse(self) -> UUID:
+        return self.inventory.create_location(
+            self.admin, CreateLocation(self.code("WH"), "Warehouse", "warehouse")
+        ).id
+
+    def bin(self, parent: UUID) -> UUID:
+        return self.inventory.create_location(
+            self.admin, CreateLocation(self.code("BIN"), "Bin", "internal", parent)
+        ).id
+
+    def item(self, **fields: object) -> UUID:
+        command = CreateItem(sku=self.code("SKU"), name="Item", **fields)  # type: ignore[arg-type]
+        return self.inventory.create_item(self.admin, command).id
+
+    def user(self, role: Role) -> Actor:
+        return self.inventory.provision_user(
+            CreateUser(self.code(role.value), "contract-suite-user-pw", role)
+        ).actor

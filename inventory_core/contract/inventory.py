@@ -1,0 +1,698 @@
+"""Contract tests every storage adapter must pass (subclass and provide ``contract_adapter``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from uuid import UUID
+
+import pytest
+
+from inventory_core.contract.adapter import ContractAdapter, Harness
+from inventory_core.contract.invariants import check_invariants
+from inventory_core.counts import CountLine
+from inventory_core.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    CountConflict,
+    InsufficientStock,
+    InvalidOperation,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    VersionMismatch,
+)
+from inventory_core.idempotency import IdempotencyOutcome, IdempotencyRecord
+from inventory_core.locations import (
+    ADJUSTMENT_LOCATION_ID,
+    CUSTOMER_LOCATION_ID,
+    SUPPLIER_LOCATION_ID,
+    LocationKind,
+)
+from inventory_core.movements import AdjustmentReason, MovementKind
+from inventory_core.ports import (
+    ItemQuery,
+    LocationQuery,
+    LocationStockQuery,
+    MovementQuery,
+    ReservationQuery,
+    WarehouseStockQuery,
+)
+from inventory_core.reservations import ReservationStatus
+from inventory_core.services.counts import CountStock
+from inventory_core.services.items import ChangeItem, CreateItem
+from inventory_core.services.locations import ChangeLocation, CreateLocation
+from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_core.services.users import ChangeUser, CreateUser
+from inventory_core.users import Role
+
+__all__ = ["InventoryContract"]
+
+
+def receive(h: Harness, item: UUID, location: UUID, quantity: int) -> None:
+    h.inventory.post_movement(
+        h.admin, PostMovement("receipt", [LineRequest(item, quantity, to_location_id=location)])
+    )
+
+
+def on_hand(h: Harness, item: UUID, location: UUID) -> int:
+    with h.unit_of_work() as uow:
+        return uow.stock.on_hand([(item, location)])[(item, location)]
+
+
+def available(h: Harness, item: UUID, warehouse: UUID) -> int:
+    rows = h.inventory.list_availability(
+        h.admin, WarehouseStockQuery(item_id=item, warehouse_id=warehouse)
+    ).items
+    return rows[0].available if rows else 0
+
+
+class InventoryContract:
+    """The behaviour every adapter must show. Needs a ``contract_adapter`` fixture."""
+
+    @pytest.fixture
+    def h(self, contract_adapter: ContractAdapter) -> Harness:
+        return Harness(contract_adapter)
+
+    # ------------------------------------------------------------ locations and items
+
+    def test_virtual_locations_exist_with_fixed_ids(self, h: Harness) -> None:
+        with h.unit_of_work() as uow:
+            found = uow.locations.get_many(
+                [SUPPLIER_LOCATION_ID, CUSTOMER_LOCATION_ID, ADJUSTMENT_LOCATION_ID]
+            )
+        assert {loc.kind for loc in found.values()} == {
+            LocationKind.SUPPLIER,
+            LocationKind.CUSTOMER,
+            LocationKind.ADJUSTMENT,
+        }
+
+    def test_item_round_trip_and_unique_sku_and_barcode(self, h: Harness) -> None:
+        item_id = h.item(barcodes=("4006381333931",), reorder_point=5)
+        item = h.inventory.get_item(h.admin, item_id)
+        assert item.barcodes == ("4006381333931",)
+        assert item.reorder_point == 5
+        assert item.version == 1
+        with pytest.raises(AlreadyExists) as dup:
+            h.inventory.create_item(h.admin, CreateItem(sku=item.sku, name="again"))
+        assert dup.value.field == "sku"
+        other = h.item()
+        with pytest.raises(AlreadyExists) as dup_barcode:
+            h.inventory.change_item(h.admin, other, ChangeItem(barcodes=("4006381333931",)))
+        assert dup_barcode.value.field == "barcode"
+        assert h.inventory.get_item(h.admin, other).barcodes == ()
+
+    def test_sku_is_case_preserving_and_exact(self, h: Harness) -> None:
+        lower = h.inventory.create_item(h.admin, CreateItem(sku="abc-1", name="lower"))
+        upper = h.inventory.create_item(h.admin, CreateItem(sku="ABC-1", name="upper"))
+        found = h.inventory.list_items(h.admin, ItemQuery(sku="ABC-1")).items
+        assert [i.id for i in found] == [upper.id]
+        assert lower.id != upper.id
+
+    def test_item_update_checks_version(self, h: Harness) -> None:
+        item_id = h.item()
+        changed = h.inventory.change_item(
+            h.admin, item_id, ChangeItem(name="Renamed"), expected_version=1
+        )
+        assert (changed.name, changed.version) == ("Renamed", 2)
+        with pytest.raises(VersionMismatch):
+            h.inventory.change_item(h.admin, item_id, ChangeItem(name="x"), expected_version=1)
+        assert h.inventory.get_item(h.admin, item_id).name == "Renamed"
+
+    def test_item_listing_filters_and_pages(self, h: Harness) -> None:
+        ids = [h.item() for _ in range(5)]
+        h.inventory.change_item(h.admin, ids[1], ChangeItem(active=False, name="Special Bolt"))
+        seen: list[UUID] = []
+        after = None
+        while True:
+            page = h.inventory.list_items(h.admin, after=after, limit=2)
+            seen.extend(i.id for i in page.items)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert seen == ids
+        assert [i.id for i in h.inventory.list_items(h.admin, ItemQuery(active=False)).items] == [
+            ids[1]
+        ]
+        assert [i.id for i in h.inventory.list_items(h.admin, ItemQuery(text="special")).items] == [
+            ids[1]
+        ]
+
+    def test_unknown_ids_are_not_found(self, h: Harness) -> None:
+        missing = UUID(int=12345)
+        for call in (
+            lambda: h.inventory.get_item(h.admin, missing),
+            lambda: h.inventory.get_location(h.admin, missing),
+            lambda: h.inventory.get_movement(h.admin, missing),
+            lambda: h.inventory.get_reservation(h.admin, missing),
+            lambda: h.inventory.item_stock(h.admin, missing),
+        ):
+            with pytest.raises(NotFound):
+                call()
+
+    def test_location_tree_and_unique_code(self, h: Harness) -> None:
+        wh = h.warehouse()
+        zone = h.bin(wh)
+        shelf = h.bin(zone)
+        loc = h.inventory.get_location(h.admin, shelf)
+        assert loc.ancestor_ids == (wh, zone)
+        assert loc.warehouse_id == wh
+        code = h.inventory.get_location(h.admin, zone).code
+        with pytest.raises(AlreadyExists):
+            h.inventory.create_location(h.admin, CreateLocation(code, "dup", "internal", wh))
+        tree = h.inventory.list_locations(h.admin, LocationQuery(warehouse_id=wh)).items
+        assert {x.id for x in tree} == {wh, zone, shelf}
+        children = h.inventory.list_locations(h.admin, LocationQuery(parent_id=wh)).items
+        assert [x.id for x in children] == [zone]
+
+    def test_moving_a_location_rewrites_its_subtree_and_refuses_cycles(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        a1 = h.bin(a)
+        a11 = h.bin(a1)
+        h.inventory.change_location(h.admin, a, ChangeLocation(parent_id=b))
+        assert h.inventory.get_location(h.admin, a11).ancestor_ids == (wh, b, a, a1)
+        with pytest.raises(ValidationError):
+            h.inventory.change_location(h.admin, b, ChangeLocation(parent_id=a11))
+        other_wh = h.warehouse()
+        with pytest.raises(ValidationError):
+            h.inventory.change_location(h.admin, a, ChangeLocation(parent_id=other_wh))
+        assert h.inventory.get_location(h.admin, b).parent_id == wh
+
+    def test_virtual_locations_cannot_be_created_or_changed(self, h: Harness) -> None:
+        with pytest.raises(ValidationError):
+            h.inventory.create_location(h.admin, CreateLocation("X", "x", "supplier"))
+        with pytest.raises(InvalidOperation):
+            h.inventory.change_location(h.admin, SUPPLIER_LOCATION_ID, ChangeLocation(name="y"))
+
+    # ------------------------------------------------------------ movements
+
+    def test_receipt_transfer_shipment_move_stock(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        h.inventory.post_movement(
+            h.admin,
+            PostMovement("transfer", [LineRequest(item, 4, from_location_id=a, to_location_id=b)]),
+        )
+        h.inventory.post_movement(
+            h.admin, PostMovement("shipment", [LineRequest(item, 3, from_location_id=b)])
+        )
+        assert (on_hand(h, item, a), on_hand(h, item, b)) == (6, 1)
+        assert on_hand(h, item, SUPPLIER_LOCATION_ID) == -10
+        assert on_hand(h, item, CUSTOMER_LOCATION_ID) == 3
+        stock = h.inventory.item_stock(h.admin, item)
+        assert (stock.on_hand, stock.reserved, stock.available) == (7, 0, 7)
+        check_invariants(h)
+
+    def test_sides_are_checked_per_kind(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        with pytest.raises(ValidationError) as bad:
+            h.inventory.post_movement(
+                h.admin,
+                PostMovement(
+                    "receipt",
+                    [LineRequest(item, 1, from_location_id=CUSTOMER_LOCATION_ID, to_location_id=a)],
+                ),
+            )
+        assert bad.value.errors[0].path == "$.lines[0]"
+        with pytest.raises(ValidationError):
+            h.inventory.post_movement(h.admin, PostMovement("transfer", [LineRequest(item, 1)]))
+        with pytest.raises(ValidationError):
+            h.inventory.post_movement(
+                h.admin, PostMovement("adjustment", [LineRequest(item, 1, to_location_id=a)])
+            )
+
+    def test_quantity_bounds(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        for quantity in (0, -1, 10**12 + 1):
+            with pytest.raises(ValidationError) as bad:
+                receive(h, item, a, quantity)
+            assert bad.value.errors[0].path == "$.lines[0].quantity"
+        receive(h, item, a, 10**12)
+        assert on_hand(h, item, a) == 10**12
+
+    def test_failed_movement_changes_nothing(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item, other = h.item(), h.item()
+        receive(h, item, a, 5)
+        receive(h, other, a, 1)
+        before = h.inventory.list_movements(h.admin).items
+        with pytest.raises(InsufficientStock) as refused:
+            h.inventory.post_movement(
+                h.admin,
+                PostMovement(
+                    "transfer",
+                    [
+                        LineRequest(item, 5, from_location_id=a, to_location_id=b),
+                        LineRequest(other, 2, from_location_id=a, to_location_id=b),
+                    ],
+                ),
+            )
+        assert refused.value.item_id == other
+        assert (refused.value.available, refused.value.requested) == (1, 2)
+        assert (on_hand(h, item, a), on_hand(h, item, b)) == (5, 0)
+        assert h.inventory.list_movements(h.admin).items == before
+        check_invariants(h)
+
+    def test_seq_increases_and_paging_sees_each_movement_once(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        items = [h.item() for _ in range(3)]
+        for n in range(7):
+            receive(h, items[n % 3], a, n + 1)
+        seqs: list[int] = []
+        after = 0
+        while True:
+            page = h.inventory.list_movements(h.admin, after=after, limit=3)
+            seqs.extend(m.seq for m in page.items)
+            if page.next_after is None:
+                break
+            after = page.next_after
+        assert len(seqs) == 7
+        assert seqs == sorted(set(seqs))
+        for_item = h.inventory.list_movements(h.admin, MovementQuery(item_id=items[0])).items
+        assert {line.item_id for m in for_item for line in m.lines} == {items[0]}
+        assert len(for_item) == 3
+        at_a = h.inventory.list_movements(h.admin, MovementQuery(location_id=a)).items
+        assert len(at_a) == 7
+
+    def test_reversal_once_only_and_only_while_stock_allows(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receipt = h.inventory.post_movement(
+            h.admin, PostMovement("receipt", [LineRequest(item, 5, to_location_id=a)])
+        )
+        second = h.inventory.post_movement(
+            h.admin, PostMovement("receipt", [LineRequest(item, 2, to_location_id=a)])
+        )
+        h.inventory.post_movement(
+            h.admin, PostMovement("shipment", [LineRequest(item, 4, from_location_id=a)])
+        )
+        with pytest.raises(InsufficientStock):
+            h.inventory.reverse_movement(h.admin, receipt.id)
+        reversal = h.inventory.reverse_movement(h.admin, second.id)
+        assert reversal.kind is MovementKind.REVERSAL
+        assert reversal.reverses_id == second.id
+        assert on_hand(h, item, a) == 1
+        with pytest.raises(InvalidOperation):
+            h.inventory.reverse_movement(h.admin, second.id)
+        with pytest.raises(InvalidOperation):
+            h.inventory.reverse_movement(h.admin, reversal.id)
+        check_invariants(h)
+
+    def test_roles_are_checked_inside_use_cases(self, h: Harness) -> None:
+        viewer, clerk = h.user(Role.VIEWER), h.user(Role.CLERK)
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        with pytest.raises(PermissionDenied):
+            h.inventory.post_movement(
+                viewer, PostMovement("receipt", [LineRequest(item, 1, to_location_id=a)])
+            )
+        movement = h.inventory.post_movement(
+            clerk, PostMovement("receipt", [LineRequest(item, 1, to_location_id=a)])
+        )
+        with pytest.raises(PermissionDenied):
+            h.inventory.reverse_movement(clerk, movement.id)
+        with pytest.raises(PermissionDenied):
+            h.inventory.create_user(clerk, CreateUser("mallory", "a-long-password-1", Role.ADMIN))
+        assert h.inventory.get_item(viewer, item).id == item
+
+    # ------------------------------------------------------------ reservations
+
+    def test_reservations_hold_stock_until_released(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 8))
+        assert available(h, item, wh) == 2
+        with pytest.raises(InsufficientStock):
+            h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 3))
+        with pytest.raises(InsufficientStock):
+            h.inventory.post_movement(
+                h.admin, PostMovement("shipment", [LineRequest(item, 3, from_location_id=a)])
+            )
+        released = h.inventory.release_reservation(h.admin, reservation.id)
+        assert released.status is ReservationStatus.RELEASED
+        assert available(h, item, wh) == 10
+        with pytest.raises(InvalidOperation):
+            h.inventory.release_reservation(h.admin, reservation.id)
+        check_invariants(h)
+
+    def test_fulfilment_ships_and_consumes_in_one_step(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 3)
+        receive(h, item, b, 3)
+        reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 5, "order-1"))
+        other_wh = h.warehouse()
+        foreign = h.bin(other_wh)
+        with pytest.raises(ValidationError):
+            h.inventory.fulfil_reservation(
+                h.admin, reservation.id, FulfilReservation([FulfilmentLine(foreign, 5)])
+            )
+        with pytest.raises(ValidationError):
+            h.inventory.fulfil_reservation(
+                h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 3)])
+            )
+        shipment = h.inventory.fulfil_reservation(
+            h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 3), FulfilmentLine(b, 2)])
+        )
+        assert shipment.kind is MovementKind.SHIPMENT
+        assert shipment.reservation_id == reservation.id
+        assert shipment.reference == "order-1"
+        stored = h.inventory.get_reservation(h.admin, reservation.id)
+        assert stored.status is ReservationStatus.FULFILLED
+        assert (on_hand(h, item, a), on_hand(h, item, b), available(h, item, wh)) == (0, 1, 1)
+        with pytest.raises(InvalidOperation):
+            h.inventory.fulfil_reservation(
+                h.admin, reservation.id, FulfilReservation([FulfilmentLine(b, 5)])
+            )
+        check_invariants(h)
+
+    def test_reservations_stop_counting_when_they_expire(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        soon = h.clock.now() + timedelta(minutes=5)
+        reservation = h.inventory.reserve_stock(
+            h.admin, ReserveStock(item, wh, 10, expires_at=soon)
+        )
+        assert available(h, item, wh) == 0
+        h.clock.advance(minutes=5)
+        assert available(h, item, wh) == 10
+        assert h.inventory.get_reservation(h.admin, reservation.id).status is (
+            ReservationStatus.EXPIRED
+        )
+        with pytest.raises(InvalidOperation):
+            h.inventory.release_reservation(h.admin, reservation.id)
+        # A new reservation may take the expired one's stock before any housekeeping ran.
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 10))
+        assert h.inventory.expire_reservations() == 0
+        assert available(h, item, wh) == 0
+        check_invariants(h)
+
+    def test_expire_reservations_marks_overdue_ones(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        soon = h.clock.now() + timedelta(seconds=30)
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 4, expires_at=soon))
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 4))
+        h.clock.advance(seconds=31)
+        assert h.inventory.expire_reservations() == 1
+        assert h.inventory.expire_reservations() == 0
+        expired = h.inventory.list_reservations(
+            h.admin, ReservationQuery(status=ReservationStatus.EXPIRED)
+        ).items
+        assert len(expired) == 1
+        assert available(h, item, wh) == 6
+        check_invariants(h)
+
+    def test_expiry_in_the_past_is_refused(self, h: Harness) -> None:
+        wh = h.warehouse()
+        item = h.item()
+        with pytest.raises(ValidationError):
+            h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1, expires_at=h.clock.now()))
+
+    def test_physical_losses_post_and_block_until_covered(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 8))
+        h.inventory.post_movement(
+            h.admin,
+            PostMovement(
+                "adjustment",
+                [LineRequest(item, 5, from_location_id=a)],
+                reason=AdjustmentReason.LOSS,
+            ),
+        )
+        assert available(h, item, wh) == -3
+        with pytest.raises(InsufficientStock):
+            h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+        with pytest.raises(InsufficientStock):
+            h.inventory.post_movement(
+                h.admin, PostMovement("shipment", [LineRequest(item, 1, from_location_id=a)])
+            )
+        with pytest.raises(InsufficientStock):
+            h.inventory.post_movement(
+                h.admin,
+                PostMovement(
+                    "adjustment",
+                    [LineRequest(item, 1, from_location_id=a)],
+                    reason=AdjustmentReason.CORRECTION,
+                ),
+            )
+        receive(h, item, a, 4)
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+        assert available(h, item, wh) == 0
+        # A loss still can't take a bin below zero.
+        with pytest.raises(InsufficientStock):
+            h.inventory.post_movement(
+                h.admin,
+                PostMovement(
+                    "adjustment",
+                    [LineRequest(item, 10, from_location_id=a)],
+                    reason=AdjustmentReason.DAMAGE,
+                ),
+            )
+        check_invariants(h)
+
+    # ------------------------------------------------------------ counts
+
+    def test_count_posts_differences_as_one_adjustment(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        result = h.inventory.count_stock(
+            h.admin,
+            CountStock(
+                [
+                    CountLine(item, a, counted=7, expected_on_hand=10),
+                    CountLine(item, b, counted=2, expected_on_hand=0),
+                ]
+            ),
+        )
+        assert result.movement is not None
+        assert result.movement.reason is AdjustmentReason.COUNT
+        assert (on_hand(h, item, a), on_hand(h, item, b)) == (7, 2)
+        unchanged = h.inventory.count_stock(h.admin, CountStock([CountLine(item, a, counted=7)]))
+        assert unchanged.movement is None
+        check_invariants(h)
+
+    def test_count_conflict_posts_nothing(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        receive(h, item, b, 1)
+        movements_before = len(h.inventory.list_movements(h.admin).items)
+        with pytest.raises(CountConflict) as conflict:
+            h.inventory.count_stock(
+                h.admin,
+                CountStock(
+                    [
+                        CountLine(item, a, counted=9, expected_on_hand=8),
+                        CountLine(item, b, counted=0, expected_on_hand=1),
+                    ]
+                ),
+            )
+        assert [
+            (c.location_id, c.expected_on_hand, c.on_hand) for c in conflict.value.conflicts
+        ] == [(a, 8, 10)]
+        assert on_hand(h, item, b) == 1
+        assert len(h.inventory.list_movements(h.admin).items) == movements_before
+
+    def test_downward_count_posts_even_below_reservations(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 10))
+        h.inventory.count_stock(h.admin, CountStock([CountLine(item, a, counted=4)]))
+        assert available(h, item, wh) == -6
+        check_invariants(h)
+
+    # ------------------------------------------------------------ stock queries
+
+    def test_stock_queries_report_levels(self, h: Harness) -> None:
+        wh, wh2 = h.warehouse(), h.warehouse()
+        a, b = h.bin(wh), h.bin(wh2)
+        low, plenty = h.item(reorder_point=5), h.item(reorder_point=5)
+        receive(h, low, a, 3)
+        receive(h, plenty, a, 50)
+        receive(h, plenty, b, 1)
+        levels = h.inventory.list_location_stock(h.admin, LocationStockQuery(location_id=a)).items
+        assert {(r.item_id, r.on_hand, r.warehouse_id) for r in levels} == {
+            (low, 3, wh),
+            (plenty, 50, wh),
+        }
+        by_wh = h.inventory.list_location_stock(h.admin, LocationStockQuery(warehouse_id=wh2))
+        assert [(r.item_id, r.location_id) for r in by_wh.items] == [(plenty, b)]
+        below = h.inventory.list_availability(h.admin, WarehouseStockQuery(below_reorder=True))
+        assert {(r.item_id, r.warehouse_id) for r in below.items} == {(low, wh), (plenty, wh2)}
+        h.inventory.post_movement(
+            h.admin, PostMovement("shipment", [LineRequest(low, 3, from_location_id=a)])
+        )
+        zero = h.inventory.list_location_stock(h.admin, LocationStockQuery(item_id=low)).items
+        assert zero == ()
+
+    # ------------------------------------------------------------ users
+
+    def test_users_unique_and_authenticate(self, h: Harness) -> None:
+        h.inventory.create_user(h.admin, CreateUser("Clerk.One", "a-long-password-1", Role.CLERK))
+        with pytest.raises(AlreadyExists):
+            h.inventory.create_user(h.admin, CreateUser("clerk.one", "a-long-password-2", "viewer"))
+        user = h.inventory.authenticate("CLERK.ONE", "a-long-password-1")
+        assert (user.username, user.role) == ("clerk.one", Role.CLERK)
+        with pytest.raises(AuthenticationFailed):
+            h.inventory.authenticate("clerk.one", "wrong-password-x")
+        with pytest.raises(AuthenticationFailed):
+            h.inventory.authenticate("nobody", "a-long-password-1")
+        h.inventory.change_user(h.admin, user.id, ChangeUser(active=False))
+        with pytest.raises(AuthenticationFailed):
+            h.inventory.authenticate("clerk.one", "a-long-password-1")
+
+    def test_password_rules(self, h: Harness) -> None:
+        for bad in ("short", "password123", "x" * 129):
+            with pytest.raises(ValidationError):
+                h.inventory.create_user(h.admin, CreateUser("someone", bad, Role.VIEWER))
+        clerk = h.user(Role.CLERK)
+        with pytest.raises(AuthenticationFailed):
+            h.inventory.change_password(clerk, "not-the-password", "a-new-long-password")
+        h.inventory.change_password(clerk, "contract-suite-user-pw", "a-new-long-password")
+        username = h.inventory.get_user(clerk, clerk.user_id).username
+        assert h.inventory.authenticate(username, "a-new-long-password").id == clerk.user_id
+
+    # ------------------------------------------------------------ units of work
+
+    def test_exception_rolls_back_everything(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        uow = h.unit_of_work()
+        with pytest.raises(RuntimeError), uow:  # noqa: PT012
+            h.inventory.post_movement(
+                h.admin, PostMovement("receipt", [LineRequest(item, 5, to_location_id=a)]), uow=uow
+            )
+            raise RuntimeError("boom")
+        assert on_hand(h, item, a) == 0
+        assert h.inventory.list_movements(h.admin).items == ()
+
+    def test_joined_use_cases_commit_together(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        uow = h.unit_of_work()
+        with uow:
+            for _ in range(2):
+                h.inventory.post_movement(
+                    h.admin,
+                    PostMovement("receipt", [LineRequest(item, 5, to_location_id=a)]),
+                    uow=uow,
+                )
+        assert on_hand(h, item, a) == 10
+
+    def test_idempotency_records(self, h: Harness) -> None:
+        user = h.admin.user_id
+        other_user = h.user(Role.CLERK).user_id
+        with h.unit_of_work() as uow:
+            assert uow.idempotency.claim(user, "k1", "fp").outcome is IdempotencyOutcome.NEW
+            uow.idempotency.complete(
+                IdempotencyRecord(
+                    user, "k1", "fp", 201, b'{"ok":1}', (("Location", "/x"),), h.clock.now()
+                )
+            )
+        with h.unit_of_work() as uow:
+            replay = uow.idempotency.claim(user, "k1", "fp")
+            assert replay.outcome is IdempotencyOutcome.REPLAY
+            assert replay.record is not None
+            assert (replay.record.status, replay.record.body) == (201, b'{"ok":1}')
+            assert replay.record.headers == (("Location", "/x"),)
+            assert uow.idempotency.claim(user, "k1", "other").outcome is (
+                IdempotencyOutcome.MISMATCH
+            )
+        with h.unit_of_work() as uow:
+            assert uow.idempotency.claim(other_user, "k1", "fp").outcome is IdempotencyOutcome.NEW
+        uow = h.unit_of_work()
+        with pytest.raises(RuntimeError), uow:  # noqa: PT012
+            uow.idempotency.claim(user, "k2", "fp")
+            uow.idempotency.complete(
+                IdempotencyRecord(user, "k2", "fp", 201, b"{}", (), h.clock.now())
+            )
+            raise RuntimeError("the effect failed")
+        with h.unit_of_work() as uow:
+            assert uow.idempotency.claim(user, "k2", "fp").outcome is IdempotencyOutcome.NEW
+            assert uow.idempotency.purge(h.clock.now() + timedelta(seconds=1)) == 1
+            assert uow.idempotency.claim(user, "k1", "fp").outcome is IdempotencyOutcome.NEW
+
+    # ------------------------------------------------------------ concurrency
+
+    def _race(self, workers: int, work: Callable[[int], object]) -> list[object]:
+        barrier = threading.Barrier(workers)
+        results: list[object] = [None] * workers
+
+        def run(n: int) -> None:
+            barrier.wait()
+            try:
+                results[n] = work(n)
+            except Exception as exc:  # collected and judged by the test
+                results[n] = exc
+
+        threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        return results
+
+    def test_racing_reservations_never_oversell(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a = h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 10)
+        results = self._race(
+            24, lambda _: h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+        )
+        won = [r for r in results if not isinstance(r, Exception)]
+        lost = [r for r in results if isinstance(r, Exception)]
+        assert len(won) == 10
+        assert all(isinstance(r, InsufficientStock) for r in lost), lost
+        assert available(h, item, wh) == 0
+        check_invariants(h)
+
+    def test_racing_shipments_never_oversell(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 5)
+        receive(h, item, b, 5)
+
+        def ship(n: int) -> object:
+            source = a if n % 2 else b
+            return h.inventory.post_movement(
+                h.admin, PostMovement("shipment", [LineRequest(item, 1, from_location_id=source)])
+            )
+
+        results = self._race(24, ship)
+        assert sum(not isinstance(r, Exception) for r in results) == 10
+        assert all(isinstance(r, InsufficientStock) for r in results if isinstance(r, Exception))
+        assert (on_hand(h, item, a), on_hand(h, item, b)) == (0, 0)
+        check_invariants(h)
