@@ -1,0 +1,129 @@
+"""Settings from ``INVENTORY_*`` environment variables, read when the app is created."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+__all__ = ["Settings", "SettingsError"]
+
+PREFIX = "INVENTORY_"
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value that cannot be used."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, not {raw!r}")
+
+
+def _int(name: str, raw: str, minimum: int = 1) -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{PREFIX}{name} must be at least {minimum}")
+    return value
+
+
+@attrs.frozen
+class Settings:
+    """Everything the API and the ``inventory`` command can be configured with.
+
+    ``database_url`` and ``redis_url`` both unset means the embedded default: in-memory adapters
+    in one process, nothing persisted. ``cookie_secure`` defaults to true except on the embedded
+    default, where plain-HTTP local use is the point.
+    """
+
+    database_url: str | None = None
+    redis_url: str | None = None
+    cookie_secure: bool = True
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 3600
+    remember_days: int = 30
+    cors_origins: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    db_pool_min_size: int = 2
+    db_pool_max_size: int = 10
+    db_pool_timeout_seconds: int = 10
+    redis_pool_max_size: int = 50
+    max_body_bytes: int = 1_048_576
+    idempotency_retention_hours: int = 24
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 8
+
+    @property
+    def embedded(self) -> bool:
+        """True when the app runs on the in-memory adapters."""
+        return self.database_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``). Raises SettingsError."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            raw = env.get(PREFIX + name)
+            return raw if raw not in (None, "") else None
+
+        database_url, redis_url = get("DATABASE_URL"), get("REDIS_URL")
+        if (database_url is None) != (redis_url is None):
+            raise SettingsError(
+                f"set both {PREFIX}DATABASE_URL and {PREFIX}REDIS_URL, or neither "
+                "(neither runs the embedded in-memory default)"
+            )
+        values: dict[str, object] = {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "cookie_secure": database_url is not None,
+        }
+        flags = {"COOKIE_SECURE": "cookie_secure"}
+        numbers = {
+            "SESSION_IDLE_SECONDS": "session_idle_seconds",
+            "SESSION_ABSOLUTE_SECONDS": "session_absolute_seconds",
+            "REMEMBER_DAYS": "remember_days",
+            "DB_POOL_MIN_SIZE": "db_pool_min_size",
+            "DB_POOL_MAX_SIZE": "db_pool_max_size",
+            "DB_POOL_TIMEOUT_SECONDS": "db_pool_timeout_seconds",
+            "REDIS_POOL_MAX_SIZE": "redis_pool_max_size",
+            "MAX_BODY_BYTES": "max_body_bytes",
+            "IDEMPOTENCY_RETENTION_HOURS": "idempotency_retention_hours",
+            "WORKERS": "workers",
+            "THREADS": "threads",
+        }
+        for name, field in flags.items():
+            if (raw := get(name)) is not None:
+                values[field] = _bool(name, raw)
+        for name, field in numbers.items():
+            if (raw := get(name)) is not None:
+                values[field] = _int(name, raw, minimum=0 if name == "DB_POOL_MIN_SIZE" else 1)
+        if (raw := get("CORS_ORIGINS")) is not None:
+            origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+            for origin in origins:
+                if origin == "*" or "://" not in origin:
+                    raise SettingsError(
+                        f"{PREFIX}CORS_ORIGINS takes full origins like https://app.example.com"
+                        f" (credentials forbid '*'), not {origin!r}"
+                    )
+            values["cors_origins"] = origins
+        if (raw := get("LOG_LEVEL")) is not None:
+            level = raw.strip().upper()
+            if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+                raise SettingsError(f"{PREFIX}LOG_LEVEL must be a logging level, not {raw!r}")
+            values["log_level"] = level
+        if (raw := get("BIND")) is not None:
+            values["bind"] = raw.strip()
+        settings = cls(**values)  # type: ignore[arg-type]
+        if settings.db_pool_min_size > settings.db_pool_max_size:
+            raise SettingsError(f"{PREFIX}DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
+        return settings
