@@ -1,0 +1,230 @@
+"""Redis faults: a server of the test's own is killed, restarted and paused, and the adapters must
+answer ``Unavailable`` (never a redis-py exception), within bounded time, and heal by themselves."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import redis
+import redis.exceptions
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from inventory_core.clocks import ManualClock
+from inventory_core.errors import Unavailable
+from inventory_core.users import Role
+from inventory_redis import RedisLoginThrottle, RedisSessionStore, make_redis_client
+
+pytestmark = pytest.mark.redis
+
+# The fault tests' client: short timeouts so a dead or paused server is noticed quickly.
+SOCKET_TIMEOUT = 0.3
+RETRIES = 2
+# Worst case of one failing call, from make_redis_client's docstring, plus scheduling slack.
+WORST_CASE = (RETRIES + 1) * SOCKET_TIMEOUT + RETRIES * 0.1 + 1.0
+
+
+def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A throwaway redis-server on a loopback port, without persistence."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not on PATH (the fault tests start their own)")
+        self.binary = binary
+        self.workdir = workdir
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def answers(self) -> bool:
+        probe = redis.Redis(
+            host="127.0.0.1", port=self.port, socket_timeout=0.2, retry=Retry(NoBackoff(), 0)
+        )
+        try:
+            return bool(probe.ping())
+        except (redis.exceptions.RedisError, OSError):
+            return False
+        finally:
+            probe.close()
+
+    def start(self) -> None:
+        assert self.process is None
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--logfile",
+                str(self.workdir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(self.answers, f"redis-server on port {self.port} to answer")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+        self.process = None
+        _wait_for(lambda: not self.answers(), "the killed redis-server to stop answering")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    redis_server = RedisServer(tmp_path)
+    redis_server.start()
+    try:
+        yield redis_server
+    finally:
+        if redis_server.process is not None:
+            redis_server.process.kill()
+            redis_server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def client(server: RedisServer) -> Iterator[redis.Redis]:
+    redis_client = make_redis_client(
+        server.url,
+        socket_timeout=SOCKET_TIMEOUT,
+        retries=RETRIES,
+        backoff_base=0.02,
+        backoff_cap=0.1,
+        health_check_interval=1,
+    )
+    yield redis_client
+    redis_client.close()
+
+
+def _every_operation(
+    store: RedisSessionStore, throttle: RedisLoginThrottle, session_id: str
+) -> list[Callable[[], object]]:
+    user_id = uuid4()
+    return [
+        lambda: store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False),
+        lambda: store.get(session_id),
+        lambda: store.destroy(session_id),
+        lambda: store.destroy_user_sessions(user_id),
+        lambda: store.list_user_sessions(user_id),
+        lambda: throttle.retry_after(username="alice", client="192.0.2.1"),
+        lambda: throttle.record_failure(username="alice", client="192.0.2.1"),
+        lambda: throttle.record_success(username="alice", client="192.0.2.1"),
+    ]
+
+
+def _assert_unavailable(operation: Callable[[], object]) -> float:
+    """Run ``operation``; it must raise Unavailable caused by a redis error. Returns seconds."""
+    started = time.monotonic()
+    with pytest.raises(Unavailable) as raised:
+        operation()
+    elapsed = time.monotonic() - started
+    assert isinstance(raised.value.__cause__, redis.exceptions.RedisError | OSError)
+    return elapsed
+
+
+def test_a_restarted_redis_is_used_again_without_rebuilding_anything(
+    server: RedisServer, client: redis.Redis
+) -> None:
+    clock = ManualClock()
+    store = RedisSessionStore(client, clock)
+    throttle = RedisLoginThrottle(client, clock)
+    user_id = uuid4()
+    session_id, _ = store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False)
+    throttle.record_failure(username="alice", client="192.0.2.1")
+    assert store.get(session_id) is not None
+
+    server.kill()
+    for operation in _every_operation(store, throttle, session_id):
+        assert _assert_unavailable(operation) < WORST_CASE
+
+    server.start()  # same port, empty (no persistence), empty script cache
+    # The very same store and throttle objects: the pool reconnects and scripts reload.
+    assert store.get(session_id) is None  # the sessions died with the server
+    new_id, _ = store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False)
+    assert store.get(new_id) is not None
+    assert [s.user_id for s in store.list_user_sessions(user_id)] == [user_id]
+    throttle.record_failure(username="alice", client="192.0.2.1")
+    assert throttle.retry_after(username="alice", client="192.0.2.1") is None
+    for operation in _every_operation(store, throttle, new_id):
+        operation()
+
+
+def test_a_server_that_stops_answering_times_out_into_unavailable(
+    server: RedisServer, client: redis.Redis
+) -> None:
+    clock = ManualClock()
+    store = RedisSessionStore(client, clock)
+    session_id, _ = store.create(user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False)
+    admin = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5)
+    try:
+        pause_ms = 2500
+        paused_at = time.monotonic()
+        admin.client_pause(pause_ms, all=True)
+        elapsed = _assert_unavailable(lambda: store.get(session_id))
+        assert elapsed < WORST_CASE
+        assert time.monotonic() - paused_at < pause_ms / 1000  # failed before the pause ended
+        _wait_for(server.answers, "the pause to end")
+        assert store.get(session_id) is not None  # same store, healed
+    finally:
+        admin.close()
+
+
+def test_an_unreachable_redis_is_unavailable_from_the_start() -> None:
+    # Constructing sends nothing, so building the stores succeeds with no server at all.
+    dead = make_redis_client(f"redis://127.0.0.1:{_free_port()}/0", socket_timeout=0.3, retries=1)
+    clock = ManualClock()
+    store = RedisSessionStore(dead, clock)
+    throttle = RedisLoginThrottle(dead, clock)
+    for operation in _every_operation(store, throttle, "A" * 43):
+        assert _assert_unavailable(operation) < WORST_CASE
+
+
+def test_an_error_reply_is_unavailable_too(server: RedisServer, client: redis.Redis) -> None:
+    store = RedisSessionStore(client, ManualClock(), key_prefix="broken:")
+    user_id = uuid4()
+    client.set(f"broken:user-sessions:{user_id}", "not a sorted set")  # WRONGTYPE in the script
+    _assert_unavailable(lambda: store.list_user_sessions(user_id))
+    # A primary demoted to a read-only replica (a failover in progress) refuses every write.
+    client.replicaof("127.0.0.1", _free_port())
+    try:
+        _assert_unavailable(
+            lambda: store.create(user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False)
+        )
+    finally:
+        client.replicaof("NO", "ONE")
+    store.create(user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False)
