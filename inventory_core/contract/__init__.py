@@ -18,14 +18,22 @@ object with a ``fresh()`` method (see :class:`ContractAdapter`)::
 
     TestMyAdapterStateMachine = make_state_machine_test(MyAdapter)
 
-Importing this package does not import pytest until a suite is used.
+Importing this package does not import pytest or hypothesis until a suite is used: the names
+``InventoryContract`` and ``make_state_machine_test`` are loaded on first access, so
+``inventory_core.contract.adapter`` and ``inventory_core.contract.invariants`` (the harness and
+the invariant checks) work with only attrs installed.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from inventory_core.contract.adapter import ContractAdapter, InMemoryContractAdapter
-from inventory_core.contract.inventory import InventoryContract
-from inventory_core.contract.state_machine import make_state_machine_test
+
+if TYPE_CHECKING:
+    from inventory_core.contract.inventory import InventoryContract
+    from inventory_core.contract.state_machine import make_state_machine_test
 
 __all__ = [
     "ContractAdapter",
@@ -33,3 +41,18 @@ __all__ = [
     "InventoryContract",
     "make_state_machine_test",
 ]
+
+_LAZY = {
+    "InventoryContract": "inventory_core.contract.inventory",
+    "make_state_machine_test": "inventory_core.contract.state_machine",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Load the pytest/hypothesis based suites only when they are asked for."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
