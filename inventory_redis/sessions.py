@@ -33,8 +33,11 @@ from uuid import UUID
 
 import redis
 
-from inventory_core.memory.sessions import (
+from inventory_core.ports import Clock
+from inventory_core.sessions import (
     DEFAULT_MAX_SESSIONS_PER_USER,
+    Session,
+    SessionPolicy,
     eviction_order,
     is_session_id,
     new_session,
@@ -42,8 +45,6 @@ from inventory_core.memory.sessions import (
     session_digest,
     session_lifetimes,
 )
-from inventory_core.ports import Clock
-from inventory_core.sessions import Session, SessionPolicy
 from inventory_core.throttling import timestamp_us
 from inventory_core.users import Role
 from inventory_redis.errors import translate_redis_errors

@@ -36,13 +36,14 @@ from uuid import UUID, uuid4
 import pytest
 
 from inventory_core.clocks import ManualClock
-from inventory_core.memory.sessions import (
+from inventory_core.ports import LoginThrottle, SessionStore
+from inventory_core.sessions import (
     DEFAULT_MAX_SESSIONS_PER_USER,
     MAX_USER_AGENT_LENGTH,
+    Session,
+    SessionPolicy,
     is_session_id,
 )
-from inventory_core.ports import LoginThrottle, SessionStore
-from inventory_core.sessions import Session, SessionPolicy
 from inventory_core.throttling import ThrottleLimit, ThrottlePolicy
 from inventory_core.users import Role
 

@@ -1,146 +1,27 @@
-"""The in-memory SessionStore, and the session rules every SessionStore adapter shares.
-
-The module-level functions (id format, hashing, user-agent cleaning, deadlines, eviction order)
-are the single statement of those rules; the Redis adapter uses them too, so the two stores cannot
-drift apart. Numbers and reasoning are in ``docs/security.md``, "Sessions".
-"""
+"""The in-memory SessionStore (its rules live in :mod:`inventory_core.sessions`)."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 import threading
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
-import attrs
-
 from inventory_core.ports import Clock
-from inventory_core.sessions import Session, SessionPolicy
+from inventory_core.sessions import (
+    DEFAULT_MAX_SESSIONS_PER_USER,
+    Session,
+    SessionPolicy,
+    eviction_order,
+    is_live,
+    is_session_id,
+    new_session,
+    new_session_id,
+    session_digest,
+    touched,
+)
 from inventory_core.users import Role
 
-__all__ = [
-    "DEFAULT_MAX_SESSIONS_PER_USER",
-    "MAX_USER_AGENT_LENGTH",
-    "SESSION_ID_BYTES",
-    "SESSION_ID_PATTERN",
-    "InMemorySessionStore",
-    "clean_user_agent",
-    "eviction_order",
-    "is_live",
-    "is_session_id",
-    "new_csrf_token",
-    "new_session",
-    "new_session_id",
-    "session_digest",
-    "session_lifetimes",
-    "touched",
-]
-
-SESSION_ID_BYTES = 32
-"""256 random bits per session id (and per CSRF token)."""
-
-SESSION_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
-"""What ``secrets.token_urlsafe(32)`` produces: 43 URL-safe base64 characters, no padding."""
-
-MAX_USER_AGENT_LENGTH = 256
-"""User agents are kept for the session list only; longer ones are cut (they are client input)."""
-
-DEFAULT_MAX_SESSIONS_PER_USER = 10
-"""Live sessions one user may hold; creating one more ends the oldest (earliest created)."""
-
-
-def new_session_id() -> str:
-    """A fresh session id: 256 bits from :mod:`secrets`, URL-safe, fit for a cookie."""
-    return secrets.token_urlsafe(SESSION_ID_BYTES)
-
-
-def new_csrf_token() -> str:
-    """A fresh CSRF token (256 bits from :mod:`secrets`), independent of the session id."""
-    return secrets.token_urlsafe(SESSION_ID_BYTES)
-
-
-def is_session_id(value: object) -> bool:
-    """True when ``value`` has the exact shape of an id this library issues. Anything else is
-    rejected before any lookup, so junk cookies cost nothing and reach no backend."""
-    return isinstance(value, str) and SESSION_ID_PATTERN.fullmatch(value) is not None
-
-
-def session_digest(session_id: str) -> str:
-    """What stores keep instead of the id: its SHA-256, hex. The id has 256 random bits, so a
-    plain hash is enough (no salt or slow hash needed) and a dump of the store yields no id."""
-    return hashlib.sha256(session_id.encode("ascii")).hexdigest()
-
-
-def clean_user_agent(user_agent: str | None) -> str | None:
-    """A user agent fit to store and show: non-printable characters dropped (they could forge
-    lines in logs or listings), cut to :data:`MAX_USER_AGENT_LENGTH`, ``None`` when empty."""
-    if user_agent is None:
-        return None
-    cleaned = "".join(ch for ch in user_agent if ch.isprintable()).strip()
-    return cleaned[:MAX_USER_AGENT_LENGTH] or None
-
-
-def session_lifetimes(policy: SessionPolicy, *, remember: bool) -> tuple[timedelta, timedelta]:
-    """(idle, absolute) lifetimes of a session: a remember-me session uses ``remember_seconds``
-    for both, so it lasts that long from login whatever its activity."""
-    if remember:
-        lifetime = timedelta(seconds=policy.remember_seconds)
-        return lifetime, lifetime
-    return timedelta(seconds=policy.idle_seconds), timedelta(seconds=policy.absolute_seconds)
-
-
-def new_session(
-    *,
-    digest: str,
-    user_id: UUID,
-    role: Role,
-    user_agent: str | None,
-    remember: bool,
-    now: datetime,
-    policy: SessionPolicy,
-) -> Session:
-    """The session a store creates at ``now`` (times in UTC)."""
-    now = now.astimezone(UTC)
-    idle, absolute = session_lifetimes(policy, remember=remember)
-    absolute_expires_at = now + absolute
-    return Session(
-        digest=digest,
-        user_id=user_id,
-        role=role,
-        csrf_token=new_csrf_token(),
-        created_at=now,
-        last_seen_at=now,
-        expires_at=min(now + idle, absolute_expires_at),
-        absolute_expires_at=absolute_expires_at,
-        user_agent=clean_user_agent(user_agent),
-        remember=remember,
-    )
-
-
-def is_live(session: Session, now: datetime) -> bool:
-    """A session is live strictly before its deadline; at the deadline it has ended."""
-    return now < session.expires_at
-
-
-def touched(session: Session, now: datetime, policy: SessionPolicy) -> Session:
-    """``session`` seen at ``now``: idle deadline moved to ``now + idle``, never past the
-    absolute deadline."""
-    now = now.astimezone(UTC)
-    idle, _ = session_lifetimes(policy, remember=session.remember)
-    return attrs.evolve(
-        session,
-        last_seen_at=now,
-        expires_at=min(now + idle, session.absolute_expires_at),
-    )
-
-
-def eviction_order(sessions: Iterable[Session]) -> list[Session]:
-    """Oldest first: by creation time, ties (same clock reading) broken by digest so every
-    adapter evicts the same one."""
-    return sorted(sessions, key=lambda s: (s.created_at, s.digest))
+__all__ = ["InMemorySessionStore"]
 
 
 class InMemorySessionStore:

@@ -16,8 +16,7 @@ import redis
 
 from inventory_core.clocks import ManualClock
 from inventory_core.errors import Unavailable
-from inventory_core.memory.sessions import DEFAULT_MAX_SESSIONS_PER_USER
-from inventory_core.sessions import SessionPolicy
+from inventory_core.sessions import DEFAULT_MAX_SESSIONS_PER_USER, SessionPolicy
 from inventory_core.throttling import ThrottlePolicy
 from inventory_core.users import Role
 from inventory_redis import RedisLoginThrottle, RedisSessionStore, make_redis_client

@@ -10,15 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from inventory_core.clocks import ManualClock
-from inventory_core.memory.sessions import (
-    InMemorySessionStore,
+from inventory_core.memory.sessions import InMemorySessionStore
+from inventory_core.memory.throttle import InMemoryLoginThrottle
+from inventory_core.sessions import (
+    SessionPolicy,
     clean_user_agent,
     is_session_id,
     new_session_id,
     session_digest,
 )
-from inventory_core.memory.throttle import InMemoryLoginThrottle
-from inventory_core.sessions import SessionPolicy
 from inventory_core.throttling import (
     ThrottleLimit,
     ThrottlePolicy,
