@@ -1,0 +1,21 @@
+"""The Postgres repositories, one module per aggregate, each with its SQL as module constants."""
+
+from __future__ import annotations
+
+from inventory_pg.repositories.idempotency import PgIdempotencyStore
+from inventory_pg.repositories.items import PgItemRepository
+from inventory_pg.repositories.locations import PgLocationRepository
+from inventory_pg.repositories.movements import PgMovementRepository
+from inventory_pg.repositories.reservations import PgReservationRepository
+from inventory_pg.repositories.stock import PgStockRepository
+from inventory_pg.repositories.users import PgUserRepository
+
+__all__ = [
+    "PgIdempotencyStore",
+    "PgItemRepository",
+    "PgLocationRepository",
+    "PgMovementRepository",
+    "PgReservationRepository",
+    "PgStockRepository",
+    "PgUserRepository",
+]

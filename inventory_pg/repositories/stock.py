@@ -1,0 +1,366 @@
+"""Stock levels per (item, location) and per (item, warehouse): the projection of the ledger.
+
+Every change is one conditional statement that checks its own result: a decrease is an
+``UPDATE ... WHERE on_hand + delta >= 0`` that finds no row when stock is short (or absent), an
+increase an upsert that cannot fail. :meth:`PgStockRepository.apply` sends all of a call's
+statements in one round trip, in one global order -- stock-holding location rows by (item,
+location), then virtual location rows, then warehouse rows by (item, warehouse) -- so concurrent
+callers lock rows in the same order and cannot deadlock. The CHECK constraints on the tables back
+the same invariants should a write ever skip its condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, LiteralString
+
+import attrs
+
+from inventory_core.errors import ConcurrencyConflict, InsufficientStock, InvalidOperation
+from inventory_core.ports import LocationStockQuery, StockKey, WarehouseStockQuery
+from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_pg._session import Statement
+from inventory_pg.repositories._base import Repository
+
+__all__ = ["PgStockRepository"]
+
+# -- writes (each returns one row when applied, none when refused) ------------------------------
+
+LOCATION_TAKE = """
+UPDATE location_stock SET on_hand = on_hand + %(delta)s::bigint
+WHERE item_id = %(item_id)s AND location_id = %(location_id)s
+  AND on_hand + %(delta)s::bigint >= 0
+RETURNING false
+"""
+"""Lower a stock-holding location: refused (no row) when short or when there is no row at all."""
+
+LOCATION_ADD = """
+INSERT INTO location_stock AS s (item_id, location_id, holds_stock, on_hand)
+VALUES (%(item_id)s, %(location_id)s, %(holds_stock)s, %(delta)s::bigint)
+ON CONFLICT (item_id, location_id) DO UPDATE SET on_hand = s.on_hand + EXCLUDED.on_hand
+RETURNING s.xmax = 0
+"""
+"""Raise a location, or change a virtual one (no floor): cannot be refused. Returns whether the
+row was inserted (its xmax is 0 only then), which undoing a failed call needs to know."""
+
+WAREHOUSE_TAKE = """
+UPDATE warehouse_stock
+SET on_hand = on_hand + %(on_hand_delta)s::bigint, reserved = reserved + %(reserved_delta)s::bigint
+WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
+  AND on_hand + %(on_hand_delta)s::bigint >= 0
+  AND reserved + %(reserved_delta)s::bigint >= 0
+  AND (NOT %(guard)s::boolean
+       OR (on_hand + %(on_hand_delta)s::bigint) - (reserved + %(reserved_delta)s::bigint) >= 0)
+RETURNING false
+"""
+"""A warehouse change that may be refused: either part goes down, or ``available`` does under a
+guard."""
+
+WAREHOUSE_ADD = """
+INSERT INTO warehouse_stock AS w (item_id, warehouse_id, on_hand, reserved)
+VALUES (%(item_id)s, %(warehouse_id)s, %(on_hand_delta)s::bigint, %(reserved_delta)s::bigint)
+ON CONFLICT (item_id, warehouse_id) DO UPDATE
+SET on_hand = w.on_hand + EXCLUDED.on_hand, reserved = w.reserved + EXCLUDED.reserved
+RETURNING w.xmax = 0
+"""
+"""A warehouse change that cannot be refused (nothing goes down)."""
+
+# -- undoing the applied part of a refused call (the rows are still locked by us) ----------------
+
+LOCATION_UNDO = """
+UPDATE location_stock SET on_hand = on_hand - %(delta)s::bigint
+WHERE item_id = %(item_id)s AND location_id = %(location_id)s
+"""
+LOCATION_FORGET = """
+DELETE FROM location_stock WHERE item_id = %(item_id)s AND location_id = %(location_id)s
+"""
+WAREHOUSE_UNDO = """
+UPDATE warehouse_stock
+SET on_hand = on_hand - %(on_hand_delta)s::bigint, reserved = reserved - %(reserved_delta)s::bigint
+WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
+"""
+WAREHOUSE_FORGET = """
+DELETE FROM warehouse_stock WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
+"""
+LOCATION_LEVEL = """
+SELECT on_hand FROM location_stock WHERE item_id = %(item_id)s AND location_id = %(location_id)s
+"""
+WAREHOUSE_LEVEL = """
+SELECT on_hand, reserved FROM warehouse_stock
+WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
+"""
+
+# -- reads -----------------------------------------------------------------------------------------
+
+ON_HAND = """
+SELECT item_id, location_id, on_hand FROM location_stock
+WHERE (item_id, location_id) IN (
+    SELECT * FROM unnest(%(item_ids)s::uuid[], %(location_ids)s::uuid[]))
+"""
+
+# ``on_hand(lock=True)``: absent rows cannot be locked, so first create them (on hand 0) -- an
+# uncommitted row blocks a concurrent insert of the same key just as a lock would -- then lock
+# them all, in the same global order as apply.
+ENSURE_LOCATION_ROWS = """
+INSERT INTO location_stock (item_id, location_id, holds_stock, on_hand)
+SELECT k.item_id, k.location_id, l.holds_stock, 0
+FROM unnest(%(item_ids)s::uuid[], %(location_ids)s::uuid[]) AS k(item_id, location_id)
+JOIN locations l ON l.id = k.location_id
+WHERE EXISTS (SELECT 1 FROM items i WHERE i.id = k.item_id)
+ORDER BY NOT l.holds_stock, k.item_id, k.location_id
+ON CONFLICT (item_id, location_id) DO NOTHING
+"""
+LOCK_ON_HAND = """
+SELECT item_id, location_id, on_hand FROM location_stock
+WHERE (item_id, location_id) IN (
+    SELECT * FROM unnest(%(item_ids)s::uuid[], %(location_ids)s::uuid[]))
+ORDER BY NOT holds_stock, item_id, location_id
+FOR UPDATE
+"""
+
+LOCATION_LEVELS = """
+SELECT s.item_id, s.location_id, l.warehouse_id, s.on_hand
+FROM location_stock s JOIN locations l ON l.id = s.location_id
+WHERE s.holds_stock AND s.on_hand <> 0
+  AND (%(item_id)s::uuid IS NULL OR s.item_id = %(item_id)s::uuid)
+  AND (%(location_id)s::uuid IS NULL OR s.location_id = %(location_id)s::uuid)
+  AND (%(warehouse_id)s::uuid IS NULL OR l.warehouse_id = %(warehouse_id)s::uuid)
+  AND (%(after_item)s::uuid IS NULL
+       OR (s.item_id, s.location_id) > (%(after_item)s::uuid, %(after_location)s::uuid))
+ORDER BY s.item_id, s.location_id
+LIMIT %(limit)s
+"""
+
+# ``reserved`` as of ``now``: active reservations already overdue stop counting at once, before
+# any housekeeping marks them expired.
+WAREHOUSE_LEVELS = """
+SELECT w.item_id, w.warehouse_id, w.on_hand, w.reserved - coalesce(o.overdue, 0)
+FROM warehouse_stock w
+LEFT JOIN LATERAL (
+    SELECT sum(r.quantity)::bigint AS overdue FROM reservations r
+    WHERE r.item_id = w.item_id AND r.warehouse_id = w.warehouse_id
+      AND r.status = 'active' AND r.expires_at <= %(now)s
+) o ON true
+LEFT JOIN items i ON i.id = w.item_id AND %(below_reorder)s::boolean
+WHERE (%(item_id)s::uuid IS NULL OR w.item_id = %(item_id)s::uuid)
+  AND (%(warehouse_id)s::uuid IS NULL OR w.warehouse_id = %(warehouse_id)s::uuid)
+  AND (%(after_item)s::uuid IS NULL
+       OR (w.item_id, w.warehouse_id) > (%(after_item)s::uuid, %(after_warehouse)s::uuid))
+  AND (NOT %(below_reorder)s::boolean
+       OR w.on_hand - (w.reserved - coalesce(o.overdue, 0)) < i.reorder_point)
+ORDER BY w.item_id, w.warehouse_id
+LIMIT %(limit)s
+"""
+
+
+@attrs.frozen
+class _Write:
+    """One row's change as sent: its statement, parameters and what undoes it."""
+
+    sql: LiteralString
+    params: dict[str, Any]
+    undo: LiteralString
+    forget: LiteralString
+    location: bool
+
+
+def _plan(
+    locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
+) -> tuple[list[_Write], dict[StockKey, int]]:
+    # Several changes of one key add up (as in the in-memory adapter): one statement per row.
+    location_deltas: dict[StockKey, int] = {}
+    holds: dict[StockKey, bool] = {}
+    for change in locations:
+        key = (change.item_id, change.location_id)
+        location_deltas[key] = location_deltas.get(key, 0) + change.delta
+        holds[key] = holds.get(key, False) or change.holds_stock
+    warehouse_deltas: dict[StockKey, tuple[int, int, bool]] = {}
+    for wh in warehouses:
+        key = (wh.item_id, wh.warehouse_id)
+        on_hand, reserved, guard = warehouse_deltas.get(key, (0, 0, False))
+        warehouse_deltas[key] = (
+            on_hand + wh.on_hand_delta,
+            reserved + wh.reserved_delta,
+            guard or (wh.guard_available and wh.available_delta < 0),
+        )
+
+    writes: list[_Write] = []
+    # The global lock order: stock-holding rows, then virtual rows, then warehouses.
+    for (item_id, location_id), delta in sorted(
+        location_deltas.items(), key=lambda kv: (not holds[kv[0]], kv[0])
+    ):
+        if delta == 0:
+            continue
+        params = {
+            "item_id": item_id,
+            "location_id": location_id,
+            "delta": delta,
+            "holds_stock": holds[(item_id, location_id)],
+        }
+        take = holds[(item_id, location_id)] and delta < 0
+        writes.append(
+            _Write(
+                LOCATION_TAKE if take else LOCATION_ADD,
+                params,
+                LOCATION_UNDO,
+                LOCATION_FORGET,
+                location=True,
+            )
+        )
+    for (item_id, warehouse_id), (on_hand, reserved, guarded) in sorted(warehouse_deltas.items()):
+        guard = guarded and on_hand - reserved < 0
+        params = {
+            "item_id": item_id,
+            "warehouse_id": warehouse_id,
+            "on_hand_delta": on_hand,
+            "reserved_delta": reserved,
+            "guard": guard,
+        }
+        take = on_hand < 0 or reserved < 0 or guard
+        writes.append(
+            _Write(
+                WAREHOUSE_TAKE if take else WAREHOUSE_ADD,
+                params,
+                WAREHOUSE_UNDO,
+                WAREHOUSE_FORGET,
+                location=False,
+            )
+        )
+    return writes, {k: d for k, d in location_deltas.items() if holds[k]}
+
+
+class PgStockRepository(Repository):
+    """Stock levels in Postgres (StockRepository)."""
+
+    def apply(
+        self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
+    ) -> None:
+        """Apply every change or none, in one round trip when all are allowed.
+
+        A refused change leaves no trace: the rows already changed by the call are put back
+        (they are still locked by this transaction, so nothing else saw them), and the call
+        raises InsufficientStock naming the first refused row -- or InvalidOperation when
+        ``reserved`` would go negative, ConcurrencyConflict when the row changed in between
+        so that it would now be allowed.
+        """
+        writes, deltas = _plan(locations, warehouses)
+        if not writes:
+            return
+        session = self._session()
+        cursors = session.run([(w.sql, w.params) for w in writes], deltas=deltas)
+        results = [cursor.fetchone() for cursor in cursors]
+        if all(row is not None for row in results):
+            return
+        refused = [w for w, row in zip(writes, results, strict=True) if row is None]
+        first = next((w for w in refused if w.location), refused[0])
+        undo: list[Statement] = [
+            (w.forget if row[0] else w.undo, w.params)
+            for w, row in zip(writes, results, strict=True)
+            if row is not None
+        ]
+        level = LOCATION_LEVEL if first.location else WAREHOUSE_LEVEL
+        *_, cursor = session.run([*undo, (level, first.params)])
+        current = cursor.fetchone()
+        raise _refusal(first, current)
+
+    def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
+        """On hand per (item, location); absent rows count 0 and are included. With ``lock`` the
+        rows (created at 0 if absent) stay locked until the transaction ends."""
+        result = dict.fromkeys(keys, 0)
+        if not result:
+            return result
+        params = {
+            "item_ids": [item for item, _ in result],
+            "location_ids": [location for _, location in result],
+        }
+        if lock:
+            _, cursor = self._session().run(
+                [(ENSURE_LOCATION_ROWS, params), (LOCK_ON_HAND, params)]
+            )
+            rows = cursor.fetchall()
+        else:
+            rows = self._rows(ON_HAND, params)
+        for item_id, location_id, on_hand in rows:
+            result[(item_id, location_id)] = on_hand
+        return result
+
+    def location_levels(
+        self, query: LocationStockQuery, *, after: StockKey | None, limit: int | None
+    ) -> list[LocationStock]:
+        """Non-zero levels at stock-holding locations, ascending (item_id, location_id)."""
+        rows = self._rows(
+            LOCATION_LEVELS,
+            {
+                "item_id": query.item_id,
+                "location_id": query.location_id,
+                "warehouse_id": query.warehouse_id,
+                "after_item": after[0] if after else None,
+                "after_location": after[1] if after else None,
+                "limit": limit,
+            },
+        )
+        return [LocationStock(*row) for row in rows]
+
+    def warehouse_levels(
+        self,
+        query: WarehouseStockQuery,
+        *,
+        now: datetime,
+        after: StockKey | None,
+        limit: int | None,
+    ) -> list[WarehouseStock]:
+        """Warehouse levels that ever existed, ascending (item_id, warehouse_id); ``reserved``
+        leaves out active reservations overdue at ``now``."""
+        rows = self._rows(
+            WAREHOUSE_LEVELS,
+            {
+                "now": now,
+                "item_id": query.item_id,
+                "warehouse_id": query.warehouse_id,
+                "below_reorder": query.below_reorder,
+                "after_item": after[0] if after else None,
+                "after_warehouse": after[1] if after else None,
+                "limit": limit,
+            },
+        )
+        return [WarehouseStock(*row) for row in rows]
+
+
+def _refusal(write: _Write, current: tuple[Any, ...] | None) -> Exception:
+    """Why ``write`` was refused, judged on the row as it is now (the same rules, in the same
+    order, as the in-memory adapter)."""
+    p = write.params
+    if write.location:
+        on_hand = current[0] if current else 0
+        if on_hand + p["delta"] < 0:
+            return InsufficientStock(
+                item_id=p["item_id"],
+                location_id=p["location_id"],
+                available=on_hand,
+                requested=-p["delta"],
+            )
+    else:
+        on_hand, reserved = current if current else (0, 0)
+        new_on_hand, new_reserved = on_hand + p["on_hand_delta"], reserved + p["reserved_delta"]
+        if new_reserved < 0:
+            return InvalidOperation(
+                f"reserved of item {p['item_id']} in warehouse {p['warehouse_id']} "
+                "would go negative"
+            )
+        if p["guard"] and new_on_hand - new_reserved < 0:
+            return InsufficientStock(
+                item_id=p["item_id"],
+                location_id=p["warehouse_id"],
+                available=on_hand - reserved,
+                requested=p["reserved_delta"] - p["on_hand_delta"],
+            )
+        if new_on_hand < 0:
+            return InsufficientStock(
+                item_id=p["item_id"],
+                location_id=p["warehouse_id"],
+                available=on_hand,
+                requested=-p["on_hand_delta"],
+            )
+    # Refused a moment ago, allowed now: the row changed under us. Retrying is the answer.
+    return ConcurrencyConflict("a stock level changed while it was being updated; retry")

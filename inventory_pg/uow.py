@@ -1,0 +1,228 @@
+"""The Postgres store (a connection pool) and its unit of work."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+from psycopg.types.numeric import Int8Dumper
+from psycopg_pool import ConnectionPool
+
+from inventory_core.errors import InventoryError
+from inventory_pg._session import Session
+from inventory_pg.errors import translate
+from inventory_pg.repositories import (
+    PgIdempotencyStore,
+    PgItemRepository,
+    PgLocationRepository,
+    PgMovementRepository,
+    PgReservationRepository,
+    PgStockRepository,
+    PgUserRepository,
+)
+
+__all__ = ["PgStore", "PgUnitOfWork", "configure_connection"]
+
+logger = logging.getLogger(__name__)
+
+PING = "SELECT 1"
+
+
+def configure_connection(conn: psycopg.Connection[Any]) -> None:
+    """Prepare a new pooled connection: autocommit (the unit of work writes BEGIN/COMMIT itself,
+    pipelined with its statements) and Python ints always sent as bigint (one prepared plan per
+    statement instead of one per integer width)."""
+    conn.autocommit = True
+    conn.adapters.register_dumper(int, Int8Dumper)
+
+
+class PgStore:
+    """Inventory state in PostgreSQL: a connection pool and a factory of units of work.
+
+    Build it in the process that uses it (after any fork), never at import time::
+
+        store = PgStore.open("postgresql://app@db/inventory", max_size=10)
+        inventory = Inventory(store.unit_of_work)
+        ...
+        store.close()
+
+    or hand it a pool you configured yourself: ``PgStore(pool)``. The schema must be migrated
+    first (:func:`inventory_pg.apply_migrations`). Thread-safe; units of work are not (one per
+    use case call).
+    """
+
+    def __init__(
+        self, pool: ConnectionPool[Any], *, checkout_timeout: float = 30.0, owns_pool: bool = False
+    ) -> None:
+        self.pool = pool
+        self.checkout_timeout = checkout_timeout
+        self._owns_pool = owns_pool
+
+    @classmethod
+    def open(
+        cls,
+        conninfo: str,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        timeout: float = 30.0,
+        max_idle: float = 600.0,
+        name: str = "inventory",
+    ) -> PgStore:
+        """Create the pool (``open=False``), open it waiting until ``min_size`` connections are
+        ready (Unavailable after ``timeout`` seconds), and return a store owning it. Every
+        checkout runs the pool's connection check, so a connection dropped while idle is
+        replaced instead of failing a use case."""
+        pool: ConnectionPool[Any] = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            max_idle=max_idle,
+            name=name,
+            open=False,
+            configure=configure_connection,
+            check=ConnectionPool.check_connection,
+        )
+        try:
+            pool.open(wait=True, timeout=timeout)
+        except psycopg.Error as exc:
+            pool.close()
+            raise translate(exc) from exc
+        return cls(pool, checkout_timeout=timeout, owns_pool=True)
+
+    def unit_of_work(self) -> PgUnitOfWork:
+        """A new unit of work on this store (make one per use case call)."""
+        return PgUnitOfWork(self)
+
+    def ping(self) -> None:
+        """Check that the database answers (for readiness probes); Unavailable if not."""
+        try:
+            with self.pool.connection(timeout=self.checkout_timeout) as conn:
+                conn.execute(PING)
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+    def close(self) -> None:
+        """Close the pool if this store opened it."""
+        if self._owns_pool:
+            self.pool.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _checkout(self) -> psycopg.Connection[Any]:
+        try:
+            conn: psycopg.Connection[Any] = self.pool.getconn(timeout=self.checkout_timeout)
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        if not conn.autocommit:  # a pool configured by the caller
+            conn.autocommit = True
+        return conn
+
+    def _checkin(self, conn: psycopg.Connection[Any]) -> None:
+        try:
+            self.pool.putconn(conn)
+        except Exception:  # a closed pool, or a connection the pool could not reset
+            logger.warning("could not return a connection to the pool", exc_info=True)
+
+
+class PgUnitOfWork:
+    """One transaction on a :class:`PgStore` (UnitOfWork).
+
+    The outermost ``with`` takes a pooled connection (checked on checkout); the first statement
+    carries the BEGIN, a clean exit COMMITs, an exception ROLLs BACK and propagates, and the
+    connection goes back to the pool. A nested ``with`` joins the transaction through a savepoint
+    (sent only if it runs statements): if it exits by an exception, just its own work is undone and
+    the outer block may go on. Each repository call is one network round trip (see
+    :attr:`round_trips`). Repository methods that may fail on a constraint (adds and updates,
+    idempotency ``complete``) and ``StockRepository.apply`` change nothing when they fail, so the
+    transaction stays usable; any other database error leaves it aborted until the block exits.
+    """
+
+    def __init__(self, store: PgStore) -> None:
+        self._store = store
+        self._session: Session | None = None
+        self._depth = 0
+        self._round_trips = 0
+        self.items = PgItemRepository(self._current)
+        self.locations = PgLocationRepository(self._current)
+        self.movements = PgMovementRepository(self._current)
+        self.stock = PgStockRepository(self._current)
+        self.reservations = PgReservationRepository(self._current)
+        self.users = PgUserRepository(self._current)
+        self.idempotency = PgIdempotencyStore(self._current)
+
+    @property
+    def round_trips(self) -> int:
+        """Network round trips this unit of work has made so far: the pool's connection check,
+        one per repository call, one for COMMIT or ROLLBACK."""
+        session = self._session
+        return self._round_trips + (session.round_trips if session else 0)
+
+    def _current(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("Postgres repositories are used only inside `with uow:`")
+        return self._session
+
+    def _savepoint(self) -> str:
+        return f"SAVEPOINT inventory_level_{self._depth}"
+
+    def __enter__(self) -> Self:
+        if self._session is None:
+            self._session = Session(self._store._checkout())
+            self._round_trips += 1  # the pool's check of the connection
+        else:
+            # Owed, not sent: it goes out with the block's first statement, if there is one.
+            self._session.pending.append(self._savepoint())
+        self._depth += 1
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._current()
+        self._depth -= 1
+        if self._depth:
+            self._leave_nested(session, failed=exc_type is not None)
+            return
+        try:
+            if exc_type is None:
+                session.commit()
+            else:
+                self._roll_back(session)
+        finally:
+            self._round_trips += session.round_trips
+            self._session = None
+            if session.broken:
+                session.conn.close()  # unknown state: the pool replaces it
+            self._store._checkin(session.conn)
+
+    def _leave_nested(self, session: Session, *, failed: bool) -> None:
+        savepoint = self._savepoint()
+        if session.pending[-1:] == [savepoint]:
+            # Still owed: the block ran no statement, so there is nothing to undo or release.
+            session.pending.pop()
+            return
+        name = savepoint.removeprefix("SAVEPOINT ")
+        if failed:
+            session.pending += [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"]
+        else:
+            session.pending.append(f"RELEASE SAVEPOINT {name}")
+
+    @staticmethod
+    def _roll_back(session: Session) -> None:
+        try:
+            session.rollback()
+        except InventoryError:
+            # The block is already leaving by an exception; that one is what the caller needs.
+            logger.warning("rollback failed; discarding the connection", exc_info=True)
+            session.broken = True
