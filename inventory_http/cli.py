@@ -1,0 +1,338 @@
+"""The ``inventory`` command: ``serve``, ``migrate`` and ``create-user``.
+
+Exit status: 0 on success, 1 when the operation failed (a service unreachable, a username taken,
+a password refused), 2 for a usage or configuration error (bad arguments or ``INVENTORY_*``
+values), 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn, TextIO
+
+from inventory_core.errors import AlreadyExists, InventoryError, Unavailable, ValidationError
+from inventory_core.passwords import check_password
+from inventory_core.service import Inventory
+from inventory_core.services.users import CreateUser
+from inventory_core.users import Role
+from inventory_http.settings import Settings, SettingsError
+
+__all__ = ["CommandError", "build_parser", "main"]
+
+PROG = "inventory"
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+DATABASE_TIMEOUT = 10.0
+"""Seconds the database commands wait for a connection before giving up."""
+
+
+class CommandError(Exception):
+    """A failure to report as ``inventory: error: <message>`` and exit with ``status``."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _bind(raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if raw.startswith("unix:"):
+        return raw
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"must be HOST:PORT (or unix:PATH), not {raw!r}")
+    return raw
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``inventory`` command and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Run and administer the inventory-core reference HTTP API.",
+        epilog=(
+            "Configuration comes from INVENTORY_* environment variables (see .env.example). "
+            "Exit status: 0 success, 1 failure, 2 usage or configuration error."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the HTTP API under gunicorn",
+        description=(
+            "Run the HTTP API under gunicorn. Without INVENTORY_DATABASE_URL this is the "
+            "embedded default: in-memory storage in one worker process (nothing persists), "
+            "cookies without Secure, and an 'admin' user whose password is INVENTORY_PASSWORD "
+            "or a generated one printed once at start. With INVENTORY_DATABASE_URL and "
+            "INVENTORY_REDIS_URL it runs on PostgreSQL and Redis (run 'inventory migrate' "
+            "and 'inventory create-user' first). Stop it with SIGTERM or Ctrl-C."
+        ),
+    )
+    serve.add_argument(
+        "--bind", type=_bind, metavar="HOST:PORT", help="address to listen on (INVENTORY_BIND)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="worker processes (INVENTORY_WORKERS; always 1 on the embedded default)",
+    )
+    serve.add_argument(
+        "--threads", type=_positive_int, metavar="N", help="threads per worker (INVENTORY_THREADS)"
+    )
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="load a small demo warehouse (embedded default only)",
+    )
+
+    commands.add_parser(
+        "migrate",
+        help="apply pending database migrations",
+        description=(
+            "Apply the pending SQL migrations to INVENTORY_DATABASE_URL. Idempotent, and safe "
+            "to run from several places at once (an advisory lock serialises the runs)."
+        ),
+    )
+
+    create_user = commands.add_parser(
+        "create-user",
+        help="create a user in the database",
+        description=(
+            "Create a user in INVENTORY_DATABASE_URL. The password is read from "
+            "INVENTORY_PASSWORD, or prompted for twice when that is not set. Passwords are "
+            "8-128 characters, not a common password and not the username."
+        ),
+    )
+    create_user.add_argument("username", metavar="USERNAME")
+    create_user.add_argument(
+        "--role",
+        required=True,
+        choices=[role.value for role in Role],
+        help="the user's role",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``inventory`` command with ``argv`` (default: the process's arguments)."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            _serve(args)
+        elif args.command == "migrate":
+            _migrate()
+        else:
+            _create_user(args.username, Role(args.role))
+    except CommandError as error:
+        _fail(str(error))
+        return error.status
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _fail(message: str, stream: TextIO | None = None) -> None:
+    print(f"{PROG}: error: {message}", file=stream or sys.stderr)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as error:
+        raise CommandError(str(error), EXIT_USAGE) from None
+
+
+def _database_url() -> str:
+    url = os.environ.get("INVENTORY_DATABASE_URL")
+    if not url:
+        raise CommandError(
+            "INVENTORY_DATABASE_URL is not set (this command works on the PostgreSQL database)",
+            EXIT_USAGE,
+        )
+    return url
+
+
+def _check_database(url: str) -> None:
+    """Fail with a clear message unless the database answers and its schema is up to date.
+
+    One plain connection, closed at once: an unreachable server is reported immediately, where
+    a pool would retry (logging each attempt) until its timeout.
+    """
+    import psycopg  # noqa: PLC0415
+
+    from inventory_pg import applied_migrations, available_migrations  # noqa: PLC0415
+
+    try:
+        with psycopg.connect(url, connect_timeout=int(DATABASE_TIMEOUT), autocommit=True) as conn:
+            applied = set(applied_migrations(conn))
+    except psycopg.Error as error:
+        raise CommandError(f"cannot reach the database: {error}") from None
+    except InventoryError as error:
+        raise CommandError(f"cannot read the database schema: {error}") from None
+    pending = [m.name for m in available_migrations() if m.name not in applied]
+    if pending:
+        raise CommandError(
+            f"the database schema is not up to date ({len(pending)} pending migration(s), "
+            f"first {pending[0]}): run 'inventory migrate' first"
+        )
+
+
+def _check_redis(url: str) -> None:
+    """Fail with a clear message unless Redis answers a PING (one connection, closed at once)."""
+    from inventory_redis import make_redis_client, translate_redis_errors  # noqa: PLC0415
+
+    client = make_redis_client(url, retries=0, max_connections=1)
+    try:
+        with translate_redis_errors("start-up ping"):
+            client.ping()
+    except InventoryError as error:
+        raise CommandError(f"cannot reach Redis: {error}") from None
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------- serve
+
+
+def _serve(args: argparse.Namespace) -> NoReturn:
+    from inventory_http import wiring, wsgi  # noqa: PLC0415 -- falcon and gunicorn only for serve
+
+    settings = _settings()
+    options = wsgi.gunicorn_options(
+        settings, bind=args.bind, workers=args.workers, threads=args.threads
+    )
+    if settings.embedded:
+        given = os.environ.get(wiring.PASSWORD_ENV) or None
+        password = given or wiring.generate_password()
+        try:
+            check_password(password, username=wiring.EMBEDDED_ADMIN)
+        except ValidationError as error:
+            raise CommandError(
+                f"{wiring.PASSWORD_ENV} is refused: the password {error.errors[0].message}",
+                EXIT_USAGE,
+            ) from None
+        if args.workers is not None and args.workers > 1:
+            print(
+                f"{PROG}: warning: --workers {args.workers} ignored: the embedded default "
+                "runs one worker (its data lives in that process)",
+                file=sys.stderr,
+            )
+        print(
+            wiring.embedded_warning(wiring.EMBEDDED_ADMIN, None if given else password),
+            file=sys.stderr,
+            flush=True,
+        )
+        demo = bool(args.demo)
+        wsgi.configure(lambda: wiring.build(settings, admin_password=password, demo=demo))
+    else:
+        if args.demo:
+            raise CommandError(
+                "--demo is for the embedded default only; unset INVENTORY_DATABASE_URL and "
+                "INVENTORY_REDIS_URL to try the API with demo data",
+                EXIT_USAGE,
+            )
+        # Checked here, in the master, before any fork: a clear message now beats every worker
+        # failing to boot. Nothing opened here survives into the workers.
+        assert settings.database_url is not None
+        assert settings.redis_url is not None
+        _check_database(settings.database_url)
+        _check_redis(settings.redis_url)
+        wsgi.configure(lambda: wiring.build(settings))
+    _run_gunicorn(options)
+    raise SystemExit(0)  # gunicorn's arbiter exits by itself
+
+
+def _run_gunicorn(options: dict[str, Any]) -> None:
+    """Run gunicorn in this process (its arbiter becomes this process) with ``options``."""
+    from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    from inventory_http import wsgi  # noqa: PLC0415
+
+    class Application(BaseApplication):  # type: ignore[misc]  # gunicorn is untyped
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings:  # skip what an older gunicorn does not know
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return wsgi.create()
+
+    Application(prog=PROG).run()
+
+
+# ---------------------------------------------------------------- migrate
+
+
+def _migrate() -> None:
+    url = _database_url()
+    from inventory_pg.migrate import apply_migrations  # noqa: PLC0415
+
+    try:
+        applied = apply_migrations(url)
+    except Unavailable as error:
+        raise CommandError(f"cannot reach the database: {error}") from None
+    except InventoryError as error:
+        raise CommandError(f"migration failed: {error}") from None
+    if applied:
+        for name in applied:
+            print(f"applied {name}")
+    else:
+        print("the database schema is up to date")
+
+
+# ---------------------------------------------------------------- create-user
+
+
+def _read_password(username: str) -> str:
+    given = os.environ.get("INVENTORY_PASSWORD")
+    if given:
+        return given
+    first = getpass.getpass(f"Password for {username}: ")
+    second = getpass.getpass("Repeat the password: ")
+    if first != second:
+        raise CommandError("the two passwords differ; nothing was created")
+    return first
+
+
+def _create_user(username: str, role: Role) -> None:
+    url = _database_url()
+    password = _read_password(username)
+    try:
+        check_password(password, username=username)
+    except ValidationError as error:
+        raise CommandError(f"password refused: it {error.errors[0].message}") from None
+    from inventory_http.passwords import Argon2PasswordHasher  # noqa: PLC0415
+    from inventory_pg import PgStore  # noqa: PLC0415
+
+    _check_database(url)
+    try:
+        with PgStore.open(url, min_size=1, max_size=1, timeout=DATABASE_TIMEOUT) as store:
+            inventory = Inventory(store.unit_of_work, password_hasher=Argon2PasswordHasher())
+            user = inventory.provision_user(
+                CreateUser(username=username, password=password, role=role)
+            )
+    except AlreadyExists:
+        raise CommandError(f"a user named {username!r} already exists") from None
+    except ValidationError as error:
+        raise CommandError(f"user refused: {error}") from None
+    except Unavailable as error:
+        raise CommandError(f"cannot reach the database: {error}") from None
+    except InventoryError as error:
+        raise CommandError(f"could not create the user: {error}") from None
+    print(f"created user {user.username!r} ({user.role.value}), id {user.id}")
