@@ -95,7 +95,9 @@ class Movement:
     recorded_at: datetime = attrs.field(validator=_checks.aware)
     reference: str | None = attrs.field(default=None, validator=_checks.optional_text(200))
     note: str | None = attrs.field(default=None, validator=_checks.optional_text(2000))
-    reason: AdjustmentReason | None = None
+    reason: AdjustmentReason | None = attrs.field(
+        default=None, converter=attrs.converters.optional(AdjustmentReason)
+    )
     reverses_id: UUID | None = None
     reservation_id: UUID | None = None
 

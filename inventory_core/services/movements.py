@@ -59,7 +59,9 @@ class PostMovement:
     lines: tuple[LineRequest, ...] = attrs.field(converter=_line_requests)
     reference: str | None = None
     note: str | None = None
-    reason: AdjustmentReason | None = None
+    reason: AdjustmentReason | None = attrs.field(
+        default=None, converter=attrs.converters.optional(AdjustmentReason)
+    )
     occurred_at: datetime | None = None
 
 

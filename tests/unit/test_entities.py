@@ -349,6 +349,16 @@ def test_reason_only_on_adjustments() -> None:
             movement(kind, reason=AdjustmentReason.FOUND)
 
 
+def test_reason_text_is_converted_to_the_enum() -> None:
+    made = movement(
+        "adjustment",
+        reason="count",
+        lines=[MovementLine(uuid4(), 1, uuid4(), ADJUSTMENT_LOCATION_ID)],
+    )
+    assert made.reason is AdjustmentReason.COUNT
+    assert made.reason.records_physical_reality
+
+
 def test_reverses_id_only_on_reversals() -> None:
     assert movement("reversal", reverses_id=uuid4()).kind is MovementKind.REVERSAL
     with pytest.raises(ValidationError):
