@@ -1,0 +1,192 @@
+"""RFC 9457 problem details for every failure the API answers.
+
+Every error response is ``application/problem+json`` with ``type``, ``title``, ``status`` and
+``detail``, plus members specific to the problem (``errors`` for 422, the stock figures for
+``insufficient-stock``, ``conflicts`` for a count conflict). Falcon's own errors (unknown route,
+wrong method, bad headers) go through the same serializer; domain errors are mapped by
+:func:`inventory_error_handler`; anything unexpected becomes a 500 that names nothing internal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+import falcon
+
+from inventory_core.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    ConcurrencyConflict,
+    CountConflict,
+    InsufficientStock,
+    InvalidOperation,
+    InventoryError,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+    ValidationError,
+    VersionMismatch,
+)
+
+__all__ = [
+    "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPE_PREFIX",
+    "RETRY_AFTER_UNAVAILABLE",
+    "Problem",
+    "inventory_error_handler",
+    "problem_for",
+    "serialize_problem",
+    "unexpected_error_handler",
+]
+
+log = logging.getLogger("inventory_http.errors")
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+PROBLEM_TYPE_PREFIX = "urn:inventory-core:problem:"
+"""Problem ``type`` URIs are URNs: stable identifiers clients can switch on, not pages."""
+
+RETRY_AFTER_UNAVAILABLE = 5
+"""Seconds a client is told to wait when a backing service is down."""
+
+
+class Problem(falcon.HTTPError):
+    """An HTTP error rendered as a problem document.
+
+    ``slug`` completes the ``type`` URI; ``extra`` holds the members specific to this problem.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            status,
+            title=title or HTTPStatus(status).phrase,
+            description=detail,
+            headers=dict(headers) if headers else None,
+        )
+        self.slug = slug
+        self.extra = dict(extra or {})
+
+
+_DETAILS = {
+    404: "no resource at this path",
+    405: "this method is not allowed here; see the Allow header",
+    400: "the request is malformed",
+}
+
+
+def _slug_for_status(status: int) -> str:
+    return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+
+
+def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:
+    """Falcon error serializer: any HTTPError as ``application/problem+json``."""
+    status = falcon.code_to_http_status(error.status)
+    code = int(status.split(" ", 1)[0])
+    phrase = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else status
+    if isinstance(error, Problem):
+        slug, title = error.slug, error.title
+    else:  # Falcon's own errors: its titles repeat the status line, so use the plain phrase
+        slug, title = _slug_for_status(code), phrase
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + slug,
+        "title": title,
+        "status": code,
+        "detail": error.description or _DETAILS.get(code, phrase),
+    }
+    if isinstance(error, Problem):
+        body.update(error.extra)
+    resp.data = json.dumps(body, separators=(",", ":")).encode()
+    resp.content_type = PROBLEM_CONTENT_TYPE
+
+
+def problem_for(error: InventoryError) -> Problem:
+    """The problem an error of the core (or of an adapter) is answered with."""
+    detail = error.message
+    if isinstance(error, ValidationError):
+        errors = [{"path": e.path, "message": e.message} for e in error.errors]
+        return Problem(
+            422,
+            "validation-error",
+            "the request has invalid fields",
+            title="Unprocessable Content",
+            extra={"errors": errors},
+        )
+    if isinstance(error, NotFound):
+        return Problem(404, "not-found", detail)
+    if isinstance(error, AlreadyExists):
+        return Problem(409, "already-exists", detail, extra={"field": error.field})
+    if isinstance(error, InsufficientStock):
+        extra = {
+            "item_id": str(error.item_id),
+            "location_id": str(error.location_id),
+            "available": error.available,
+            "requested": error.requested,
+        }
+        return Problem(409, "insufficient-stock", detail, extra=extra)
+    if isinstance(error, CountConflict):
+        conflicts = [
+            {
+                "item_id": str(c.item_id),
+                "location_id": str(c.location_id),
+                "expected_on_hand": c.expected_on_hand,
+                "on_hand": c.on_hand,
+            }
+            for c in error.conflicts
+        ]
+        return Problem(409, "count-conflict", detail, extra={"conflicts": conflicts})
+    if isinstance(error, VersionMismatch):
+        return Problem(412, "version-mismatch", detail)
+    if isinstance(error, ConcurrencyConflict):
+        return Problem(
+            409, "concurrency-conflict", "a concurrent change got in the way; retry the request"
+        )
+    if isinstance(error, InvalidOperation):
+        return Problem(409, "invalid-operation", detail)
+    if isinstance(error, PermissionDenied):
+        return Problem(403, "permission-denied", detail)
+    if isinstance(error, AuthenticationFailed):
+        return Problem(401, "authentication-failed", detail)
+    if isinstance(error, Unavailable):
+        return Problem(
+            503,
+            "unavailable",
+            "a backing service is unavailable; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+        )
+    log.error("unmapped inventory error %s", type(error).__name__)
+    return Problem(500, "internal-error", "the server failed to answer this request")
+
+
+def inventory_error_handler(
+    req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
+) -> None:
+    """Falcon error handler for :class:`InventoryError`: re-raised as its :class:`Problem`."""
+    assert isinstance(error, InventoryError)
+    raise problem_for(error)
+
+
+def unexpected_error_handler(
+    req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
+) -> None:
+    """Falcon error handler of last resort: log the traceback, answer a bare 500."""
+    log.error(
+        "unhandled %s while serving %s %s",
+        type(error).__name__,
+        req.method,
+        req.path,
+        exc_info=error,
+    )
+    raise Problem(500, "internal-error", "the server failed to answer this request")

@@ -1,0 +1,144 @@
+"""Cross-cutting request handling: request ids, access log, security headers, sessions, CSRF.
+
+Resources declare what they need with two class attributes:
+
+* ``public_methods`` -- methods served without a session (login, health, the OpenAPI document);
+* ``csrf_exempt_methods`` -- unsafe methods that need no ``X-CSRF-Token`` (only login).
+
+Every other method needs a live session cookie (else 401), and every unsafe one also the
+session's CSRF token in ``X-CSRF-Token`` (else 403). A method the resource does not serve is left
+to Falcon (405, or the default ``OPTIONS`` answer), so a CORS preflight never needs a session.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+import falcon
+
+from inventory_core.ports import SessionStore
+from inventory_core.users import Actor
+from inventory_http.errors import Problem
+from inventory_http.logging import request_id_var
+from inventory_http.settings import Settings
+
+__all__ = [
+    "CSRF_HEADER",
+    "REQUEST_ID_HEADER",
+    "RequestContextMiddleware",
+    "SessionMiddleware",
+    "cookie_name",
+]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# A client's request id is echoed only if it is short and plain: it goes into every log line.
+_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_HSTS = "max-age=63072000; includeSubDomains"
+
+access_log = logging.getLogger("inventory_http.access")
+
+
+def cookie_name(settings: Settings) -> str:
+    """``__Host-inventory_session`` when cookies are Secure (the prefix requires it), else
+    ``inventory_session`` (plain-HTTP local use)."""
+    return "__Host-inventory_session" if settings.cookie_secure else "inventory_session"
+
+
+class RequestContextMiddleware:
+    """Request id, security and cache headers, and one structured access-log line per request."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._secure = settings.cookie_secure
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Take the client's request id if it is well formed, else make one."""
+        given = req.get_header(REQUEST_ID_HEADER)
+        request_id = given if given and _REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
+        req.context.request_id = request_id
+        req.context.started = time.perf_counter()
+        req.context.request_id_token = request_id_var.set(request_id)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        """Headers every response carries, then the access-log line."""
+        request_id = getattr(req.context, "request_id", None) or uuid.uuid4().hex
+        resp.set_header(REQUEST_ID_HEADER, request_id)
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        if self._secure:
+            resp.set_header("Strict-Transport-Security", _HSTS)
+        if req.path.startswith("/v1/session"):  # every Set-Cookie comes from these routes
+            resp.set_header("Cache-Control", "no-store")
+        elif req.path.startswith("/v1/") and resp.get_header("Cache-Control") is None:
+            # Per-user data: a client may keep it but must revalidate (ETags make that cheap);
+            # shared caches must not keep it at all.
+            resp.set_header("Cache-Control", "private, no-cache")
+        started = getattr(req.context, "started", None)
+        actor = getattr(req.context, "actor", None)
+        fields: dict[str, Any] = {
+            "method": req.method,
+            "path": req.path,
+            "status": int(falcon.code_to_http_status(resp.status)[:3]),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+            "client": req.remote_addr,
+        }
+        if isinstance(actor, Actor):
+            fields["user_id"] = str(actor.user_id)
+        access_log.info("request", extra=fields)
+        token = getattr(req.context, "request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+
+class SessionMiddleware:
+    """Resolves the session cookie and enforces authentication and CSRF (see module doc).
+
+    On success ``req.context`` has ``session_id`` (the raw cookie value, never logged),
+    ``session`` and ``actor``; on a public method they may be ``None``.
+    """
+
+    def __init__(self, settings: Settings, sessions: SessionStore) -> None:
+        self._cookie = cookie_name(settings)
+        self._sessions = sessions
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Start every request anonymous."""
+        req.context.session_id = None
+        req.context.session = None
+        req.context.actor = None
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: dict[str, Any]
+    ) -> None:
+        """Authenticate and check CSRF for the methods the resource serves."""
+        method = req.method
+        if getattr(resource, "on_" + method.lower(), None) is None:
+            return  # Falcon answers (405, default OPTIONS); nothing to protect
+        values = req.get_cookie_values(self._cookie) or []
+        session = None
+        if values:
+            session = self._sessions.get(values[0])
+            if session is not None:
+                req.context.session_id = values[0]
+                req.context.session = session
+                req.context.actor = Actor(user_id=session.user_id, role=session.role)
+        if method in getattr(resource, "public_methods", frozenset()):
+            return
+        if session is None:
+            raise Problem(401, "unauthenticated", "log in first (POST /v1/session)")
+        if method in UNSAFE_METHODS and method not in getattr(
+            resource, "csrf_exempt_methods", frozenset()
+        ):
+            token = req.get_header(CSRF_HEADER) or ""
+            if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
+                raise Problem(
+                    403, "csrf-token-mismatch", f"send the session's csrf_token in {CSRF_HEADER}"
+                )

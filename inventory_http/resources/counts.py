@@ -1,0 +1,44 @@
+"""Stocktakes: ``POST /v1/counts``."""
+
+from __future__ import annotations
+
+import falcon
+
+from inventory_core.counts import CountLine
+from inventory_core.ports import UnitOfWork
+from inventory_core.services.counts import CountStock
+from inventory_http.dto import CountBody
+from inventory_http.idempotency import Rendered
+from inventory_http.resources import _views as views
+from inventory_http.resources._common import Resource, actor_of, json_rendered, read_body
+
+__all__ = ["CountsResource"]
+
+
+class CountsResource(Resource):
+    """Post a count (clerk): 201 ``{movement | null, conflicts: []}``; 409 with the conflicting
+    lines when stock moved while counting (nothing is posted then)."""
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Post the differences as one count adjustment."""
+        actor = actor_of(req)
+        body = read_body(req, self.ctx.deps, CountBody)
+        command = CountStock(
+            lines=[
+                CountLine(
+                    item_id=x.item_id,
+                    location_id=x.location_id,
+                    counted=x.counted,
+                    expected_on_hand=x.expected_on_hand,
+                )
+                for x in body.lines
+            ],
+            note=body.note,
+            reference=body.reference,
+        )
+
+        def action(uow: UnitOfWork) -> Rendered:
+            result = self.inventory.count_stock(actor, command, uow=uow)
+            return json_rendered(views.count_result(result), 201)
+
+        self.ctx.runner.run(req, resp, actor, action)
