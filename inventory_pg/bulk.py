@@ -1,0 +1,441 @@
+"""Bulk receipts: many lines loaded with COPY, checked in SQL and posted in one transaction.
+
+What :func:`import_receipts` does, all inside ONE transaction on one connection:
+
+1. ``COPY`` every row into a temporary staging table (dropped at commit);
+2. resolve SKUs and location codes with one set-based query into a second temporary table,
+   which also records each row's first problem; if any row has one, raise
+   :class:`ImportRefused` naming the bad rows by line number -- the transaction rolls back and
+   nothing is posted;
+3. split the lines into receipt movements of at most :data:`~inventory_core.movements.MAX_LINES`
+   lines each: one run of movements per reference, in file order, each line of the file being one
+   line of one movement (so the ledger says exactly what the file said);
+4. apply the stock levels as the ordinary posting path would, with one upsert per table: the
+   (item, location) rows in the same global lock order as
+   :class:`~inventory_pg.repositories.stock.PgStockRepository` (stock-holding rows by
+   (item, location), then the supplier's rows), then the (item, warehouse) rows in order;
+5. last, take ``count`` consecutive seqs from ``ledger_seq`` exactly like
+   :data:`~inventory_pg.repositories.movements.APPEND_MOVEMENT` does one (its row lock is held to
+   commit, so seq order stays commit order) and insert the movements and their lines.
+
+Every level therefore stays the sum of the ledger lines, the supplier location goes down by the
+total received (conservation), and concurrent postings lock rows in the same order (no deadlock).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
+from typing import Any, LiteralString, NamedTuple
+from uuid import UUID
+
+import attrs
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from inventory_core import ids as _ids
+from inventory_core.errors import FieldError, ValidationError
+from inventory_core.locations import SUPPLIER_LOCATION_ID
+from inventory_core.movements import MAX_LINES
+from inventory_pg.errors import translate
+from inventory_pg.uow import PgStore
+
+__all__ = [
+    "MAX_REPORTED",
+    "BadRow",
+    "ImportRefused",
+    "ImportResult",
+    "ImportRow",
+    "Progress",
+    "import_receipts",
+]
+
+MAX_REPORTED = 1000
+"""At most this many bad rows are carried by :class:`ImportRefused` (it also gives the total)."""
+
+MAX_REFERENCE = 200
+"""The longest movement reference (as in :class:`~inventory_core.movements.Movement`)."""
+
+PROGRESS_EVERY = 10_000
+"""Rows between two progress reports while loading."""
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+"""Characters Movement.reference and .note refuse (control characters but newline and tab)."""
+
+# -- statements ---------------------------------------------------------------------------------
+
+CREATE_STAGING: LiteralString = """
+CREATE TEMP TABLE inventory_import_staging (
+    line_no       bigint NOT NULL,
+    sku           text,
+    location_code text,
+    quantity      text,
+    reference     text,
+    problem       text
+) ON COMMIT DROP
+"""
+"""The rows as read, all text: nothing is refused while loading, everything is checked after."""
+
+COPY_STAGING: LiteralString = (
+    "COPY inventory_import_staging (line_no, sku, location_code, quantity, reference, problem) "
+    "FROM STDIN"
+)
+
+ANALYZE_STAGING: LiteralString = "ANALYZE inventory_import_staging"
+"""Temporary tables get no statistics by themselves; without them the joins below are planned
+for a handful of rows."""
+
+CHECK_ROWS: LiteralString = """
+CREATE TEMP TABLE inventory_import_checked ON COMMIT DROP AS
+SELECT s.line_no, s.sku, s.location_code, s.quantity AS quantity_text, s.problem AS note,
+       coalesce(s.reference, %(reference)s::text) AS reference,
+       i.id AS item_id, l.id AS location_id, l.warehouse_id, q.quantity,
+       CASE
+           WHEN s.problem IS NOT NULL THEN 'malformed'
+           WHEN s.sku IS NULL THEN 'missing-sku'
+           WHEN s.location_code IS NULL THEN 'missing-location'
+           WHEN s.quantity IS NULL THEN 'missing-quantity'
+           WHEN i.id IS NULL THEN 'unknown-sku'
+           WHEN NOT i.active THEN 'inactive-item'
+           WHEN l.id IS NULL THEN 'unknown-location'
+           WHEN NOT l.holds_stock THEN 'not-stock-location'
+           WHEN NOT l.active THEN 'inactive-location'
+           WHEN q.quantity IS NULL THEN 'bad-quantity'
+       END AS problem
+FROM inventory_import_staging s
+LEFT JOIN items i ON i.sku = s.sku
+LEFT JOIN locations l ON l.code = s.location_code
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN s.quantity ~ '^[0-9]{1,13}$'
+                 AND s.quantity::bigint
+                     BETWEEN %(min_quantity)s::bigint AND %(max_quantity)s::bigint
+           THEN s.quantity::bigint END AS quantity
+) q
+"""
+"""Resolve every row and record its first problem (a code, see ``_MESSAGES``)."""
+
+COUNT_BAD_ROWS: LiteralString = """
+SELECT count(*) FROM inventory_import_checked WHERE problem IS NOT NULL
+"""
+
+SELECT_BAD_ROWS: LiteralString = """
+SELECT line_no, problem, sku, location_code, quantity_text, note
+FROM inventory_import_checked WHERE problem IS NOT NULL
+ORDER BY line_no LIMIT %(limit)s
+"""
+
+PLAN_MOVEMENTS: LiteralString = """
+CREATE TEMP TABLE inventory_import_lines ON COMMIT DROP AS
+WITH numbered AS (
+    SELECT c.line_no, c.reference, c.item_id, c.location_id, c.warehouse_id, c.quantity,
+           row_number() OVER (PARTITION BY c.reference ORDER BY c.line_no) - 1 AS idx
+    FROM inventory_import_checked c
+), chunked AS (
+    SELECT n.*,
+           min(n.line_no) OVER (PARTITION BY n.reference, div(n.idx, %(max_lines)s::bigint))
+               AS first_line
+    FROM numbered n
+)
+SELECT line_no, reference, item_id, location_id, warehouse_id, quantity,
+       dense_rank() OVER (ORDER BY first_line) AS movement_no,
+       mod(idx, %(max_lines)s::bigint) + 1 AS line_in_movement
+FROM chunked
+"""
+"""Number the movements: per reference, runs of ``max_lines`` lines in file order; movements
+ordered by their first line, so seqs follow the file."""
+
+SUMMARISE_MOVEMENTS: LiteralString = """
+SELECT movement_no, min(reference), count(*), sum(quantity)::bigint
+FROM inventory_import_lines GROUP BY movement_no ORDER BY movement_no
+"""
+
+APPLY_LOCATION_LEVELS: LiteralString = """
+INSERT INTO location_stock AS s (item_id, location_id, holds_stock, on_hand)
+SELECT d.item_id, d.location_id, d.holds_stock, d.delta
+FROM (
+    SELECT item_id, location_id, true AS holds_stock, sum(quantity)::bigint AS delta
+    FROM inventory_import_lines GROUP BY item_id, location_id
+    UNION ALL
+    SELECT item_id, %(supplier_id)s::uuid, false, -sum(quantity)::bigint
+    FROM inventory_import_lines GROUP BY item_id
+) d
+ORDER BY NOT d.holds_stock, d.item_id, d.location_id
+ON CONFLICT (item_id, location_id) DO UPDATE SET on_hand = s.on_hand + EXCLUDED.on_hand
+"""
+"""Raise the destinations and lower the supplier (virtual, no floor) in the global lock order of
+PgStockRepository.apply: stock-holding rows by (item, location), then virtual rows."""
+
+APPLY_WAREHOUSE_LEVELS: LiteralString = """
+INSERT INTO warehouse_stock AS w (item_id, warehouse_id, on_hand, reserved)
+SELECT item_id, warehouse_id, sum(quantity)::bigint, 0
+FROM inventory_import_lines GROUP BY item_id, warehouse_id
+ORDER BY item_id, warehouse_id
+ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = w.on_hand + EXCLUDED.on_hand
+"""
+
+APPEND_MOVEMENTS: LiteralString = """
+WITH next_seq AS (
+    UPDATE ledger_seq SET last_seq = last_seq + %(count)s::bigint
+    RETURNING last_seq - %(count)s::bigint AS base
+), movement AS (
+    INSERT INTO movements (id, seq, kind, reason, actor_id, occurred_at, recorded_at, reference,
+                           note, reverses_id, reservation_id)
+    SELECT m.id, next_seq.base + m.n, 'receipt', NULL, %(actor_id)s::uuid, %(now)s, %(now)s,
+           m.reference, %(note)s::text, NULL, NULL
+    FROM next_seq,
+         unnest(%(ids)s::uuid[], %(references)s::text[]) WITH ORDINALITY AS m(id, reference, n)
+    RETURNING seq
+), lines AS (
+    INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
+                                to_location_id)
+    SELECT m.id, p.line_in_movement, next_seq.base + p.movement_no, p.item_id, p.quantity,
+           %(supplier_id)s::uuid, p.location_id
+    FROM inventory_import_lines p
+    JOIN unnest(%(ids)s::uuid[]) WITH ORDINALITY AS m(id, n) ON m.n = p.movement_no
+    CROSS JOIN next_seq
+    ORDER BY p.movement_no, p.line_in_movement
+)
+SELECT min(seq), max(seq) FROM movement
+"""
+"""Take ``count`` consecutive seqs the way APPEND_MOVEMENT takes one (the ``ledger_seq`` row lock,
+held to commit, keeps seq order = commit order) and append the movements and their lines."""
+
+# -- values -------------------------------------------------------------------------------------
+
+
+class ImportRow(NamedTuple):
+    """One data row as read from a file. Fields are raw text (``None`` when empty); ``problem``
+    is set by the reader for a row it could not parse (the other fields are then ignored)."""
+
+    line: int
+    sku: str | None
+    location_code: str | None
+    quantity: str | None
+    reference: str | None = None
+    problem: str | None = None
+
+
+@attrs.frozen
+class BadRow:
+    """A refused row: its line number in the file and what is wrong with it."""
+
+    line: int
+    message: str
+
+
+@attrs.frozen
+class ImportResult:
+    """What was posted: ``lines`` lines, ``units`` units in total, as ``movements`` receipt
+    movements with consecutive seqs ``first_seq..last_seq``."""
+
+    lines: int
+    units: int
+    movement_ids: tuple[UUID, ...]
+    first_seq: int
+    last_seq: int
+
+    @property
+    def movements(self) -> int:
+        return len(self.movement_ids)
+
+
+class ImportRefused(ValidationError):
+    """Some rows are bad; nothing was posted. ``bad_rows`` holds the first
+    :data:`MAX_REPORTED` of them by line number, ``total`` how many there are."""
+
+    code = "import-refused"
+
+    def __init__(self, bad_rows: Sequence[BadRow], total: int) -> None:
+        super().__init__([FieldError(f"line {row.line}", row.message) for row in bad_rows])
+        self.bad_rows = tuple(bad_rows)
+        self.total = total
+
+
+Progress = Callable[[str, int], None]
+"""Called with a stage (``"loading"``, ``"checking"``, ``"posting"``, ``"posted"``) and the
+number of rows so far."""
+
+_MESSAGES: dict[str, str] = {
+    "missing-sku": "sku is missing",
+    "missing-location": "location_code is missing",
+    "missing-quantity": "quantity is missing",
+    "unknown-sku": "unknown SKU {sku!r}",
+    "inactive-item": "item {sku!r} is inactive",
+    "unknown-location": "unknown location {location!r}",
+    "not-stock-location": "location {location!r} does not hold stock",
+    "inactive-location": "location {location!r} is inactive",
+    "bad-quantity": "quantity must be a whole number from 1 to 10^12, not {quantity!r}",
+}
+
+
+def _message(problem: str, sku: str, location: str, quantity: str, note: str | None) -> str:
+    if problem == "malformed":
+        return note or "malformed row"
+    return _MESSAGES[problem].format(sku=sku, location=location, quantity=quantity)
+
+
+def _reference_problem(reference: str) -> str | None:
+    if len(reference) > MAX_REFERENCE:
+        return f"reference is longer than {MAX_REFERENCE} characters"
+    if _CONTROL.search(reference):
+        return "reference contains control characters"
+    return None
+
+
+def _check_reference(reference: str | None) -> None:
+    if reference is not None:
+        problem = _reference_problem(reference)
+        if problem:
+            raise ValidationError(problem, "$.reference")
+
+
+def _prepared(row: ImportRow) -> ImportRow:
+    """The row as staged: a bad reference becomes the row's problem, NUL characters (which
+    COPY cannot carry, and which no SKU or code contains) a visible ``\\0``."""
+    if row.reference is not None and row.problem is None:
+        problem = _reference_problem(row.reference)
+        if problem is not None:
+            row = row._replace(problem=problem, reference=None)
+    if _has_nul(row):
+        row = ImportRow(row.line, *(_sanitize(v) for v in row[1:]))
+    return row
+
+
+def _has_nul(row: ImportRow) -> bool:
+    return any(value is not None and "\x00" in value for value in row[1:])
+
+
+def _sanitize(text: str | None) -> str | None:
+    # COPY's text format cannot carry NUL; such a value is refused anyway, so keep a visible mark.
+    return text.replace("\x00", "\\0") if text is not None and "\x00" in text else text
+
+
+# -- the import -----------------------------------------------------------------------------------
+
+Target = PgStore | ConnectionPool[Any] | psycopg.Connection[Any]
+
+
+def import_receipts(
+    target: Target,
+    rows: Iterable[ImportRow],
+    *,
+    actor_id: UUID,
+    reference: str | None = None,
+    note: str | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    new_id: Callable[[], UUID] | None = None,
+) -> ImportResult:
+    """Post ``rows`` as receipts from the supplier, all or nothing, in one transaction.
+
+    ``reference`` is the movements' reference for rows that give none. ``actor_id`` must be a
+    user allowed to post receipts (the caller checks that). Raises :class:`ImportRefused` with
+    the bad rows (nothing posted), ValidationError when there are no rows or ``reference``/
+    ``note`` is invalid, Unavailable when the database cannot be reached; never a psycopg error.
+    """
+    _check_reference(reference)
+    if note is not None and (len(note) > 2000 or _CONTROL.search(note)):
+        raise ValidationError(
+            "must be at most 2000 characters, without control characters", "$.note"
+        )
+    when = now or datetime.now(UTC)
+    make_id = new_id or _ids.UuidV7Generator().new_id
+    try:
+        with _connection(target) as conn, conn.transaction():
+            return _import(
+                conn,
+                rows,
+                actor_id=actor_id,
+                reference=reference,
+                note=note,
+                progress=progress,
+                now=when,
+                new_id=make_id,
+            )
+    except psycopg.Error as exc:
+        raise translate(exc) from exc
+
+
+def _connection(target: Target) -> AbstractContextManager[psycopg.Connection[Any]]:
+    if isinstance(target, PgStore):
+        return target.pool.connection(timeout=target.checkout_timeout)
+    if isinstance(target, ConnectionPool):
+        return target.connection()
+    return nullcontext(target)
+
+
+def _import(
+    conn: psycopg.Connection[Any],
+    rows: Iterable[ImportRow],
+    *,
+    actor_id: UUID,
+    reference: str | None,
+    note: str | None,
+    progress: Progress | None,
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> ImportResult:
+    report = progress or (lambda stage, count: None)
+    conn.execute(CREATE_STAGING)
+    count = 0
+    with conn.cursor() as cur, cur.copy(COPY_STAGING) as copy:
+        for row in rows:
+            count += 1
+            copy.write_row(_prepared(row))
+            if count % PROGRESS_EVERY == 0:
+                report("loading", count)
+    report("checking", count)
+    if count == 0:
+        raise ValidationError("there are no lines to import", "$")
+    conn.execute(ANALYZE_STAGING)
+    conn.execute(
+        CHECK_ROWS,
+        {"reference": reference, "min_quantity": 1, "max_quantity": 10**12},
+    )
+    bad = _bad_rows(conn)
+    if bad is not None:
+        raise bad
+    report("posting", count)
+    conn.execute(PLAN_MOVEMENTS, {"max_lines": MAX_LINES})
+    summary = conn.execute(SUMMARISE_MOVEMENTS).fetchall()
+    movement_ids = [new_id() for _ in summary]
+    conn.execute(APPLY_LOCATION_LEVELS, {"supplier_id": SUPPLIER_LOCATION_ID})
+    conn.execute(APPLY_WAREHOUSE_LEVELS)
+    seqs = conn.execute(
+        APPEND_MOVEMENTS,
+        {
+            "count": len(summary),
+            "ids": movement_ids,
+            "references": [ref for _, ref, _, _ in summary],
+            "actor_id": actor_id,
+            "now": now,
+            "note": note,
+            "supplier_id": SUPPLIER_LOCATION_ID,
+        },
+    ).fetchone()
+    assert seqs is not None
+    report("posted", count)
+    return ImportResult(
+        lines=sum(n for _, _, n, _ in summary),
+        units=sum(u for _, _, _, u in summary),
+        movement_ids=tuple(movement_ids),
+        first_seq=seqs[0],
+        last_seq=seqs[1],
+    )
+
+
+def _bad_rows(conn: psycopg.Connection[Any]) -> ImportRefused | None:
+    row = conn.execute(COUNT_BAD_ROWS).fetchone()
+    total = row[0] if row else 0
+    if not total:
+        return None
+    found = conn.execute(SELECT_BAD_ROWS, {"limit": MAX_REPORTED}).fetchall()
+    return ImportRefused(
+        [
+            BadRow(line, _message(problem, sku, location, quantity, note))
+            for line, problem, sku, location, quantity, note in found
+        ],
+        total,
+    )
