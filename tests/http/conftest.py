@@ -137,7 +137,7 @@ def build_world(
 
 @pytest.fixture
 def world() -> Iterator[World]:
-    yield build_world()
+    return build_world()
 
 
 @pytest.fixture
@@ -216,7 +216,8 @@ def assert_problem(
     assert result.headers["content-type"] == "application/problem+json"
     body = result.json
     assert body["status"] == status
-    assert isinstance(body["title"], str) and isinstance(body["detail"], str)
+    assert isinstance(body["title"], str)
+    assert isinstance(body["detail"], str)
     assert body["type"].startswith("urn:inventory-core:problem:")
     if slug is not None:
         assert body["type"] == f"urn:inventory-core:problem:{slug}", body

@@ -13,8 +13,10 @@ def test_create_item_answers_location_and_etag(manager: Api) -> None:
     assert result.status_code == 201
     assert result.headers["location"] == f"/v1/items/{result.json['id']}"
     assert result.headers["etag"] == '"1"'
-    assert result.json["sku"] == "Pear-2" and result.json["barcodes"] == ["4006381333931"]
-    assert result.json["reorder_point"] == 3 and result.json["reorder_quantity"] is None
+    assert result.json["sku"] == "Pear-2"
+    assert result.json["barcodes"] == ["4006381333931"]
+    assert result.json["reorder_point"] == 3
+    assert result.json["reorder_quantity"] is None
     assert manager.get(result.headers["location"]).json == result.json
 
 
@@ -62,11 +64,14 @@ def test_get_item_honours_if_none_match(manager: Api) -> None:
     item = create_item(manager)
     path = f"/v1/items/{item['id']}"
     fresh = manager.get(path, headers={"If-None-Match": '"1"'})
-    assert fresh.status_code == 304 and fresh.text == "" and fresh.headers["etag"] == '"1"'
+    assert fresh.status_code == 304
+    assert fresh.text == ""
+    assert fresh.headers["etag"] == '"1"'
     assert manager.get(path, headers={"If-None-Match": 'W/"1"'}).status_code == 304
     assert manager.get(path, headers={"If-None-Match": "*"}).status_code == 304
     stale = manager.get(path, headers={"If-None-Match": '"0"'})
-    assert stale.status_code == 200 and stale.json["id"] == item["id"]
+    assert stale.status_code == 200
+    assert stale.json["id"] == item["id"]
 
 
 def test_patch_item_honours_if_match(manager: Api) -> None:
@@ -76,8 +81,10 @@ def test_patch_item_honours_if_match(manager: Api) -> None:
         path, json={"name": "Renamed", "reorder_point": None}, headers={"If-Match": '"1"'}
     )
     assert changed.status_code == 200
-    assert changed.json["name"] == "Renamed" and changed.json["reorder_point"] is None
-    assert changed.json["version"] == 2 and changed.headers["etag"] == '"2"'
+    assert changed.json["name"] == "Renamed"
+    assert changed.json["reorder_point"] is None
+    assert changed.json["version"] == 2
+    assert changed.headers["etag"] == '"2"'
     assert changed.json["sku"] == "EDIT-1"  # fields not sent stay as they were
     stale = manager.patch(path, json={"name": "Lost update"}, headers={"If-Match": '"1"'})
     assert_problem(stale, 412, "version-mismatch")
@@ -137,7 +144,8 @@ def test_locations_create_list_filter_and_change(manager: Api) -> None:
     warehouse = create_location(manager, "WH-A")
     zone = create_location(manager, "WH-A-Z1", "internal", warehouse["id"])
     bin_ = create_location(manager, "WH-A-Z1-B1", "internal", zone["id"])
-    assert bin_["warehouse_id"] == warehouse["id"] and bin_["parent_id"] == zone["id"]
+    assert bin_["warehouse_id"] == warehouse["id"]
+    assert bin_["parent_id"] == zone["id"]
     other = create_location(manager, "WH-B")
 
     def codes(query: str) -> list[str]:
@@ -155,7 +163,8 @@ def test_locations_create_list_filter_and_change(manager: Api) -> None:
     assert manager.get(path).headers["etag"] == '"1"'
     assert manager.get(path, headers={"If-None-Match": '"1"'}).status_code == 304
     moved = manager.patch(path, json={"parent_id": warehouse["id"]}, headers={"If-Match": '"1"'})
-    assert moved.status_code == 200 and moved.json["parent_id"] == warehouse["id"]
+    assert moved.status_code == 200
+    assert moved.json["parent_id"] == warehouse["id"]
     assert_problem(manager.patch(path, json={"name": "late"}, headers={"If-Match": '"1"'}), 412)
     across = manager.patch(path, json={"parent_id": other["id"]})
     assert assert_problem(across, 422)["errors"][0]["path"] == "$.parent_id"

@@ -29,7 +29,8 @@ def test_post_movement_answers_the_movement_with_seq_and_location(
     assert result.status_code == 201
     movement = result.json
     assert movement["seq"] == stocked.receipt["seq"] + 1
-    assert movement["kind"] == "shipment" and movement["reference"] == "SO-1"
+    assert movement["kind"] == "shipment"
+    assert movement["reference"] == "SO-1"
     assert movement["lines"][0]["to_location_id"] == "00000000-0000-7000-8000-000000000002"
     assert result.headers["location"] == f"/v1/movements/{movement['id']}"
     assert clerk.get(result.headers["location"]).json == movement
@@ -50,7 +51,8 @@ def test_insufficient_stock_names_item_location_available_and_requested(
     body = assert_problem(result, 409, "insufficient-stock")
     assert body["item_id"] == stocked.item_id
     assert body["location_id"] in {stocked.bin_id, stocked.warehouse_id}
-    assert body["available"] == 10 and body["requested"] == 11
+    assert body["available"] == 10
+    assert body["requested"] == 11
 
 
 def test_adjustments_need_a_reason(stocked: Stocked, clerk: Api) -> None:
@@ -60,7 +62,8 @@ def test_adjustments_need_a_reason(stocked: Stocked, clerk: Api) -> None:
     ok = clerk.post(
         "/v1/movements", json={"kind": "adjustment", "reason": "damage", "lines": [line]}
     )
-    assert ok.status_code == 201 and ok.json["reason"] == "damage"
+    assert ok.status_code == 201
+    assert ok.json["reason"] == "damage"
 
 
 def test_viewers_cannot_post_movements(stocked: Stocked, viewer: Api) -> None:
@@ -153,7 +156,8 @@ def test_reversal_mirrors_once(stocked: Stocked, manager: Api, clerk: Api) -> No
     assert_problem(clerk.post(path), 403)
     result = manager.post(path, json={"note": "wrong item"})
     assert result.status_code == 201
-    assert result.json["kind"] == "reversal" and result.json["reverses_id"] == stocked.receipt["id"]
+    assert result.json["kind"] == "reversal"
+    assert result.json["reverses_id"] == stocked.receipt["id"]
     assert result.json["note"] == "wrong item"
     assert_problem(manager.post(path), 409, "invalid-operation")
     assert_problem(manager.post("/v1/movements/0190a8e4-3b6c-7d4e-9f10-123456789abc/reversal"), 404)
@@ -194,14 +198,13 @@ def test_reservation_lifecycle(world: World, stocked: Stocked, clerk: Api) -> No
     )
     assert result.status_code == 201
     reservation = result.json
-    assert (
-        reservation["status"] == "active"
-        and result.headers["location"] == f"/v1/reservations/{reservation['id']}"
-    )
+    assert reservation["status"] == "active"
+    assert result.headers["location"] == f"/v1/reservations/{reservation['id']}"
     availability = clerk.get("/v1/availability", query_string=f"item_id={stocked.item_id}").json[
         "data"
     ][0]
-    assert availability["reserved"] == 4 and availability["available"] == 6
+    assert availability["reserved"] == 4
+    assert availability["available"] == 6
     too_much = clerk.post(
         "/v1/reservations",
         json={"item_id": stocked.item_id, "warehouse_id": stocked.warehouse_id, "quantity": 7},
@@ -215,7 +218,8 @@ def test_reservation_lifecycle(world: World, stocked: Stocked, clerk: Api) -> No
         f"/v1/reservations/{reservation['id']}/fulfilment",
         json={"lines": [{"location_id": stocked.bin_id, "quantity": 4}]},
     )
-    assert shipped.status_code == 201 and shipped.json["kind"] == "shipment"
+    assert shipped.status_code == 201
+    assert shipped.json["kind"] == "shipment"
     assert shipped.json["reservation_id"] == reservation["id"]
     assert clerk.get(f"/v1/reservations/{reservation['id']}").json["status"] == "fulfilled"
     assert_problem(clerk.delete(f"/v1/reservations/{reservation['id']}"), 409)
@@ -244,15 +248,14 @@ def test_counts_post_the_difference_or_report_conflicts(stocked: Stocked, clerk:
     matched = clerk.post(
         "/v1/counts", json={"lines": [{**line, "counted": 10, "expected_on_hand": 10}]}
     )
-    assert matched.status_code == 201 and matched.json == {"movement": None, "conflicts": []}
+    assert matched.status_code == 201
+    assert matched.json == {"movement": None, "conflicts": []}
     short = clerk.post(
         "/v1/counts", json={"lines": [{**line, "counted": 8}], "note": "cycle count"}
     )
     assert short.status_code == 201
-    assert (
-        short.json["movement"]["reason"] == "count"
-        and short.json["movement"]["lines"][0]["quantity"] == 2
-    )
+    assert short.json["movement"]["reason"] == "count"
+    assert short.json["movement"]["lines"][0]["quantity"] == 2
     conflict = clerk.post(
         "/v1/counts", json={"lines": [{**line, "counted": 5, "expected_on_hand": 10}]}
     )

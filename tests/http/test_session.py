@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.http.conftest import PASSWORDS, Api, World, assert_problem, build_world
-
 from inventory_http.settings import Settings
+from tests.http.conftest import PASSWORDS, Api, World, assert_problem, build_world
 
 
 def test_login_answers_user_csrf_token_and_expiry_with_a_locked_down_cookie(world: World) -> None:
@@ -14,11 +13,15 @@ def test_login_answers_user_csrf_token_and_expiry_with_a_locked_down_cookie(worl
     assert set(result.json) == {"user", "csrf_token", "expires_at"}
     assert result.json["user"]["username"] == "clerk"
     assert result.json["user"]["role"] == "clerk"
-    assert "password" not in result.text and "hash" not in result.text
+    assert "password" not in result.text
+    assert "hash" not in result.text
     assert result.json["expires_at"] == "2026-01-01T00:30:00Z"
     cookie = result.cookies["inventory_session"]
-    assert cookie.http_only and cookie.path == "/" and cookie.same_site == "Lax"
-    assert not cookie.secure and cookie.max_age is None  # plain-HTTP settings, browser session
+    assert cookie.http_only
+    assert cookie.path == "/"
+    assert cookie.same_site == "Lax"
+    assert not cookie.secure
+    assert cookie.max_age is None
     assert len(cookie.value) == 43
     assert result.headers["cache-control"] == "no-store"
     assert "strict-transport-security" not in result.headers
@@ -31,7 +34,10 @@ def test_secure_cookies_use_the_host_prefix_and_hsts() -> None:
     assert result.status_code == 201
     raw = result.headers["set-cookie"]
     assert raw.startswith("__Host-inventory_session=")
-    assert "Secure" in raw and "HttpOnly" in raw and "SameSite=Lax" in raw and "Path=/" in raw
+    assert "Secure" in raw
+    assert "HttpOnly" in raw
+    assert "SameSite=Lax" in raw
+    assert "Path=/" in raw
     assert "Domain" not in raw
     assert result.headers["strict-transport-security"].startswith("max-age=")
     assert api.get("/v1/session").status_code == 200
@@ -107,7 +113,8 @@ def test_logout_destroys_the_session_server_side_and_clears_the_cookie(world: Wo
     result = api.delete("/v1/session")
     assert result.status_code == 204
     cleared = result.cookies["inventory_session"]
-    assert cleared.value == "" and cleared.expires is not None
+    assert cleared.value == ""
+    assert cleared.expires is not None
     assert_problem(api.get("/v1/session"), 401)  # the old cookie value no longer works
 
 
@@ -130,7 +137,8 @@ def test_session_list_shows_the_callers_sessions_without_ids(world: World) -> No
     assert [s["remember"] for s in sessions] == [True, False]
     for session_id in (phone.session_id, laptop.session_id):
         assert session_id not in result.text
-    assert phone.csrf_token not in result.text and laptop.csrf_token not in result.text
+    assert phone.csrf_token not in result.text
+    assert laptop.csrf_token not in result.text
 
 
 def test_logout_everywhere_ends_every_session_of_the_caller(world: World) -> None:

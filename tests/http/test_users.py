@@ -10,7 +10,8 @@ def test_admin_creates_and_lists_users(world: World, admin: Api) -> None:
         "/v1/users", json={"username": "Dana", "password": "dana-pass-83jd", "role": "clerk"}
     )
     assert result.status_code == 201
-    assert result.json["username"] == "dana" and result.json["role"] == "clerk"
+    assert result.json["username"] == "dana"
+    assert result.json["role"] == "clerk"
     assert "password" not in result.text
     assert world.client().login("dana", "dana-pass-83jd").status_code == 201
     listed = admin.get("/v1/users")
@@ -51,7 +52,8 @@ def test_role_change_ends_the_users_sessions(world: World, admin: Api) -> None:
     clerk = world.as_("clerk")
     user_id = clerk.user["id"]
     result = admin.patch(f"/v1/users/{user_id}", json={"role": "manager"})
-    assert result.status_code == 200 and result.json["role"] == "manager"
+    assert result.status_code == 200
+    assert result.json["role"] == "manager"
     assert result.headers["etag"] == '"2"'
     assert_problem(clerk.get("/v1/session"), 401)
     again = world.as_("clerk")
@@ -62,7 +64,8 @@ def test_role_change_ends_the_users_sessions(world: World, admin: Api) -> None:
 def test_deactivation_ends_sessions_and_blocks_login(world: World, admin: Api) -> None:
     viewer = world.as_("viewer")
     result = admin.patch(f"/v1/users/{viewer.user['id']}", json={"active": False})
-    assert result.status_code == 200 and result.json["active"] is False
+    assert result.status_code == 200
+    assert result.json["active"] is False
     assert_problem(viewer.get("/v1/items"), 401)
     assert_problem(world.client().login("viewer"), 401)
 
@@ -70,7 +73,8 @@ def test_deactivation_ends_sessions_and_blocks_login(world: World, admin: Api) -
 def test_a_patch_that_changes_nothing_keeps_sessions(world: World, admin: Api) -> None:
     clerk = world.as_("clerk")
     result = admin.patch(f"/v1/users/{clerk.user['id']}", json={"role": "clerk"})
-    assert result.status_code == 200 and result.json["version"] == 1
+    assert result.status_code == 200
+    assert result.json["version"] == 1
     assert clerk.get("/v1/session").status_code == 200
 
 
