@@ -1,4 +1,4 @@
-"""The ``inventory`` command: ``serve``, ``migrate`` and ``create-user``.
+"""The ``inventory`` command: ``serve``, ``migrate``, ``create-user`` and ``import-stock``.
 
 Exit status: 0 on success, 1 when the operation failed (a service unreachable, a username taken,
 a password refused), 2 for a usage or configuration error (bad arguments or ``INVENTORY_*``
@@ -125,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[role.value for role in Role],
         help="the user's role",
     )
+
+    import_stock = commands.add_parser(
+        "import-stock",
+        help="post a CSV file of receipts in one transaction",
+        description=(
+            "Post FILE (CSV with a header row: sku, location_code, quantity[, reference]) as "
+            "receipts from the supplier into INVENTORY_DATABASE_URL, all lines or none. Bad rows "
+            "are listed by line number and nothing is posted. Exit status: 0 posted, 1 bad rows "
+            "(nothing posted), 2 usage error or database unavailable."
+        ),
+    )
+    import_stock.add_argument("file", metavar="FILE")
+    import_stock.add_argument(
+        "--reference", metavar="REF", help="reference of the movements, for rows that give none"
+    )
+    import_stock.add_argument(
+        "--user", default="admin", metavar="USERNAME", help="who posts it (default: admin)"
+    )
     return parser
 
 
@@ -136,6 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(args)
         elif args.command == "migrate":
             _migrate()
+        elif args.command == "import-stock":
+            from inventory_http.import_stock import import_stock  # noqa: PLC0415
+
+            return import_stock(args.file, reference=args.reference, username=args.user)
         else:
             _create_user(args.username, Role(args.role))
     except CommandError as error:
