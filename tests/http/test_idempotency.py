@@ -1,0 +1,212 @@
+"""Idempotency-Key on POST: replay, mismatch, in-progress, failures not stored, conflict retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inventory_core.errors import ConcurrencyConflict, VersionMismatch
+from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome
+from inventory_core.memory.store import InMemoryStore
+from inventory_core.service import Inventory
+from inventory_http.app import create_app
+from tests.http.conftest import Api, Stocked, World, assert_problem
+
+
+def _receipt(stocked: Stocked, quantity: int = 1) -> dict[str, Any]:
+    return {
+        "kind": "receipt",
+        "lines": [
+            {"item_id": stocked.item_id, "quantity": quantity, "to_location_id": stocked.bin_id}
+        ],
+    }
+
+
+def _on_hand(api: Api, stocked: Stocked) -> int:
+    return int(api.get(f"/v1/items/{stocked.item_id}/stock").json["on_hand"])
+
+
+def test_a_retry_replays_the_first_answer_without_a_second_effect(
+    stocked: Stocked, clerk: Api
+) -> None:
+    headers = {"Idempotency-Key": "receipt-0001"}
+    first = clerk.post("/v1/movements", json=_receipt(stocked), headers=headers)
+    again = clerk.post("/v1/movements", json=_receipt(stocked), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.content == first.content
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["content-type"] == "application/json"
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert _on_hand(clerk, stocked) == 11
+
+
+def test_the_same_key_for_another_request_is_422(stocked: Stocked, clerk: Api) -> None:
+    headers = {"Idempotency-Key": "k-2"}
+    assert (
+        clerk.post("/v1/movements", json=_receipt(stocked, 1), headers=headers).status_code == 201
+    )
+    other = clerk.post("/v1/movements", json=_receipt(stocked, 2), headers=headers)
+    assert_problem(other, 422, "idempotency-key-reused")
+    elsewhere = clerk.post("/v1/items", json={"sku": "K-2", "name": "x"}, headers=headers)
+    assert_problem(elsewhere, 422, "idempotency-key-reused")  # the path is part of the request
+    assert _on_hand(clerk, stocked) == 11
+
+
+def test_keys_belong_to_their_user(world: World, stocked: Stocked, clerk: Api, admin: Api) -> None:
+    headers = {"Idempotency-Key": "shared"}
+    assert clerk.post("/v1/movements", json=_receipt(stocked), headers=headers).status_code == 201
+    mine = admin.post("/v1/movements", json=_receipt(stocked), headers=headers)
+    assert mine.status_code == 201
+    assert "idempotent-replayed" not in mine.headers
+    assert _on_hand(admin, stocked) == 12
+
+
+def test_failures_are_not_stored_so_a_retry_runs_again(stocked: Stocked, clerk: Api) -> None:
+    ship = {
+        "kind": "shipment",
+        "lines": [{"item_id": stocked.item_id, "quantity": 15, "from_location_id": stocked.bin_id}],
+    }
+    headers = {"Idempotency-Key": "ship-1"}
+    assert_problem(
+        clerk.post("/v1/movements", json=ship, headers=headers), 409, "insufficient-stock"
+    )
+    clerk.post("/v1/movements", json=_receipt(stocked, 5))
+    later = clerk.post("/v1/movements", json=ship, headers=headers)
+    assert later.status_code == 201
+    assert "idempotent-replayed" not in later.headers
+    assert _on_hand(clerk, stocked) == 0
+
+
+def test_every_kind_of_post_replays(stocked: Stocked, admin: Api) -> None:
+    reservation = {"item_id": stocked.item_id, "warehouse_id": stocked.warehouse_id, "quantity": 1}
+    extra = admin.post("/v1/movements", json=_receipt(stocked, 3)).json
+    posts = [
+        ("/v1/items", {"sku": "IDEM-1", "name": "x"}),
+        ("/v1/locations", {"code": "IDEM-L", "name": "x", "kind": "warehouse"}),
+        ("/v1/users", {"username": "idem", "password": "idem-pass-93kd", "role": "viewer"}),
+        ("/v1/reservations", reservation),
+        (
+            "/v1/counts",
+            {"lines": [{"item_id": stocked.item_id, "location_id": stocked.bin_id, "counted": 9}]},
+        ),
+    ]
+    posts.append((f"/v1/movements/{extra['id']}/reversal", None))
+    for number, (path, body) in enumerate(posts):
+        headers = {"Idempotency-Key": f"every-{number}"}
+        first = admin.post(path, json=body, headers=headers)
+        assert first.status_code == 201, (path, first.text)
+        again = admin.post(path, json=body, headers=headers)
+        assert again.status_code == 201, (path, again.text)
+        assert again.content == first.content
+        assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_bad_keys_are_400(stocked: Stocked, clerk: Api) -> None:
+    for key in ("", "x" * 256, "has space", "tab\tkey", "é"):
+        result = clerk.post(
+            "/v1/movements", json=_receipt(stocked), headers={"Idempotency-Key": key}
+        )
+        assert_problem(result, 400, "invalid-idempotency-key")
+    assert (
+        clerk.post(
+            "/v1/movements", json=_receipt(stocked), headers={"Idempotency-Key": "x" * 255}
+        ).status_code
+        == 201
+    )
+    assert _on_hand(clerk, stocked) == 11
+
+
+class FlakyUnitOfWork:
+    """An in-memory unit of work whose idempotency claims misbehave on request: a claim may
+    report the key as held by another transaction, or fail with a concurrency conflict (as the
+    Postgres adapter does under contention)."""
+
+    def __init__(self, inner: Any, script: list[str]) -> None:
+        self._inner = inner
+        self._script = script
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __enter__(self) -> FlakyUnitOfWork:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._inner.__exit__(*exc)
+
+    @property
+    def idempotency(self) -> FlakyUnitOfWork:
+        return self
+
+    def claim(self, user_id: Any, key: str, fingerprint: str) -> IdempotencyClaim:
+        action = self._script.pop(0) if self._script else "pass"
+        if action == "held":
+            return IdempotencyClaim(IdempotencyOutcome.IN_PROGRESS)
+        if action == "conflict":
+            raise ConcurrencyConflict("serialization failure")
+        if action == "stale":
+            raise VersionMismatch("item", key, 1, 2)
+        return self._inner.idempotency.claim(user_id, key, fingerprint)
+
+    def complete(self, record: Any) -> None:
+        self._inner.idempotency.complete(record)
+
+
+def _flaky_world(world: World, script: list[str]) -> Api:
+    store = InMemoryStore(world.clock)
+    inventory = Inventory(
+        lambda: FlakyUnitOfWork(store.unit_of_work(), script),
+        clock=world.clock,
+        password_hasher=world.inventory.context.password_hasher,
+    )
+    from inventory_core.services.users import CreateUser  # noqa: PLC0415
+    from inventory_core.users import Role  # noqa: PLC0415
+
+    inventory.provision_user(
+        CreateUser(username="flaky", password="flaky-pass-83kd", role=Role.MANAGER)
+    )
+    app = create_app(
+        world.settings, inventory=inventory, sessions=world.sessions, throttle=world.throttle
+    )
+    import falcon.testing  # noqa: PLC0415
+
+    api = Api(falcon.testing.TestClient(app), "inventory_session")
+    assert api.login("flaky", "flaky-pass-83kd").status_code == 201
+    return api
+
+
+def test_a_key_still_in_progress_is_409_with_retry_after(world: World) -> None:
+    api = _flaky_world(world, ["held"])
+    result = api.post(
+        "/v1/items", json={"sku": "HELD-1", "name": "x"}, headers={"Idempotency-Key": "k"}
+    )
+    assert_problem(result, 409, "idempotency-key-in-use")
+    assert result.headers["retry-after"] == "1"
+    assert api.get("/v1/items").json["data"] == []
+
+
+def test_concurrency_conflicts_retry_the_whole_request(world: World) -> None:
+    api = _flaky_world(world, ["conflict", "conflict"])
+    result = api.post(
+        "/v1/items", json={"sku": "RETRY-1", "name": "x"}, headers={"Idempotency-Key": "k"}
+    )
+    assert result.status_code == 201
+    assert [i["sku"] for i in api.get("/v1/items").json["data"]] == ["RETRY-1"]
+
+
+def test_conflicts_give_up_after_a_bounded_number_of_retries(world: World) -> None:
+    api = _flaky_world(world, ["conflict"] * 4)
+    result = api.post(
+        "/v1/items", json={"sku": "RETRY-2", "name": "x"}, headers={"Idempotency-Key": "k"}
+    )
+    assert_problem(result, 409, "concurrency-conflict")
+    assert api.get("/v1/items").json["data"] == []
+
+
+def test_version_mismatches_are_not_retried(world: World) -> None:
+    api = _flaky_world(world, ["stale", "pass"])
+    result = api.post(
+        "/v1/items", json={"sku": "STALE-1", "name": "x"}, headers={"Idempotency-Key": "k"}
+    )
+    assert_problem(result, 412, "version-mismatch")
