@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from inventory_pg.errors import DatabaseError, MigrationError, translate
 from inventory_pg.migrate import applied_migrations, apply_migrations, available_migrations
-from inventory_pg.uow import PgStore, PgUnitOfWork, configure_connection
+from inventory_pg.uow import PgStore, PgUnitOfWork, check_connection, configure_connection
 
 __all__ = [
     "DatabaseError",
@@ -25,6 +25,7 @@ __all__ = [
     "applied_migrations",
     "apply_migrations",
     "available_migrations",
+    "check_connection",
     "configure_connection",
     "translate",
 ]

@@ -1,11 +1,18 @@
-"""The connection of one unit of work: statements in pipelined batches, transaction control
-sent lazily with them.
+"""The connection of one unit of work: statements in batches of one round trip each, with the
+transaction control sent lazily along with them.
 
 Every repository call is one batch: the transaction-control commands owed so far (``BEGIN``,
 ``SAVEPOINT``, ``RELEASE``, ``ROLLBACK TO``) and the call's statements go out together in
-pipeline mode and come back after one Sync, i.e. one network round trip per call. The connection
-is in autocommit mode so psycopg never injects a ``BEGIN`` of its own (which would cost a round
-trip of its own); the session writes the transaction's boundaries itself.
+pipeline mode and come back after one Sync -- one network round trip per call. (A batch of a
+single command skips pipeline mode, which costs a little extra client time.) The connection is in
+autocommit mode so psycopg never sends a ``BEGIN`` of its own, which would cost a round trip of
+its own; the session writes the transaction's boundaries itself.
+
+``BEGIN`` goes out with the first call that writes or locks. Plain reads before it run outside a
+transaction block: under READ COMMITTED (the only level this adapter uses) every statement takes
+its own snapshot anyway, and before the first write there is nothing of ours to see, so they read
+exactly what they would inside the transaction -- and a unit of work that only reads needs no
+COMMIT round trip at all.
 """
 
 from __future__ import annotations
@@ -31,6 +38,20 @@ ROLLBACK: LiteralString = "ROLLBACK"
 CALL_SAVEPOINT = "inventory_call"
 """The savepoint around an atomic call; one at a time, so the name can be fixed."""
 
+_FAILED = (
+    "the transaction failed earlier and was rolled back; "
+    "leave the unit of work by its exception (or wrap the failing part in a nested `with`)"
+)
+
+
+class _BatchFailed(Exception):
+    """A batch failed: the psycopg error, and the cursors of the control commands sent."""
+
+    def __init__(self, error: psycopg.Error, control_cursors: list[psycopg.Cursor[Any]]) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.control_cursors = control_cursors
+
 
 class Session:
     """One pooled connection for the lifetime of a unit of work's outermost block."""
@@ -49,12 +70,14 @@ class Session:
         self,
         statements: Sequence[Statement],
         *,
+        writes: bool = True,
         atomic: bool = False,
         values: Mapping[str, object] | None = None,
         deltas: Mapping[tuple[UUID, UUID], int] | None = None,
     ) -> list[psycopg.Cursor[Any]]:
         """Send the owed control commands and ``statements`` in one round trip; return one cursor
-        per statement, holding its result.
+        per statement, holding its result. ``writes=False`` promises the statements neither write
+        nor lock, so they may run before the transaction has begun.
 
         With ``atomic`` the statements are wrapped in a savepoint, so if one fails the batch leaves
         no trace and the transaction stays usable (the ``ROLLBACK TO`` is owed, sent with the next
@@ -63,15 +86,72 @@ class Session:
         """
         if self.broken:
             raise InvalidOperation(_FAILED)
-        control = list(self.pending)
+        control: list[str] = []
+        if writes or self.began:
+            control = list(self.pending)
+            if not self.began:
+                control.insert(0, BEGIN)
+            if atomic:
+                control.append(f"SAVEPOINT {CALL_SAVEPOINT}")
+        epilogue = [f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"] if atomic else []
+        try:
+            _, cursors = self._send(control, statements, epilogue)
+        except _BatchFailed as failed:
+            self._after_failure(control, failed.control_cursors, atomic=atomic)
+            raise translate(failed.error, values=values, deltas=deltas) from failed.error
+        if control:
+            self.began = True
+            self.pending.clear()
+        return cursors
+
+    def commit(self) -> None:
+        """Send the owed commands and COMMIT in one round trip. A transaction that failed
+        earlier and was never rolled back to a savepoint cannot commit: InvalidOperation."""
         if not self.began:
-            control.insert(0, BEGIN)
-        if atomic:
-            control.append(f"SAVEPOINT {CALL_SAVEPOINT}")
+            return
+        if self.broken:
+            raise InvalidOperation(_FAILED)
+        try:
+            control, _ = self._send([*self.pending, COMMIT], [], [])
+        except _BatchFailed as failed:
+            self.broken = True
+            raise translate(failed.error) from failed.error
+        self.began = False
+        self.pending.clear()
+        # COMMIT of a failed transaction is answered "ROLLBACK" (not an error) by the server.
+        if control[-1].statusmessage != "COMMIT":
+            raise InvalidOperation(_FAILED)
+
+    def rollback(self) -> None:
+        """Roll the transaction back (one round trip; nothing if it never began)."""
+        if not self.began:
+            return
+        try:
+            self._send([ROLLBACK], [], [])
+        except _BatchFailed as failed:
+            self.broken = True
+            raise translate(failed.error) from failed.error
+        self.began = False
+        self.broken = False
+        self.pending.clear()
+
+    def _send(
+        self, control: list[str], statements: Sequence[Statement], epilogue: list[str]
+    ) -> tuple[list[psycopg.Cursor[Any]], list[psycopg.Cursor[Any]]]:
+        """One round trip: a plain execute for a lone command, else a pipeline."""
+        self.round_trips += 1
         control_cursors: list[psycopg.Cursor[Any]] = []
         cursors: list[psycopg.Cursor[Any]] = []
-        self.round_trips += 1
         try:
+            if len(control) + len(statements) + len(epilogue) == 1:
+                if control:
+                    control_cursors.append(self._control(control[0]))
+                else:
+                    ((sql, params),) = statements
+                    cur = self.conn.cursor()
+                    cur.execute(sql, params)
+                    cursors.append(cur)
+                return control_cursors, cursors
             with self.conn.pipeline():
                 for command in control:
                     control_cursors.append(self._control(command))
@@ -79,14 +159,11 @@ class Session:
                     cur = self.conn.cursor()
                     cur.execute(sql, params)
                     cursors.append(cur)
-                if atomic:
-                    self._control(f"RELEASE SAVEPOINT {CALL_SAVEPOINT}")
+                for command in epilogue:
+                    self._control(command)
         except psycopg.Error as exc:
-            self._after_failure(control, control_cursors, atomic=atomic)
-            raise translate(exc, values=values, deltas=deltas) from exc
-        self.began = True
-        self.pending.clear()
-        return cursors
+            raise _BatchFailed(exc, control_cursors) from exc
+        return control_cursors, cursors
 
     def _control(self, command: str) -> psycopg.Cursor[Any]:
         cur = self.conn.cursor()
@@ -101,11 +178,12 @@ class Session:
         if self.conn.broken or self.conn.closed:
             self.broken = True
             return
+        if not control:
+            return  # a read outside the transaction, or a lone statement inside it
         done = len(cursors) == len(control) and all(
             cur.pgresult is not None and cur.pgresult.status == pq.ExecStatus.COMMAND_OK
             for cur in cursors
         )
-        status = self.conn.info.transaction_status
         if done:
             # Everything owed went through; only the statements failed.
             self.began = True
@@ -115,50 +193,9 @@ class Session:
                     f"ROLLBACK TO SAVEPOINT {CALL_SAVEPOINT}",
                     f"RELEASE SAVEPOINT {CALL_SAVEPOINT}",
                 ]
-        elif status == pq.TransactionStatus.IDLE:
+        elif self.conn.info.transaction_status == pq.TransactionStatus.IDLE:
             # Not even BEGIN ran: nothing happened, the owed commands are still owed.
             self.began = False
         else:
             self.began = True
             self.broken = True
-
-    def commit(self) -> None:
-        """Send the owed commands and COMMIT in one round trip. A transaction that failed
-        earlier and was never rolled back to a savepoint cannot commit: InvalidOperation."""
-        if not self.began:
-            return
-        if self.broken:
-            raise InvalidOperation(_FAILED)
-        control = [*self.pending, COMMIT]
-        self.round_trips += 1
-        try:
-            with self.conn.pipeline():
-                cursors = [self._control(command) for command in control]
-        except psycopg.Error as exc:
-            self.broken = True
-            raise translate(exc) from exc
-        self.began = False
-        self.pending.clear()
-        # COMMIT of a failed transaction is answered "ROLLBACK" (not an error) by the server.
-        if cursors[-1].statusmessage != "COMMIT":
-            raise InvalidOperation(_FAILED)
-
-    def rollback(self) -> None:
-        """Roll the transaction back (one round trip; nothing if it never began)."""
-        if not self.began:
-            return
-        self.round_trips += 1
-        try:
-            self.conn.execute(ROLLBACK, prepare=False)
-        except psycopg.Error as exc:
-            self.broken = True
-            raise translate(exc) from exc
-        self.began = False
-        self.broken = False
-        self.pending.clear()
-
-
-_FAILED = (
-    "the transaction failed earlier and was rolled back; "
-    "leave the unit of work by its exception (or wrap the failing part in a nested `with`)"
-)

@@ -190,11 +190,9 @@ WITH next_seq AS (
 ), lines AS (
     INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
                                 to_location_id)
-    SELECT m.id, p.line_in_movement, next_seq.base + p.movement_no, p.item_id, p.quantity,
-           %(supplier_id)s::uuid, p.location_id
-    FROM inventory_import_lines p
-    JOIN unnest(%(ids)s::uuid[]) WITH ORDINALITY AS m(id, n) ON m.n = p.movement_no
-    CROSS JOIN next_seq
+    SELECT (%(ids)s::uuid[])[p.movement_no], p.line_in_movement, next_seq.base + p.movement_no,
+           p.item_id, p.quantity, %(supplier_id)s::uuid, p.location_id
+    FROM inventory_import_lines p CROSS JOIN next_seq
     ORDER BY p.movement_no, p.line_in_movement
 )
 SELECT min(seq), max(seq) FROM movement

@@ -152,6 +152,8 @@ def _check_violation(
     exc: pg.CheckViolation, deltas: Mapping[tuple[UUID, UUID], int]
 ) -> InventoryError:
     constraint = exc.diag.constraint_name or ""
+    if constraint == "warehouse_stock_reserved_check":
+        return InvalidOperation("reserved stock would go negative")
     columns = _STOCK_CHECKS.get(constraint)
     row = _failing_row(exc.diag.message_detail)
     if columns is None or len(row) != len(columns):

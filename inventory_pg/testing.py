@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, LiteralString
 
 import psycopg
 
 from inventory_core.locations import virtual_locations
 from inventory_pg.errors import translate
+from inventory_pg.migrate import apply_migrations
 from inventory_pg.uow import PgStore
 
-__all__ = ["reset_database"]
+__all__ = ["open_test_store", "reset_database"]
 
-# TRUNCATE rather than DELETE: it is one statement for every table, and the ledger's
-# append-only trigger is about UPDATE and DELETE of rows, not about wiping a test database.
 TRUNCATE_ALL = """
 TRUNCATE items, item_barcodes, locations, users, reservations, movements, movement_lines,
          location_stock, warehouse_stock, idempotency_records
 RESTART IDENTITY
 """
+# DELETE is ~50x faster than TRUNCATE on small tables (TRUNCATE swaps files per table), which is
+# what tests have; but the ledger's append-only trigger refuses DELETE. Replica mode skips
+# triggers for the transaction; it needs superuser (or GRANT SET ON PARAMETER), else TRUNCATE.
+SKIP_TRIGGERS = "SET LOCAL session_replication_role = replica"
+DELETE_ALL: list[LiteralString] = [
+    "DELETE FROM movement_lines",
+    "DELETE FROM movements",
+    "DELETE FROM item_barcodes",
+    "DELETE FROM items",
+    "DELETE FROM locations",
+    "DELETE FROM users",
+    "DELETE FROM reservations",
+    "DELETE FROM location_stock",
+    "DELETE FROM warehouse_stock",
+    "DELETE FROM idempotency_records",
+]
 RESET_LEDGER_SEQ = "UPDATE ledger_seq SET last_seq = 0"
 SEED_VIRTUAL_LOCATION = """
 INSERT INTO locations (id, code, name, kind, active, version, created_at, updated_at)
@@ -43,7 +58,13 @@ def reset_database(target: PgStore | psycopg.Connection[Any]) -> None:
 def _reset(conn: psycopg.Connection[Any]) -> None:
     now = datetime.now(UTC)
     with conn.transaction():
-        conn.execute(TRUNCATE_ALL)
+        try:
+            with conn.transaction():
+                conn.execute(SKIP_TRIGGERS)
+                for statement in DELETE_ALL:
+                    conn.execute(statement)
+        except psycopg.errors.InsufficientPrivilege:
+            conn.execute(TRUNCATE_ALL)
         conn.execute(RESET_LEDGER_SEQ)
         with conn.cursor() as cur:
             cur.executemany(
@@ -59,3 +80,9 @@ def _reset(conn: psycopg.Connection[Any]) -> None:
                     for loc in virtual_locations(now)
                 ],
             )
+
+
+def open_test_store(conninfo: str, *, max_size: int = 16, timeout: float = 30.0) -> PgStore:
+    """Migrate the database at ``conninfo`` (a no-op when up to date) and open a store on it."""
+    apply_migrations(conninfo)
+    return PgStore.open(conninfo, min_size=1, max_size=max_size, timeout=timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import select
 from types import TracebackType
 from typing import Any, Self
 
@@ -23,7 +24,7 @@ from inventory_pg.repositories import (
     PgUserRepository,
 )
 
-__all__ = ["PgStore", "PgUnitOfWork", "configure_connection"]
+__all__ = ["PgStore", "PgUnitOfWork", "check_connection", "configure_connection"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,22 @@ def configure_connection(conn: psycopg.Connection[Any]) -> None:
     statement instead of one per integer width)."""
     conn.autocommit = True
     conn.adapters.register_dumper(int, Int8Dumper)
+
+
+def check_connection(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check on checkout, without a round trip for a healthy connection.
+
+    An idle connection has nothing to read. One the server has closed -- restart, terminated
+    backend, crash -- has: the server's FATAL message or end-of-file. So the socket is polled
+    (without waiting), and only if something is there does the full check run a query, which
+    raises for a dead connection so the pool replaces it. (A silently partitioned network is
+    not detected by this, nor quickly by a query either.)
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
 
 
 class PgStore:
@@ -73,8 +90,8 @@ class PgStore:
     ) -> PgStore:
         """Create the pool (``open=False``), open it waiting until ``min_size`` connections are
         ready (Unavailable after ``timeout`` seconds), and return a store owning it. Every
-        checkout runs the pool's connection check, so a connection dropped while idle is
-        replaced instead of failing a use case."""
+        checkout runs :func:`check_connection`, so a connection the server dropped while it was
+        idle is replaced instead of failing a use case."""
         pool: ConnectionPool[Any] = ConnectionPool(
             conninfo,
             min_size=min_size,
@@ -84,7 +101,7 @@ class PgStore:
             name=name,
             open=False,
             configure=configure_connection,
-            check=ConnectionPool.check_connection,
+            check=check_connection,
         )
         try:
             pool.open(wait=True, timeout=timeout)
@@ -160,10 +177,17 @@ class PgUnitOfWork:
 
     @property
     def round_trips(self) -> int:
-        """Network round trips this unit of work has made so far: the pool's connection check,
-        one per repository call, one for COMMIT or ROLLBACK."""
+        """Network round trips this unit of work has made so far: one per repository call and
+        one for COMMIT or ROLLBACK (none when it only read). The pool's check on checkout makes
+        none for a healthy connection."""
         session = self._session
         return self._round_trips + (session.round_trips if session else 0)
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The server process serving this unit of work while it is entered (for logs and
+        diagnostics), else None."""
+        return self._session.conn.info.backend_pid if self._session else None
 
     def _current(self) -> Session:
         if self._session is None:
@@ -176,7 +200,6 @@ class PgUnitOfWork:
     def __enter__(self) -> Self:
         if self._session is None:
             self._session = Session(self._store._checkout())
-            self._round_trips += 1  # the pool's check of the connection
         else:
             # Owed, not sent: it goes out with the block's first statement, if there is one.
             self._session.pending.append(self._savepoint())

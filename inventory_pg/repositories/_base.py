@@ -20,6 +20,13 @@ class Repository:
     def _rows(
         self, sql: LiteralString, params: Mapping[str, Any] | Sequence[Any]
     ) -> list[tuple[Any, ...]]:
-        """Run one statement (one round trip) and return its rows."""
+        """Run one statement that neither writes nor locks (one round trip); return its rows."""
+        (cursor,) = self._session().run([(sql, params)], writes=False)
+        return cursor.fetchall()
+
+    def _write(
+        self, sql: LiteralString, params: Mapping[str, Any] | Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run one statement that writes or locks, in the transaction; return its rows."""
         (cursor,) = self._session().run([(sql, params)])
         return cursor.fetchall()

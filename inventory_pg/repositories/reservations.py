@@ -144,7 +144,7 @@ class PgReservationRepository(Repository):
     ) -> Reservation | None:
         """Move an active, not overdue reservation to ``to``; None (no change) otherwise.
         Exactly one of two racing transitions wins."""
-        rows = self._rows(TRANSITION, {"id": reservation_id, "to": to.value, "now": now})
+        rows = self._write(TRANSITION, {"id": reservation_id, "to": to.value, "now": now})
         return _reservation(rows[0]) if rows else None
 
     def expire_due(
@@ -153,11 +153,11 @@ class PgReservationRepository(Repository):
         """Mark active reservations with ``expires_at <= now`` (of ``keys`` when given) expired;
         returns them as they now are, in id order."""
         if keys is None:
-            rows = self._rows(EXPIRE_DUE, {"now": now})
+            rows = self._write(EXPIRE_DUE, {"now": now})
         elif not keys:
             return []
         else:
-            rows = self._rows(
+            rows = self._write(
                 EXPIRE_DUE_FOR_KEYS,
                 {
                     "now": now,
