@@ -2,11 +2,10 @@
 
 Method: for each thread count, build a fresh InMemoryStore and Inventory (ManualClock, so time
 does not vary; a fixed random seed, so every run posts the same movements), with 8 warehouses of
-4 bins and 64 items. Each thread posts a warm-up of movements that is not timed, then all threads
-wait on a barrier and post N movements each (total N x threads... see --movements, which is the
-total, split evenly); the wall time from the barrier to the last thread finishing gives
-movements/second. Each thread count is run 3 times (a fresh store each time) and the median is
-reported.
+4 bins and 64 items. Each thread does 500 untimed warm-up operations, then all threads wait on a
+barrier and share the timed operations (--movements, the total, split evenly); the wall time
+from the barrier to the last thread finishing gives operations/second. Each thread count is run
+3 times (a fresh store each time) and the median is reported.
 
 The movement mix is what a warehouse does: 40% shipments of 1-3 units, 30% receipts of 1-20
 units, 20% transfers between two bins of one warehouse, 10% reservations (reserve_stock) -- each
