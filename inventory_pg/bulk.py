@@ -68,29 +68,35 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
 
 CREATE_STAGING: LiteralString = """
 CREATE TEMP TABLE inventory_import_staging (
-    line_no       bigint NOT NULL,
-    sku           text,
-    location_code text,
-    quantity      text,
-    reference     text,
-    problem       text
+    line_no          bigint  NOT NULL,
+    sku              text,
+    location_code    text,
+    quantity         text,
+    reference        text,
+    problem          text,
+    movement_no      integer NOT NULL,
+    line_in_movement integer NOT NULL
 ) ON COMMIT DROP
 """
-"""The rows as read, all text: nothing is refused while loading, everything is checked after."""
+"""The rows as read, all text: nothing is refused while loading, everything is checked after.
+Each row already carries its place in the movements (numbered while streaming, see _Numbering)."""
+
+ROOMY_WORK_MEM: LiteralString = "SET LOCAL work_mem = '64MB'"
+"""Hashes and sorts of ~10^5 rows stay in memory (for this transaction only)."""
+
+NO_JIT: LiteralString = "SET LOCAL jit = off"
+"""The temporary tables have no statistics, so the planner's row estimates are far too high and
+it would JIT-compile each statement -- half a second apiece -- to run a few hundred ms of work."""
 
 COPY_STAGING: LiteralString = (
-    "COPY inventory_import_staging (line_no, sku, location_code, quantity, reference, problem) "
-    "FROM STDIN"
+    "COPY inventory_import_staging (line_no, sku, location_code, quantity, reference, problem, "
+    "movement_no, line_in_movement) FROM STDIN"
 )
 
-ANALYZE_STAGING: LiteralString = "ANALYZE inventory_import_staging"
-"""Temporary tables get no statistics by themselves; without them the joins below are planned
-for a handful of rows."""
-
 CHECK_ROWS: LiteralString = """
-CREATE TEMP TABLE inventory_import_checked ON COMMIT DROP AS
+CREATE TEMP TABLE inventory_import_lines ON COMMIT DROP AS
 SELECT s.line_no, s.sku, s.location_code, s.quantity AS quantity_text, s.problem AS note,
-       coalesce(s.reference, %(reference)s::text) AS reference,
+       s.movement_no, s.line_in_movement,
        i.id AS item_id, l.id AS location_id, l.warehouse_id, q.quantity,
        CASE
            WHEN s.problem IS NOT NULL THEN 'malformed'
@@ -116,39 +122,16 @@ CROSS JOIN LATERAL (
 """
 """Resolve every row and record its first problem (a code, see ``_MESSAGES``)."""
 
-COUNT_BAD_ROWS: LiteralString = """
-SELECT count(*) FROM inventory_import_checked WHERE problem IS NOT NULL
+SUMMARISE_ROWS: LiteralString = """
+SELECT count(*) FILTER (WHERE problem IS NOT NULL), coalesce(sum(quantity), 0)::bigint
+FROM inventory_import_lines
 """
+"""How many rows are bad, and the total quantity (meaningful only when none is)."""
 
 SELECT_BAD_ROWS: LiteralString = """
 SELECT line_no, problem, sku, location_code, quantity_text, note
-FROM inventory_import_checked WHERE problem IS NOT NULL
+FROM inventory_import_lines WHERE problem IS NOT NULL
 ORDER BY line_no LIMIT %(limit)s
-"""
-
-PLAN_MOVEMENTS: LiteralString = """
-CREATE TEMP TABLE inventory_import_lines ON COMMIT DROP AS
-WITH numbered AS (
-    SELECT c.line_no, c.reference, c.item_id, c.location_id, c.warehouse_id, c.quantity,
-           row_number() OVER (PARTITION BY c.reference ORDER BY c.line_no) - 1 AS idx
-    FROM inventory_import_checked c
-), chunked AS (
-    SELECT n.*,
-           min(n.line_no) OVER (PARTITION BY n.reference, div(n.idx, %(max_lines)s::bigint))
-               AS first_line
-    FROM numbered n
-)
-SELECT line_no, reference, item_id, location_id, warehouse_id, quantity,
-       dense_rank() OVER (ORDER BY first_line) AS movement_no,
-       mod(idx, %(max_lines)s::bigint) + 1 AS line_in_movement
-FROM chunked
-"""
-"""Number the movements: per reference, runs of ``max_lines`` lines in file order; movements
-ordered by their first line, so seqs follow the file."""
-
-SUMMARISE_MOVEMENTS: LiteralString = """
-SELECT movement_no, min(reference), count(*), sum(quantity)::bigint
-FROM inventory_import_lines GROUP BY movement_no ORDER BY movement_no
 """
 
 APPLY_LOCATION_LEVELS: LiteralString = """
@@ -364,6 +347,28 @@ def _connection(target: Target) -> AbstractContextManager[psycopg.Connection[Any
     return nullcontext(target)
 
 
+class _Numbering:
+    """Places rows in movements as they stream by: per reference, runs of MAX_LINES lines in
+    file order, each line of the file one line of a movement; movements are numbered in the
+    order their first line comes, so seqs follow the file."""
+
+    def __init__(self, default_reference: str | None) -> None:
+        self.default = default_reference
+        self.references: list[str | None] = []
+        """The reference of each movement, by movement number - 1."""
+        self._open: dict[str | None, list[int]] = {}
+
+    def place(self, reference: str | None) -> tuple[int, int]:
+        """(movement number, line number in it) of the next row with ``reference``."""
+        key = self.default if reference is None else reference
+        current = self._open.get(key)
+        if current is None or current[1] == MAX_LINES:
+            self.references.append(key)
+            current = self._open[key] = [len(self.references), 0]
+        current[1] += 1
+        return current[0], current[1]
+
+
 def _import(
     conn: psycopg.Connection[Any],
     rows: Iterable[ImportRow],
@@ -376,37 +381,37 @@ def _import(
     new_id: Callable[[], UUID],
 ) -> ImportResult:
     report = progress or (lambda stage, count: None)
+    conn.execute(ROOMY_WORK_MEM)
+    conn.execute(NO_JIT)
     conn.execute(CREATE_STAGING)
+    numbering = _Numbering(reference)
     count = 0
     with conn.cursor() as cur, cur.copy(COPY_STAGING) as copy:
         for row in rows:
             count += 1
-            copy.write_row(_prepared(row))
+            staged = _prepared(row)
+            copy.write_row((*staged, *numbering.place(staged.reference)))
             if count % PROGRESS_EVERY == 0:
                 report("loading", count)
     report("checking", count)
     if count == 0:
         raise ValidationError("there are no lines to import", "$")
-    conn.execute(ANALYZE_STAGING)
-    conn.execute(
-        CHECK_ROWS,
-        {"reference": reference, "min_quantity": 1, "max_quantity": 10**12},
-    )
-    bad = _bad_rows(conn)
-    if bad is not None:
-        raise bad
+    conn.execute(CHECK_ROWS, {"min_quantity": 1, "max_quantity": 10**12})
+    found = conn.execute(SUMMARISE_ROWS).fetchone()
+    assert found is not None
+    bad, units = found
+    if bad:
+        raise _refusal(conn, bad)
     report("posting", count)
-    conn.execute(PLAN_MOVEMENTS, {"max_lines": MAX_LINES})
-    summary = conn.execute(SUMMARISE_MOVEMENTS).fetchall()
-    movement_ids = [new_id() for _ in summary]
+    movement_ids = [new_id() for _ in numbering.references]
     conn.execute(APPLY_LOCATION_LEVELS, {"supplier_id": SUPPLIER_LOCATION_ID})
     conn.execute(APPLY_WAREHOUSE_LEVELS)
     seqs = conn.execute(
         APPEND_MOVEMENTS,
         {
-            "count": len(summary),
+            "count": len(movement_ids),
             "ids": movement_ids,
-            "references": [ref for _, ref, _, _ in summary],
+            "references": numbering.references,
             "actor_id": actor_id,
             "now": now,
             "note": note,
@@ -416,19 +421,15 @@ def _import(
     assert seqs is not None
     report("posted", count)
     return ImportResult(
-        lines=sum(n for _, _, n, _ in summary),
-        units=sum(u for _, _, _, u in summary),
+        lines=count,
+        units=units,
         movement_ids=tuple(movement_ids),
         first_seq=seqs[0],
         last_seq=seqs[1],
     )
 
 
-def _bad_rows(conn: psycopg.Connection[Any]) -> ImportRefused | None:
-    row = conn.execute(COUNT_BAD_ROWS).fetchone()
-    total = row[0] if row else 0
-    if not total:
-        return None
+def _refusal(conn: psycopg.Connection[Any], total: int) -> ImportRefused:
     found = conn.execute(SELECT_BAD_ROWS, {"limit": MAX_REPORTED}).fetchall()
     return ImportRefused(
         [
