@@ -25,6 +25,7 @@ from inventory_core.errors import (
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID, CUSTOMER_LOCATION_ID, LocationKind
 from inventory_core.memory.store import InMemoryStore, InMemoryUnitOfWork
 from inventory_core.movements import MAX_LINES, AdjustmentReason, MovementKind
+from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import LocationQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
 from inventory_core.service import Inventory
@@ -568,7 +569,11 @@ class FlakyUnitOfWork(InMemoryUnitOfWork):
 
 def test_facade_retries_concurrency_conflicts_a_bounded_number_of_times() -> None:
     store = InMemoryStore()
-    inventory = Inventory(lambda: FlakyUnitOfWork(store), conflict_retries=2)
+    inventory = Inventory(
+        lambda: FlakyUnitOfWork(store),
+        conflict_retries=2,
+        password_hasher=Pbkdf2PasswordHasher(iterations=1),
+    )
     assert inventory.clock.now().tzinfo is not None
     FlakyUnitOfWork.failures = 2
     admin = inventory.provision_user(CreateUser("root", "long-enough-pw-1", "admin"))
