@@ -1,0 +1,345 @@
+"""Concurrency on a real server: a pager never misses a movement, racing threads never oversell
+the last units, opposite-order movements never deadlock, and a client killed mid-movement
+leaves no partial movement."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from inventory_core.contract.adapter import Harness
+from inventory_core.contract.invariants import check_invariants
+from inventory_core.errors import InsufficientStock
+from inventory_core.locations import CUSTOMER_LOCATION_ID
+from inventory_core.movements import Movement
+from inventory_core.ports import MovementQuery, ReservationQuery, UnitOfWork, WarehouseStockQuery
+from inventory_core.reservations import ReservationStatus
+from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_pg import PgStore
+from inventory_pg.testing import open_test_store, reset_database
+
+pytestmark = pytest.mark.postgres
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class _Adapter:
+    def __init__(self, store: PgStore) -> None:
+        self.store = store
+
+    def fresh(self) -> Callable[[], UnitOfWork]:
+        reset_database(self.store)
+        return self.store.unit_of_work
+
+
+@pytest.fixture(scope="module")
+def store(database_url: str) -> Iterator[PgStore]:
+    """A store with a pool wide enough for the racing threads (64 threads share 32
+    connections, as an application's threads share its pool)."""
+    store = open_test_store(database_url, max_size=32)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def h(store: PgStore) -> Harness:
+    return Harness(_Adapter(store))
+
+
+def _race(workers: int, work: Callable[[int], None], *, timeout: float = 120) -> None:
+    """Run ``work(n)`` on ``workers`` threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout)
+            work(n)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(workers)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "workers did not finish in time"
+    if errors:
+        raise errors[0]
+
+
+def _receive(h: Harness, item: uuid.UUID, location: uuid.UUID, quantity: int) -> Movement:
+    return h.inventory.post_movement(
+        h.admin, PostMovement("receipt", [LineRequest(item, quantity, to_location_id=location)])
+    )
+
+
+# ------------------------------------------------------------ seq is commit order
+
+
+def test_a_pager_sees_every_movement_exactly_once(h: Harness) -> None:
+    """Writers race while a reader pages with after=seq. A seq handed out in start order
+    instead of commit order lets the pager skip a movement that commits late."""
+    wh = h.warehouse()
+    a = h.bin(wh)
+    items = [h.item() for _ in range(4)]
+    writers, per_writer = 8, 30
+    written: list[uuid.UUID] = []
+    done = threading.Event()
+    seen: list[Movement] = []
+    pages_while_writing = 0
+
+    def write(n: int) -> None:
+        for i in range(per_writer):
+            written.append(_receive(h, items[(n + i) % len(items)], a, 1).id)
+
+    def page() -> None:
+        nonlocal pages_while_writing
+        after = 0
+        while True:
+            finished = done.is_set()  # read before paging: then one more drain sees the end
+            while True:
+                got = h.inventory.list_movements(h.admin, after=after, limit=25)
+                seen.extend(got.items)
+                if got.items:
+                    after = got.items[-1].seq
+                if not finished:
+                    pages_while_writing += 1
+                if got.next_after is None:
+                    break
+            if finished:
+                return
+
+    pager = threading.Thread(target=page, daemon=True)
+    pager.start()
+    try:
+        _race(writers, write)
+    finally:
+        done.set()
+        pager.join(60)
+    assert not pager.is_alive()
+    seqs = [m.seq for m in seen]
+    assert seqs == sorted(set(seqs)), "pages must be strictly increasing, without repeats"
+    assert Counter(m.id for m in seen) == Counter(written), "every movement exactly once"
+    assert len(written) == writers * per_writer
+    assert pages_while_writing > 10, "the pager should have raced the writers"
+
+
+# ------------------------------------------------------------ the last units
+
+
+def test_64_threads_racing_for_the_last_units_never_oversell(h: Harness) -> None:
+    warehouses = [h.warehouse() for _ in range(3)]
+    bins = {wh: [h.bin(wh), h.bin(wh)] for wh in warehouses}
+    items = [h.item() for _ in range(4)]
+    per_bin = 3
+    for item in items:
+        for wh in warehouses:
+            for location in bins[wh]:
+                _receive(h, item, location, per_bin)
+    stock = 2 * per_bin  # per (item, warehouse)
+    shipped: Counter[tuple[uuid.UUID, uuid.UUID]] = Counter()
+    lock = threading.Lock()
+
+    def ship_one(rng: random.Random, item: uuid.UUID, wh: uuid.UUID) -> bool:
+        for location in rng.sample(bins[wh], 2):
+            try:
+                h.inventory.post_movement(
+                    h.admin,
+                    PostMovement("shipment", [LineRequest(item, 1, from_location_id=location)]),
+                )
+            except InsufficientStock:
+                continue
+            return True
+        return False
+
+    def reserve_and_fulfil(rng: random.Random, item: uuid.UUID, wh: uuid.UUID) -> bool:
+        try:
+            reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+        except InsufficientStock:
+            return False
+        for location in rng.sample(bins[wh], 2):
+            try:
+                h.inventory.fulfil_reservation(
+                    h.admin, reservation.id, FulfilReservation([FulfilmentLine(location, 1)])
+                )
+            except InsufficientStock:
+                continue
+            return True
+        # A reserved unit is always in one of the bins: only a bug gets here.
+        h.inventory.release_reservation(h.admin, reservation.id)
+        raise AssertionError(f"reservation {reservation.id} could not be fulfilled")
+
+    def work(n: int) -> None:
+        rng = random.Random(n)
+        for _ in range(8):
+            item, wh = rng.choice(items), rng.choice(warehouses)
+            attempt = ship_one if rng.random() < 0.5 else reserve_and_fulfil
+            if attempt(rng, item, wh):
+                with lock:
+                    shipped[(item, wh)] += 1
+
+    _race(64, work)
+
+    levels = {
+        (w.item_id, w.warehouse_id): w
+        for w in h.inventory.list_availability(h.admin, WarehouseStockQuery(), limit=500).items
+    }
+    for item in items:
+        for wh in warehouses:
+            assert shipped[(item, wh)] <= stock, "oversold"
+            level = levels[(item, wh)]
+            assert level.on_hand == stock - shipped[(item, wh)]
+            assert (level.reserved, level.on_hand) == (0, 0), "512 attempts sell 72 units out"
+    with h.unit_of_work() as uow:
+        customer = uow.stock.on_hand([(item, CUSTOMER_LOCATION_ID) for item in items])
+        reservations = uow.reservations.list(ReservationQuery(), after=None, limit=10_000)
+    assert sum(customer.values()) == sum(shipped.values()) == len(items) * len(warehouses) * stock
+    assert all(r.status is ReservationStatus.FULFILLED for r in reservations)
+    check_invariants(h)
+
+
+# ------------------------------------------------------------ lock order
+
+
+def test_opposite_order_movements_never_deadlock(h: Harness, store: PgStore) -> None:
+    """Lines naming the same rows in opposite orders, within and across warehouses. Each call
+    gets its own unit of work (``uow=``), so the facade's retry cannot hide a deadlock."""
+    east, west = h.warehouse(), h.warehouse()
+    a, b, c = h.bin(east), h.bin(east), h.bin(west)
+    x, y = h.item(), h.item()
+    for item in (x, y):
+        for location in (a, b, c):
+            _receive(h, item, location, 1000)
+
+    def lines(first: uuid.UUID, second: uuid.UUID, here: uuid.UUID, there: uuid.UUID) -> Any:
+        return [
+            LineRequest(first, 1, from_location_id=here, to_location_id=there),
+            LineRequest(second, 1, from_location_id=there, to_location_id=here),
+        ]
+
+    def work(n: int) -> None:
+        forward = n % 2 == 0
+        for i in range(15):
+            here, there = (a, b) if i % 2 else (a, c)  # within east, then east <-> west
+            command = PostMovement(
+                "transfer", lines(x, y, here, there) if forward else lines(y, x, there, here)
+            )
+            h.inventory.post_movement(h.admin, command, uow=store.unit_of_work())
+
+    _race(16, work)
+    with h.unit_of_work() as uow:
+        assert len(uow.movements.list(MovementQuery(), after=0, limit=1000)) == 6 + 16 * 15
+    check_invariants(h)
+
+
+# ------------------------------------------------------------ a client killed mid-movement
+
+_CHILD = """
+import sys, uuid
+from inventory_core.errors import InventoryError
+from inventory_core.service import Inventory
+from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.users import Actor, Role
+from inventory_pg import PgStore
+
+url, item, location = sys.argv[1], uuid.UUID(sys.argv[2]), uuid.UUID(sys.argv[3])
+store = PgStore.open(url, min_size=1, max_size=1)
+inventory = Inventory(store.unit_of_work)
+uow = store.unit_of_work()
+with uow:
+    shipment = inventory.post_movement(
+        Actor(uuid.uuid4(), Role.CLERK),
+        PostMovement("shipment", [LineRequest(item, 3, from_location_id=location)]),
+        uow=uow,
+    )
+    # Levels changed and the movement appended, in a transaction not yet committed.
+    print("ready", uow.backend_pid, shipment.id, flush=True)
+    sys.stdin.read()  # wait here until killed
+"""
+
+
+def _read_line(stream: Any, timeout: float) -> str:
+    line: list[str] = []
+    reader = threading.Thread(target=lambda: line.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert line, "the child never reported readiness"
+    return line[0]
+
+
+def test_a_client_killed_mid_movement_leaves_no_partial_movement(
+    h: Harness, store: PgStore, database_url: str
+) -> None:
+    wh = h.warehouse()
+    a = h.bin(wh)
+    item = h.item()
+    _receive(h, item, a, 10)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, database_url, str(item), str(a)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    try:
+        ready = _read_line(child.stdout, 60).split()
+        assert ready[0] == "ready", (ready, child.stderr.read() if child.stderr else "")
+        backend, movement_id = int(ready[1]), uuid.UUID(ready[2])
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            # While the child is alive its shipment is in flight, holding the bin's row lock.
+            state = conn.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s", (backend,)
+            ).fetchone()
+            assert state == ("idle in transaction",)
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(30)
+            end = time.monotonic() + 30
+            while conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (backend,)
+            ).fetchone() != (0,):
+                assert time.monotonic() < end, "the server never noticed the dead client"
+                conn.execute("SELECT pg_sleep(0.01)")
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+        for stream in (child.stdin, child.stdout, child.stderr):
+            if stream:
+                stream.close()
+    with h.unit_of_work() as uow:
+        assert uow.movements.get(movement_id) is None
+        assert [m.kind for m in uow.movements.list(MovementQuery(), after=0, limit=10)] == [
+            "receipt"
+        ]
+        assert uow.stock.on_hand([(item, a), (item, CUSTOMER_LOCATION_ID)]) == {
+            (item, a): 10,
+            (item, CUSTOMER_LOCATION_ID): 0,
+        }
+    # The dead transaction's locks are gone: all ten units can ship now.
+    shipped = h.inventory.post_movement(
+        h.admin, PostMovement("shipment", [LineRequest(item, 10, from_location_id=a)])
+    )
+    assert shipped.seq == 2  # the number the dead transaction had taken was never used
+    check_invariants(h)
