@@ -99,7 +99,7 @@ class Model:
         reserved = reserved or {}
         for key in set(wh_delta) | set(reserved):
             lowers = wh_delta.get(key, 0) - reserved.get(key, 0)
-            if guard and lowers < 0 and self.available(*key, now) + lowers < 0:
+            if guard and lowers < 0 and self.available(key[0], key[1], now) + lowers < 0:
                 return False
         return True
 
@@ -187,7 +187,7 @@ class Scenario:
                 line = (item_id, qty, ADJUSTMENT_LOCATION_ID, dest)
                 request = LineRequest(item_id, qty, to_location_id=dest)
         ok = self.model.can_post([line], self.now, guard=guard)
-        command = PostMovement(kind, [request], reason=reason if kind == "adjustment" else None)  # type: ignore[arg-type]
+        command = PostMovement(kind, [request], reason=reason if kind == "adjustment" else None)
         posted = self.attempt(ok, lambda: self.h.inventory.post_movement(self.h.admin, command))
         if posted is not None:
             self.model.post(posted.id, [line])

@@ -77,7 +77,7 @@ def test_contract_suite_names_resolve_when_pytest_is_installed() -> None:
     assert contract.make_state_machine_test is make_state_machine_test
     assert set(contract.__all__) <= set(dir(contract)) | {"InventoryContract"}
     with pytest.raises(AttributeError, match="NoSuchName"):
-        contract.NoSuchName  # type: ignore[attr-defined]  # noqa: B018
+        contract.NoSuchName  # noqa: B018
 
 
 def _requirement_name(requirement: str) -> str:

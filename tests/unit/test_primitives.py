@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -122,7 +123,7 @@ def h() -> Harness:
 
 
 def test_every_listing_validates_its_limit(h: Harness) -> None:
-    listings = [
+    listings: list[Callable[[int], object]] = [
         lambda limit: h.inventory.list_items(h.admin, limit=limit),
         lambda limit: h.inventory.list_locations(h.admin, limit=limit),
         lambda limit: h.inventory.list_movements(h.admin, limit=limit),

@@ -113,7 +113,9 @@ USE_CASES: dict[str, tuple[Role, UseCase]] = {
     "list_users": (Role.ADMIN, lambda w, a: w.h.inventory.list_users(a)),
     "change_user": (
         Role.ADMIN,
-        lambda w, a: w.h.inventory.change_user(a, w.other_user.user_id, ChangeUser(role="clerk")),
+        lambda w, a: w.h.inventory.change_user(
+            a, w.other_user.user_id, ChangeUser(role=Role.CLERK)
+        ),
     ),
 }
 

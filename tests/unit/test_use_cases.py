@@ -150,7 +150,7 @@ def test_location_creation_rules(h: Harness) -> None:
         with pytest.raises(ValidationError, match=message):
             h.inventory.create_location(h.admin, command)
     with pytest.raises(ValueError, match="not a valid LocationKind"):
-        CreateLocation("Q", "q", "shelf")  # type: ignore[arg-type]
+        CreateLocation("Q", "q", "shelf")
 
 
 def test_change_location_unset_and_errors(h: Harness) -> None:
@@ -279,7 +279,7 @@ def test_movement_keeps_occurred_at_reference_and_note(h: Harness) -> None:
             [LineRequest(item, 2, from_location_id=ADJUSTMENT_LOCATION_ID, to_location_id=a)],
             reference="audit-7",
             note="found behind the shelf",
-            reason="found",  # type: ignore[arg-type]
+            reason="found",
             occurred_at=earlier,
         ),
     )
@@ -332,12 +332,12 @@ def test_adjustment_reason_given_as_text_is_converted(h: Harness) -> None:
     h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 3))
     lost = h.inventory.post_movement(
         h.admin,
-        PostMovement("adjustment", [LineRequest(item, 1, from_location_id=a)], reason="loss"),  # type: ignore[arg-type]
+        PostMovement("adjustment", [LineRequest(item, 1, from_location_id=a)], reason="loss"),
     )
     assert lost.reason is AdjustmentReason.LOSS  # and it was exempt from the guard
     assert availability(h, item, wh) == (2, 3, -1)
     with pytest.raises(ValueError, match="not a valid AdjustmentReason"):
-        PostMovement("adjustment", [], reason="theft")  # type: ignore[arg-type]
+        PostMovement("adjustment", [], reason="theft")
     check_invariants(h)
 
 
@@ -413,7 +413,7 @@ def test_fulfilment_is_allowed_on_a_short_warehouse(h: Harness) -> None:
     reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 6))
     h.inventory.post_movement(
         h.admin,
-        PostMovement("adjustment", [LineRequest(item, 7, from_location_id=a)], reason="loss"),  # type: ignore[arg-type]
+        PostMovement("adjustment", [LineRequest(item, 7, from_location_id=a)], reason="loss"),
     )
     assert availability(h, item, wh) == (3, 6, -3)
     with pytest.raises(InsufficientStock):  # the bin itself only has 3

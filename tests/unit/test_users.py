@@ -126,7 +126,7 @@ def test_create_user_validates_before_storing(h: Harness) -> None:
     with pytest.raises(ValidationError, match="username"):
         h.inventory.create_user(h.admin, CreateUser("Lucy.Westenra", "LUCY.westenra", Role.CLERK))
     with pytest.raises(ValueError, match="not a valid Role"):
-        CreateUser("lucy", GOOD, "root")  # type: ignore[arg-type]
+        CreateUser("lucy", GOOD, "root")
     assert [u.username for u in h.inventory.list_users(h.admin).items] == ["admin"]
 
 
@@ -163,7 +163,7 @@ def test_change_user_role_active_and_password(h: Harness) -> None:
     assert unchanged == user
     same_role = h.inventory.change_user(h.admin, user.id, ChangeUser(role=Role.VIEWER))
     assert same_role.version == 1
-    promoted = h.inventory.change_user(h.admin, user.id, ChangeUser(role="manager"))
+    promoted = h.inventory.change_user(h.admin, user.id, ChangeUser(role=Role.MANAGER))
     assert (promoted.role, promoted.version) == (Role.MANAGER, 2)
     renewed = h.inventory.change_user(h.admin, user.id, ChangeUser(password="a-fresh-password"))
     assert renewed.version == 3
