@@ -143,7 +143,7 @@ def _data_rows(
             yield ImportRow(start, None, None, None, problem=f"malformed CSV: {error}")
             continue
         end = reader.line_num
-        if not any(field.strip() for field in fields):
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue  # a blank line
         if undecodable and any(n in undecodable for n in range(start, end + 1)):
             yield ImportRow(start, None, None, None, problem="not valid UTF-8")
@@ -192,7 +192,8 @@ def _refused(error: ImportRefused, out: TextIO) -> int:
 
 
 def _usage(message: str, err: TextIO) -> int:
-    print(f"inventory: error: {message}; nothing posted", file=err)
+    one_line = " ".join(message.split())  # driver messages may span lines
+    print(f"inventory: error: {one_line}; nothing posted", file=err)
     return EXIT_USAGE
 
 
@@ -302,6 +303,6 @@ def _post(
     except ValidationError as error:
         if error.errors and error.errors[0].path == "$":  # no rows at all
             raise _NothingToPost("the file has no data rows") from None
-        raise _UsageError(str(error)) from None
+        raise _UsageError(f"--reference refused: {error.errors[0].message}") from None
     except InventoryError as error:
         raise _UsageError(f"the import failed: {error}") from None

@@ -1,0 +1,155 @@
+"""Time ``inventory import-stock`` on a 100,000-line CSV against a throwaway database.
+
+Method: create a fresh database (``inventory_bench_bulk_<pid>``) on the server of
+``--admin-url``, migrate it, create an admin user, 2 warehouses of 10 bins each and 1,000 items
+through the ordinary use cases (not timed). Write a CSV of ``--lines`` lines (random SKU, bin and
+quantity 1-100, fixed seed; every tenth line names its own reference) in a temporary directory.
+Then run the command's implementation in this process -- the same function ``inventory
+import-stock`` calls: streaming CSV reading, COPY into the staging table, the checks in SQL and
+the posting, committed -- and report the wall time from the call to its return. Runs ``--runs``
+times, each import on top of the previous ones (so later runs also update existing level rows),
+then checks that the levels still equal the ledger sums, and drops the database.
+
+    python bench/bulk_import.py [--lines 100000] [--runs 3]
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from inventory_core import CreateItem, CreateLocation, CreateUser, Inventory, Pbkdf2PasswordHasher
+from inventory_core.users import Role
+from inventory_http.import_stock import import_stock
+from inventory_pg import PgStore, apply_migrations
+
+ITEMS = 1000
+WAREHOUSES = 2
+BINS_PER_WAREHOUSE = 10
+
+# The ledger's projection, recomputed from the lines: any row printed is a broken invariant.
+LEVELS_OFF_LEDGER = """
+WITH ledger AS (
+    SELECT item_id, location_id, sum(delta)::bigint AS on_hand FROM (
+        SELECT item_id, to_location_id AS location_id, quantity AS delta FROM movement_lines
+        UNION ALL
+        SELECT item_id, from_location_id, -quantity FROM movement_lines
+    ) d GROUP BY item_id, location_id
+)
+SELECT coalesce(l.item_id, s.item_id), coalesce(l.location_id, s.location_id)
+FROM ledger l FULL JOIN location_stock s USING (item_id, location_id)
+WHERE coalesce(l.on_hand, 0) <> coalesce(s.on_hand, 0)
+"""
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def _setup(url: str) -> tuple[list[str], list[str]]:
+    apply_migrations(url)
+    with PgStore.open(url, min_size=1, max_size=2) as store:
+        inventory = Inventory(store.unit_of_work, password_hasher=Pbkdf2PasswordHasher(1))
+        admin = inventory.provision_user(
+            CreateUser("admin", "bench-admin-password", Role.ADMIN)
+        ).actor
+        bins: list[str] = []
+        for w in range(WAREHOUSES):
+            warehouse = inventory.create_location(
+                admin, CreateLocation(f"WH{w}", "Warehouse", "warehouse")
+            )
+            for b in range(BINS_PER_WAREHOUSE):
+                code = f"WH{w}-BIN{b:02d}"
+                inventory.create_location(
+                    admin, CreateLocation(code, "Bin", "internal", warehouse.id)
+                )
+                bins.append(code)
+        skus = [f"SKU-{i:05d}" for i in range(ITEMS)]
+        for sku in skus:
+            inventory.create_item(admin, CreateItem(sku, f"Item {sku}"))
+    return skus, bins
+
+
+def _write_csv(path: Path, lines: int, skus: list[str], bins: list[str]) -> None:
+    rng = random.Random(42)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["sku", "location_code", "quantity", "reference"])
+    for n in range(lines):
+        reference = f"PO-{n // 10:05d}" if n % 10 == 0 else ""
+        writer.writerow([rng.choice(skus), rng.choice(bins), rng.randint(1, 100), reference])
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get(
+            "INVENTORY_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="a database URL of a role that may CREATE DATABASE (default: %(default)s)",
+    )
+    args = parser.parse_args()
+
+    name = f"inventory_bench_bulk_{os.getpid()}"
+    url = _with_database(args.admin_url, name)
+    with psycopg.connect(args.admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        skus, bins = _setup(url)
+        times: list[float] = []
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "stock.csv"
+            _write_csv(path, args.lines, skus, bins)
+            print(
+                f"{args.lines:,} lines, {path.stat().st_size / 1e6:.1f} MB, "
+                f"{ITEMS} items, {len(bins)} bins; Python {platform.python_version()}, "
+                f"{os.cpu_count()} CPUs"
+            )
+            for run in range(1, args.runs + 1):
+                out = io.StringIO()
+                started = time.perf_counter()
+                status = import_stock(str(path), database_url=url, out=out, err=sys.stderr)
+                elapsed = time.perf_counter() - started
+                if status != 0:
+                    print(out.getvalue(), file=sys.stderr)
+                    raise SystemExit(f"run {run}: import-stock exited {status}")
+                times.append(elapsed)
+                print(f"run {run}: {elapsed:6.2f} s  {out.getvalue().strip()}")
+        with psycopg.connect(url) as conn:
+            off = conn.execute(LEVELS_OFF_LEDGER).fetchall()
+        if off:
+            raise SystemExit(f"levels differ from the ledger at {len(off)} rows: {off[:5]}")
+        print(
+            f"median {statistics.median(times):.2f} s, best {min(times):.2f} s for "
+            f"{args.lines:,} lines ({args.lines / statistics.median(times):,.0f} lines/s); "
+            "levels == ledger sums"
+        )
+    finally:
+        with psycopg.connect(args.admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
