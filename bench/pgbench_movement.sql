@@ -1,0 +1,38 @@
+-- The database ceiling of DESIGN §8: the SQL of one transfer movement, as the Postgres adapter
+-- sends it (inventory_pg/repositories/stock.py and movements.py), without the HTTP layer.
+-- Two conditional stock updates and the ledger append (seq, header, one line) in one
+-- transaction, between the same two bins in both directions, like the HTTP POST load.
+-- Variables (pgbench -D): item, bin1 < bin2, actor (uuids). Run with -M prepared or extended:
+-- the variables are then bound parameters.
+\set q random(1, 5)
+\set dir random(0, 1)
+\set d1 :q * (1 - 2 * :dir)
+\set d2 -:d1
+BEGIN;
+-- Both rows in one fixed (sorted) order, as the adapter does, so no two transfers deadlock;
+-- each update is conditional on the row not going below zero.
+UPDATE location_stock SET on_hand = on_hand + :d1::bigint
+WHERE item_id = :item::uuid AND location_id = :bin1::uuid
+  AND on_hand + :d1::bigint >= 0
+RETURNING false;
+UPDATE location_stock SET on_hand = on_hand + :d2::bigint
+WHERE item_id = :item::uuid AND location_id = :bin2::uuid
+  AND on_hand + :d2::bigint >= 0
+RETURNING false;
+WITH next_seq AS (
+    UPDATE ledger_seq SET last_seq = last_seq + 1 RETURNING last_seq
+), movement AS (
+    INSERT INTO movements (id, seq, kind, reason, actor_id, occurred_at, recorded_at, reference,
+                           note, reverses_id, reservation_id)
+    SELECT gen_random_uuid(), next_seq.last_seq, 'transfer', NULL, :actor::uuid, now(), now(),
+           'pgbench', NULL, NULL, NULL
+    FROM next_seq
+    RETURNING id, seq
+)
+INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
+                            to_location_id)
+SELECT movement.id, 1, movement.seq, :item::uuid, :q::bigint,
+       (CASE WHEN :dir::int = 1 THEN :bin1::uuid ELSE :bin2::uuid END),
+       (CASE WHEN :dir::int = 1 THEN :bin2::uuid ELSE :bin1::uuid END)
+FROM movement;
+COMMIT;
