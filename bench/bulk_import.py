@@ -126,14 +126,29 @@ def main() -> int:
             )
             for run in range(1, args.runs + 1):
                 out = io.StringIO()
+                stages: dict[str, float] = {}
                 started = time.perf_counter()
-                status = import_stock(str(path), database_url=url, out=out, err=sys.stderr)
+
+                def record(stage: str, _count: int, stages: dict[str, float] = stages) -> None:
+                    stages[stage] = time.perf_counter()
+
+                status = import_stock(
+                    str(path), database_url=url, out=out, err=sys.stderr, progress=record
+                )
                 elapsed = time.perf_counter() - started
                 if status != 0:
                     print(out.getvalue(), file=sys.stderr)
                     raise SystemExit(f"run {run}: import-stock exited {status}")
                 times.append(elapsed)
                 print(f"run {run}: {elapsed:6.2f} s  {out.getvalue().strip()}")
+                # "checking" is reported when the last row is loaded, "posting" when the checks
+                # passed, "posted" before the COMMIT.
+                checking, posting, posted = (stages[k] for k in ("checking", "posting", "posted"))
+                print(
+                    f"       connect+read+COPY {checking - started:5.2f} s, "
+                    f"check {posting - checking:5.2f} s, post {posted - posting:5.2f} s, "
+                    f"commit+close {started + elapsed - posted:5.2f} s"
+                )
         with psycopg.connect(url) as conn:
             off = conn.execute(LEVELS_OFF_LEDGER).fetchall()
         if off:

@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from inventory_core.errors import InventoryError, Unavailable, ValidationError
 from inventory_core.users import Role, normalize_username
-from inventory_pg.bulk import BadRow, ImportRefused, ImportResult, ImportRow, import_receipts
+from inventory_pg.bulk import (
+    BadRow,
+    ImportRefused,
+    ImportResult,
+    ImportRow,
+    Progress,
+    import_receipts,
+)
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -205,10 +212,12 @@ def import_stock(
     database_url: str | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Run the command: import ``path`` into ``database_url`` (default: INVENTORY_DATABASE_URL)
-    as ``username``. Prints the report to ``out`` (stdout) and errors and progress to ``err``
-    (stderr); returns the exit status."""
+    as ``username``. Prints the report to ``out`` (stdout) and errors to ``err`` (stderr), and
+    progress to ``err`` when it is a terminal (or to ``progress``, when given); returns the exit
+    status."""
     out = out or sys.stdout
     err = err or sys.stderr
     url = database_url or os.environ.get("INVENTORY_DATABASE_URL")
@@ -218,32 +227,37 @@ def import_stock(
         stream = Path(path).open("rb")  # noqa: SIM115 -- closed below, after the import
     except OSError as error:
         return _usage(f"cannot read {path}: {error.strerror or error}", err)
-    progress = _Progress(err) if err.isatty() else None
+    terminal = _Progress(err) if progress is None and err.isatty() else None
     try:
         with stream:
             rows = read_rows(stream)
             result = _post(
-                url, rows, path, reference=reference, username=username, progress=progress
+                url,
+                rows,
+                path,
+                reference=reference,
+                username=username,
+                progress=progress or terminal,
             )
     except ImportRefused as error:
-        if progress:
-            progress.clear()
+        if terminal:
+            terminal.clear()
         return _refused(error, out)
     except _NothingToPost as error:
-        if progress:
-            progress.clear()
+        if terminal:
+            terminal.clear()
         print(f"refused: {error}, nothing posted", file=out)
         return EXIT_REFUSED
     except _UsageError as error:
-        if progress:
-            progress.clear()
+        if terminal:
+            terminal.clear()
         return _usage(str(error), err)
     except OSError as error:
-        if progress:
-            progress.clear()
+        if terminal:
+            terminal.clear()
         return _usage(f"cannot read {path}: {error.strerror or error}", err)
-    if progress:
-        progress.clear()
+    if terminal:
+        terminal.clear()
     print(summary(result), file=out)
     return EXIT_POSTED
 
@@ -263,7 +277,7 @@ def _post(
     *,
     reference: str | None,
     username: str,
-    progress: _Progress | None,
+    progress: Progress | None,
 ) -> ImportResult:
     from inventory_pg import PgStore, applied_migrations, available_migrations  # noqa: PLC0415
 
