@@ -471,9 +471,18 @@ def test_the_command_exits_2_for_an_unknown_user(
     assert world.movements() == []
 
 
-def _import(database_url: str, path: Path, **kw: str) -> tuple[int, str, str]:
+def _import(
+    database_url: str, path: Path, *, reference: str | None = None, username: str = "admin"
+) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = import_stock(str(path), database_url=database_url, out=out, err=err, **kw)
+    status = import_stock(
+        str(path),
+        reference=reference,
+        username=username,
+        database_url=database_url,
+        out=out,
+        err=err,
+    )
     return status, out.getvalue(), err.getvalue()
 
 
@@ -511,7 +520,9 @@ def test_usage_errors_exit_2(
         path.write_text("sku,location_code,quantity\nA-1,WA-B0,5\n")
     if setup == "viewer":
         assert world.h.user(Role.VIEWER).role is Role.VIEWER  # named viewer-1 by the harness
-    status, out, err = _import(database_url, path, **kw)
+    status, out, err = _import(
+        database_url, path, reference=kw.get("reference"), username=kw.get("username", "admin")
+    )
     assert status == 2, (out, err)
     last = err.splitlines()[-1]
     assert message in last
@@ -549,3 +560,24 @@ def test_import_stock_in_process_reports_like_the_command(
     assert status == 0, err.getvalue()
     assert out.getvalue() == "posted 1 line as 1 receipt movement (seq 1), 4 units\n"
     assert world.on_hand("C-3", world.locations["WA-B1"]) == 4
+
+
+class _Terminal(io.StringIO):
+    """A text stream that says it is a terminal, as stderr does in an interactive shell."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_shown_on_a_terminal_and_cleared(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "stock.csv"
+    path.write_text("sku,location_code,quantity\nA-1,WA-B0,5\nB-2,WA-B1,6\n")
+    out, err = io.StringIO(), _Terminal()
+    assert import_stock(str(path), database_url=database_url, out=out, err=err) == 0
+    shown = err.getvalue()
+    assert "\r\x1b[Kchecking 2 lines..." in shown
+    assert "\r\x1b[Kposting 2 lines..." in shown
+    assert shown.endswith("\r\x1b[K")  # the progress line is erased before the report
+    assert out.getvalue() == "posted 2 lines as 1 receipt movement (seq 1), 11 units\n"
