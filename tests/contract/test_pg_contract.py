@@ -54,7 +54,7 @@ class TestPgContract(InventoryContract):
 PG_STATE_MACHINE_EXAMPLES = 12
 
 TestPgStateMachine = make_state_machine_test(PgContractAdapter)
-TestPgStateMachine.settings = settings(
-    TestPgStateMachine.settings,
-    max_examples=min(TestPgStateMachine.settings.max_examples, PG_STATE_MACHINE_EXAMPLES),
+_settings: settings = TestPgStateMachine.settings  # type: ignore[attr-defined]
+TestPgStateMachine.settings = settings(  # type: ignore[attr-defined]
+    _settings, max_examples=min(_settings.max_examples, PG_STATE_MACHINE_EXAMPLES)
 )

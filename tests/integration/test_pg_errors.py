@@ -372,6 +372,7 @@ def test_a_connection_dropped_while_idle_is_replaced_on_checkout(database_url: s
         with store.unit_of_work() as uow:
             uow.items.get(uuid.uuid4())
             pid = uow.backend_pid
+            assert pid is not None
         with psycopg.connect(database_url, autocommit=True) as killer:
             killer.execute("SELECT pg_terminate_backend(%s::integer)", (pid,))
             _wait_gone(killer, pid)

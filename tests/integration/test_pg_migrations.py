@@ -7,6 +7,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import LiteralString
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -121,12 +122,13 @@ def test_the_ledger_refuses_updates_and_deletes(empty_schema: str) -> None:
             " VALUES (%s, 1, 'receipt', %s, %s, %s)",
             (movement, uuid.uuid4(), now, now),
         )
-        for statement in (
+        statements: tuple[LiteralString, ...] = (
             "UPDATE movements SET note = 'edited'",
             "DELETE FROM movements",
-        ):
+        )
+        for statement in statements:
             with pytest.raises(psycopg.errors.RestrictViolation) as refused:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
             assert isinstance(translate(refused.value), InvalidOperation)
         count = conn.execute("SELECT count(*) FROM movements").fetchone()
     assert count == (1,)
