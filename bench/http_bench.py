@@ -360,8 +360,7 @@ def pgbench(svc: Services, s: Seed, user_id: str, clients: int, duration: int) -
             str(svc.bindir / "pgbench"), "-n", "-h", "127.0.0.1", "-p", str(svc.pg_port),
             "-U", "postgres", "-c", str(clients), "-j", str(min(2, clients)), "-T", str(duration),
             "-M", "prepared", "-f", str(BENCH / "pgbench_movement.sql"),
-            "-D", f"item={s.item}", "-D", f"bin1={min(s.bin1, s.bin2)}",
-            "-D", f"bin2={max(s.bin1, s.bin2)}",
+            "-D", f"item={s.item}", "-D", f"bin1={s.bin1}", "-D", f"bin2={s.bin2}",
             "-D", f"actor={user_id}", "-l", f"--log-prefix={logs}/tx", "postgres",
         ]  # fmt: skip
         done = subprocess.run(argv, capture_output=True, text=True, check=False)

@@ -2,22 +2,22 @@
 -- sends it (inventory_pg/repositories/stock.py and movements.py), without the HTTP layer.
 -- Two conditional stock updates and the ledger append (seq, header, one line) in one
 -- transaction, between the same two bins in both directions, like the HTTP POST load.
--- Variables (pgbench -D): item, bin1 < bin2, actor (uuids). Run with -M prepared or extended:
+-- Variables (pgbench -D): item, bin1, bin2, actor (uuids). Run with -M prepared or extended:
 -- the variables are then bound parameters.
 \set q random(1, 5)
 \set dir random(0, 1)
 \set d1 :q * (1 - 2 * :dir)
 \set d2 -:d1
 BEGIN;
--- Both rows in one fixed (sorted) order, as the adapter does, so no two transfers deadlock;
+-- Both rows in one fixed order (lower location id first), as the adapter does, so no two transfers deadlock;
 -- each update is conditional on the row not going below zero.
-UPDATE location_stock SET on_hand = on_hand + :d1::bigint
-WHERE item_id = :item::uuid AND location_id = :bin1::uuid
-  AND on_hand + :d1::bigint >= 0
+UPDATE location_stock SET on_hand = on_hand + (CASE WHEN :bin1::uuid < :bin2::uuid THEN :d1::bigint ELSE :d2::bigint END)
+WHERE item_id = :item::uuid AND location_id = LEAST(:bin1::uuid, :bin2::uuid)
+  AND on_hand + (CASE WHEN :bin1::uuid < :bin2::uuid THEN :d1::bigint ELSE :d2::bigint END) >= 0
 RETURNING false;
-UPDATE location_stock SET on_hand = on_hand + :d2::bigint
-WHERE item_id = :item::uuid AND location_id = :bin2::uuid
-  AND on_hand + :d2::bigint >= 0
+UPDATE location_stock SET on_hand = on_hand + (CASE WHEN :bin1::uuid < :bin2::uuid THEN :d2::bigint ELSE :d1::bigint END)
+WHERE item_id = :item::uuid AND location_id = GREATEST(:bin1::uuid, :bin2::uuid)
+  AND on_hand + (CASE WHEN :bin1::uuid < :bin2::uuid THEN :d2::bigint ELSE :d1::bigint END) >= 0
 RETURNING false;
 WITH next_seq AS (
     UPDATE ledger_seq SET last_seq = last_seq + 1 RETURNING last_seq
