@@ -149,7 +149,7 @@ def decode_cursor(cursor: str, kind: str) -> Any:
         if kind == "seq" and len(payload) == 2 and type(payload[1]) is int and payload[1] >= 0:
             return payload[1]
         raise ValueError("wrong shape")
-    except (ValueError, binascii.Error, UnicodeDecodeError, StrictValueError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, StrictValueError, RecursionError):
         raise ValidationError("is not a cursor this API issued", "$.cursor") from None
 
 
