@@ -120,6 +120,7 @@ def main() -> int:
             path = Path(tmp) / "stock.csv"
             _write_csv(path, args.lines, skus, bins)
             print(
+                f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
                 f"{args.lines:,} lines, {path.stat().st_size / 1e6:.1f} MB, "
                 f"{ITEMS} items, {len(bins)} bins; Python {platform.python_version()}, "
                 f"{os.cpu_count()} CPUs"
@@ -158,6 +159,7 @@ def main() -> int:
             f"{args.lines:,} lines ({args.lines / statistics.median(times):,.0f} lines/s); "
             "levels == ledger sums"
         )
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
         with psycopg.connect(args.admin_url, autocommit=True) as admin:
             admin.execute(
