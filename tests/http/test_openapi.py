@@ -17,7 +17,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from inventory_core.users import Actor, Role
-from tests.http.conftest import World, build_world
+from tests.http.conftest import World, build_world, create_item, create_location, receive
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -89,6 +89,59 @@ _ADMIN = next(
     if user.username == "admin"
 )
 schema = schemathesis.openapi.from_wsgi("/openapi.json", _WORLD.app)
+
+
+def _seed() -> dict[str, str]:
+    """Real ids for generated requests to hit, so they reach past "404 not found"."""
+    api = _WORLD.as_("admin")
+    item = create_item(api, "SEED-1", reorder_point=50)
+    warehouse = create_location(api, "SEED-WH")
+    bin_ = create_location(api, "SEED-WH-A", "internal", warehouse["id"])
+    receipt = receive(api, item["id"], bin_["id"], 1000)
+    reservation = api.post(
+        "/v1/reservations",
+        json={"item_id": item["id"], "warehouse_id": warehouse["id"], "quantity": 5},
+    ).json
+    viewer = next(
+        user
+        for user in _WORLD.inventory.list_users(Actor(user_id=_ADMIN.id, role=Role.ADMIN)).items
+        if user.username == "viewer"
+    )
+    return {
+        "item_id": item["id"],
+        "warehouse_id": warehouse["id"],
+        "location_id": bin_["id"],
+        "from_location_id": bin_["id"],
+        "to_location_id": bin_["id"],
+        "parent_id": warehouse["id"],
+        "movement_id": receipt["id"],
+        "reservation_id": reservation["id"],
+        "user_id": str(viewer.id),
+    }
+
+
+KNOWN_IDS = _seed()
+
+
+def _with_known_ids(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: KNOWN_IDS.get(k, _with_known_ids(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_known_ids(v) for v in value]
+    return value
+
+
+@schema.hook
+def before_generate_path_parameters(context: Any, strategy: Any) -> Any:
+    """Half the generated ids name resources that exist."""
+    return strategy | strategy.map(_with_known_ids)
+
+
+@schema.hook
+def before_generate_body(context: Any, strategy: Any) -> Any:
+    """Half the generated bodies refer to an item and locations that exist."""
+    return strategy | strategy.map(_with_known_ids)
+
 
 CHECKS = [
     not_a_server_error,
