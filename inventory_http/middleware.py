@@ -57,6 +57,7 @@ class RequestContextMiddleware:
 
     def __init__(self, settings: Settings) -> None:
         self._secure = settings.cookie_secure
+        self._cors = bool(settings.cors_origins)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Take the client's request id if it is well formed, else make one."""
@@ -75,6 +76,8 @@ class RequestContextMiddleware:
         resp.set_header("X-Content-Type-Options", "nosniff")
         if self._secure:
             resp.set_header("Strict-Transport-Security", _HSTS)
+        if self._cors:  # CORS headers echo the Origin: caches must key on it
+            resp.append_header("Vary", "Origin")
         if req.path.startswith("/v1/session"):  # every Set-Cookie comes from these routes
             resp.set_header("Cache-Control", "no-store")
         elif req.path.startswith("/v1/") and resp.get_header("Cache-Control") is None:

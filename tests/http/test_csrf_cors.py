@@ -111,6 +111,7 @@ def test_cors_preflight_needs_no_session_and_allows_credentials_for_listed_origi
     actual = api.get("/v1/items", headers={"Origin": ORIGIN})
     assert actual.headers["access-control-allow-origin"] == ORIGIN
     assert "X-Request-Id" in actual.headers["access-control-expose-headers"]
+    assert actual.headers["vary"] == "Origin"
 
     stranger = client.simulate_options(
         "/v1/items",
