@@ -256,7 +256,11 @@ def _serve(args: argparse.Namespace) -> NoReturn:
                 file=sys.stderr,
             )
         print(
-            wiring.embedded_warning(wiring.EMBEDDED_ADMIN, None if given else password),
+            wiring.embedded_warning(
+                wiring.EMBEDDED_ADMIN,
+                None if given else password,
+                cookie_secure=settings.cookie_secure,
+            ),
             file=sys.stderr,
             flush=True,
         )

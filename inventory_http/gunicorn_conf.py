@@ -1,0 +1,48 @@
+"""gunicorn configuration file for the reference API::
+
+    gunicorn -c python:inventory_http.gunicorn_conf 'inventory_http.wsgi:create()'
+
+``inventory serve`` does the same with the same options and hooks, taken directly from
+:mod:`inventory_http.wsgi`. Only gunicorn should import this module: being a configuration file,
+it reads the ``INVENTORY_*`` settings when loaded, which is when gunicorn starts. It sets:
+
+* ``workers`` and ``threads`` from the settings, the ``gthread`` worker class, and ``bind``;
+  the embedded in-memory default is forced to one worker, as its state lives in one process;
+* no ``preload_app``: the app, its database pool and its Redis client are created in each worker
+  after the fork (the ``post_fork`` hook) and closed when the worker exits (``worker_exit``), so
+  no connection is ever shared between processes;
+* no access log (the app writes one JSON line per request itself); gunicorn's own error log goes
+  to stderr at the settings' log level.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inventory_http.settings import Settings
+from inventory_http.wsgi import gunicorn_options, post_fork, worker_exit
+
+__all__ = ["post_fork", "worker_exit"]
+
+
+def _configure() -> dict[str, Any]:
+    values = gunicorn_options(Settings.from_env())
+    values["bind"] = values["bind"][0]
+    return values
+
+
+# Read by gunicorn when it loads this module as its configuration file.
+_config = _configure()
+bind: str = _config["bind"]
+workers: int = _config["workers"]
+threads: int = _config["threads"]
+worker_class: str = _config["worker_class"]
+preload_app: bool = _config["preload_app"]
+accesslog: str | None = _config["accesslog"]
+errorlog: str = _config["errorlog"]
+loglevel: str = _config["loglevel"]
+timeout: int = _config["timeout"]
+graceful_timeout: int = _config["graceful_timeout"]
+keepalive: int = _config["keepalive"]
+proc_name: str = _config["proc_name"]
+control_socket_disable: bool = _config["control_socket_disable"]

@@ -1,0 +1,239 @@
+"""The composition root: build the adapters a :class:`Settings` asks for and the app on top.
+
+* Embedded default (no ``INVENTORY_DATABASE_URL``): :class:`InMemoryStore`, in-memory session
+  store and login throttle. State lives in this process only; an ``admin`` user is provisioned
+  with the password given, and the demo warehouse loaded on request.
+* Otherwise: a Postgres connection pool (created here, so after the fork in a gunicorn worker;
+  ``open=False`` then ``open(wait=True)``, each connection checked on checkout) and a Redis
+  client; ``/readyz`` pings both.
+
+:func:`build` returns a :class:`Runtime`: the app plus :meth:`Runtime.close`, which the
+``worker_exit`` hook calls on graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+import threading
+from collections.abc import Callable
+from typing import TextIO
+
+import attrs
+import falcon
+
+from inventory_core.clocks import SystemClock
+from inventory_core.memory.sessions import InMemorySessionStore
+from inventory_core.memory.store import InMemoryStore
+from inventory_core.memory.throttle import InMemoryLoginThrottle
+from inventory_core.ports import Clock
+from inventory_core.service import Inventory
+from inventory_core.services.users import CreateUser
+from inventory_core.sessions import SessionPolicy
+from inventory_core.users import Actor, Role
+from inventory_http.app import create_app
+from inventory_http.demo import load_demo
+from inventory_http.passwords import Argon2PasswordHasher
+from inventory_http.settings import Settings
+from inventory_pg import PgStore
+from inventory_redis import (
+    RedisLoginThrottle,
+    RedisSessionStore,
+    make_redis_client,
+    translate_redis_errors,
+)
+
+__all__ = [
+    "EMBEDDED_ADMIN",
+    "PASSWORD_ENV",
+    "Runtime",
+    "build",
+    "build_from_env",
+    "embedded_warning",
+    "generate_password",
+    "open_store",
+    "session_policy",
+]
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_ADMIN = "admin"
+"""The username of the user the embedded default provisions."""
+
+PASSWORD_ENV = "INVENTORY_PASSWORD"  # noqa: S105 -- a variable name, not a password
+"""Where the embedded admin's password (and ``create-user``'s) may be given."""
+
+
+@attrs.define
+class Runtime:
+    """A built app and what it owns. Call :meth:`close` once the server stops serving."""
+
+    app: falcon.App[falcon.Request, falcon.Response]
+    inventory: Inventory
+    settings: Settings
+    closers: list[Callable[[], None]] = attrs.field(factory=list)
+    """What :meth:`close` calls, newest first: pools and clients."""
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
+
+    def close(self) -> None:
+        """Close the pools and clients, newest first. Idempotent; never raises."""
+        with self._lock:
+            closers, self.closers = self.closers, []
+        _close_all(closers)
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    for closer in reversed(closers):
+        try:
+            closer()
+        except Exception:  # shutting down: report and carry on closing the rest
+            log.exception("error while closing %r", closer)
+
+
+def session_policy(settings: Settings) -> SessionPolicy:
+    """The session timeouts the settings ask for."""
+    return SessionPolicy(
+        idle_seconds=settings.session_idle_seconds,
+        absolute_seconds=settings.session_absolute_seconds,
+        remember_seconds=settings.remember_days * 86400,
+    )
+
+
+def generate_password() -> str:
+    """A fresh random password (about 128 bits) for the embedded admin."""
+    return secrets.token_urlsafe(16)
+
+
+def embedded_warning(username: str, password: str | None, *, cookie_secure: bool = False) -> str:
+    """The banner the embedded default prints at start; with the password when it was generated."""
+    rule = "!" * 78
+    cookies = (
+        "Cookies are Secure: use HTTPS, or INVENTORY_COOKIE_SECURE=false for plain HTTP."
+        if cookie_secure
+        else "Cookies are sent without Secure (plain HTTP)."
+    )
+    lines = [
+        rule,
+        "!! EMBEDDED MODE: INVENTORY_DATABASE_URL is not set. All data lives in this process",
+        "!! only and is LOST when it stops: NOTHING PERSISTS. One worker process.",
+        f"!! {cookies}",
+        "!! For real use set INVENTORY_DATABASE_URL and INVENTORY_REDIS_URL.",
+    ]
+    if password is None:
+        lines.append(f"!! Log in as {username!r} with the password in {PASSWORD_ENV}.")
+    else:
+        lines += [
+            f"!! Log in as {username!r} with this password (shown once, not stored anywhere):",
+            f"!!     {password}",
+        ]
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def build(
+    settings: Settings,
+    *,
+    admin_password: str | None = None,
+    demo: bool = False,
+    clock: Clock | None = None,
+) -> Runtime:
+    """Build the app and its adapters for ``settings``.
+
+    ``admin_password`` and ``demo`` apply to the embedded default only: provision the ``admin``
+    user with that password, and load the demo warehouse (which needs the admin). On Postgres,
+    users are created with ``inventory create-user``.
+    """
+    clock = clock or SystemClock()
+    if settings.embedded:
+        return _build_embedded(settings, clock, admin_password=admin_password, demo=demo)
+    if admin_password is not None or demo:
+        raise ValueError("admin_password and demo are for the embedded default only")
+    return _build_postgres(settings, clock)
+
+
+def build_from_env(stderr: TextIO | None = None) -> Runtime:
+    """Build from ``INVENTORY_*`` variables (the plain ``gunicorn ... wsgi:create()`` path).
+
+    On the embedded default the admin's password is ``INVENTORY_PASSWORD``, or a generated one
+    printed to ``stderr`` with the warning banner.
+    """
+    settings = Settings.from_env()
+    if not settings.embedded:
+        return build(settings)
+    given = os.environ.get(PASSWORD_ENV) or None
+    password = given or generate_password()
+    banner = embedded_warning(
+        EMBEDDED_ADMIN, None if given else password, cookie_secure=settings.cookie_secure
+    )
+    print(banner, file=stderr or sys.stderr, flush=True)
+    return build(settings, admin_password=password)
+
+
+def _build_embedded(
+    settings: Settings, clock: Clock, *, admin_password: str | None, demo: bool
+) -> Runtime:
+    store = InMemoryStore(clock)
+    inventory = Inventory(store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher())
+    if admin_password is not None:
+        admin = inventory.provision_user(
+            CreateUser(username=EMBEDDED_ADMIN, password=admin_password, role=Role.ADMIN)
+        )
+        if demo:
+            load_demo(inventory, Actor(admin.id, admin.role))
+    elif demo:
+        raise ValueError("the demo data needs the admin user: pass admin_password")
+    app = create_app(
+        settings,
+        inventory=inventory,
+        sessions=InMemorySessionStore(clock, session_policy(settings)),
+        throttle=InMemoryLoginThrottle(clock),
+        readiness={},
+    )
+    return Runtime(app=app, inventory=inventory, settings=settings)
+
+
+def open_store(settings: Settings, *, min_size: int | None = None) -> PgStore:
+    """Open the Postgres store (its pool) for ``settings``, in the calling process.
+
+    The pool is created closed and opened waiting for ``min_size`` connections (Unavailable
+    after ``db_pool_timeout_seconds``); each checkout checks its connection first.
+    """
+    if settings.database_url is None:
+        raise ValueError("the embedded default has no database")
+    return PgStore.open(
+        settings.database_url,
+        min_size=settings.db_pool_min_size if min_size is None else min_size,
+        max_size=settings.db_pool_max_size,
+        timeout=settings.db_pool_timeout_seconds,
+    )
+
+
+def _build_postgres(settings: Settings, clock: Clock) -> Runtime:
+    assert settings.redis_url is not None  # Settings guarantees both URLs or neither
+    closers: list[Callable[[], None]] = []
+    try:
+        store = open_store(settings)
+        closers.append(store.close)
+        client = make_redis_client(settings.redis_url, max_connections=settings.redis_pool_max_size)
+        closers.append(client.close)
+        inventory = Inventory(
+            store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher()
+        )
+
+        def ping_redis() -> None:
+            with translate_redis_errors("readiness ping"):
+                client.ping()
+
+        app = create_app(
+            settings,
+            inventory=inventory,
+            sessions=RedisSessionStore(client, clock, session_policy(settings)),
+            throttle=RedisLoginThrottle(client, clock),
+            readiness={"postgres": store.ping, "redis": ping_redis},
+        )
+    except BaseException:
+        _close_all(closers)
+        raise
+    return Runtime(app=app, inventory=inventory, settings=settings, closers=closers)
