@@ -21,6 +21,7 @@ from typing import Any
 
 import falcon
 
+from inventory_core.errors import Unavailable
 from inventory_core.ports import SessionStore
 from inventory_core.users import Actor
 from inventory_http.errors import Problem
@@ -126,14 +127,21 @@ class SessionMiddleware:
         if getattr(resource, "on_" + method.lower(), None) is None:
             return  # Falcon answers (405, default OPTIONS); nothing to protect
         values = req.get_cookie_values(self._cookie) or []
+        public = method in getattr(resource, "public_methods", frozenset())
         session = None
         if values:
-            session = self._sessions.get(values[0])
+            try:
+                session = self._sessions.get(values[0])
+            except Unavailable:
+                # A public route (health, readiness, the document) must not fail just because
+                # the caller sent a cookie while the session store is down: serve it anonymously.
+                if not public:
+                    raise
             if session is not None:
                 req.context.session_id = values[0]
                 req.context.session = session
                 req.context.actor = Actor(user_id=session.user_id, role=session.role)
-        if method in getattr(resource, "public_methods", frozenset()):
+        if public:
             return
         if session is None:
             raise Problem(401, "unauthenticated", "log in first (POST /v1/session)")
