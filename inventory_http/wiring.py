@@ -19,7 +19,7 @@ import secrets
 import sys
 import threading
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import attrs
 import falcon
@@ -37,13 +37,9 @@ from inventory_http.app import create_app
 from inventory_http.demo import load_demo
 from inventory_http.passwords import Argon2PasswordHasher
 from inventory_http.settings import Settings
-from inventory_pg import PgStore
-from inventory_redis import (
-    RedisLoginThrottle,
-    RedisSessionStore,
-    make_redis_client,
-    translate_redis_errors,
-)
+
+if TYPE_CHECKING:
+    from inventory_pg import PgStore
 
 __all__ = [
     "EMBEDDED_ADMIN",
@@ -200,6 +196,8 @@ def open_store(settings: Settings, *, min_size: int | None = None) -> PgStore:
     The pool is created closed and opened waiting for ``min_size`` connections (Unavailable
     after ``db_pool_timeout_seconds``); each checkout checks its connection first.
     """
+    from inventory_pg import PgStore  # noqa: PLC0415 -- see _build_postgres
+
     if settings.database_url is None:
         raise ValueError("the embedded default has no database")
     return PgStore.open(
@@ -211,6 +209,15 @@ def open_store(settings: Settings, *, min_size: int | None = None) -> PgStore:
 
 
 def _build_postgres(settings: Settings, clock: Clock) -> Runtime:
+    # The drivers are imported here, not at the top: the embedded default must run without them
+    # (psycopg without its binary package needs libpq, which a newcomer may not have).
+    from inventory_redis import (  # noqa: PLC0415
+        RedisLoginThrottle,
+        RedisSessionStore,
+        make_redis_client,
+        translate_redis_errors,
+    )
+
     assert settings.redis_url is not None  # Settings guarantees both URLs or neither
     closers: list[Callable[[], None]] = []
     try:

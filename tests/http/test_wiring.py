@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import os
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from uuid import UUID
 
 import falcon.testing
@@ -254,3 +257,29 @@ def test_building_on_an_unreachable_database_fails_and_leaks_nothing() -> None:
     )
     with pytest.raises(Unavailable):
         wiring.build(settings)
+
+
+def test_the_embedded_default_runs_without_the_database_drivers() -> None:
+    """``pip install '.[http]'`` brings psycopg without libpq; a newcomer without libpq must
+    still be able to run ``inventory serve --demo``."""
+    code = (
+        "import sys\n"
+        "for name in ('psycopg', 'psycopg_pool', 'redis'):\n"
+        "    sys.modules[name] = None  # importing it now fails\n"
+        "from inventory_http import cli, wiring, wsgi\n"
+        "from inventory_http.settings import Settings\n"
+        "runtime = wiring.build(Settings(cookie_secure=False), admin_password='x-long-password',"
+        " demo=True)\n"
+        "runtime.close()\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
