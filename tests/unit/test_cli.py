@@ -144,3 +144,14 @@ def test_gunicorn_options_follow_settings_and_overrides() -> None:
 def test_the_embedded_default_always_runs_one_worker() -> None:
     options = gunicorn_options(Settings(workers=4, threads=3), workers=8)
     assert (options["workers"], options["threads"]) == (1, 3)
+
+
+def test_serve_on_an_unreachable_database_fails_before_starting_gunicorn(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("INVENTORY_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
+    monkeypatch.setenv("INVENTORY_REDIS_URL", "redis://127.0.0.1:9/0")
+    assert main(["serve"]) == 1
+    err = capsys.readouterr().err
+    assert "inventory: error: cannot reach the database" in err
+    assert "Starting gunicorn" not in err
