@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from inventory_http.cli import build_parser, main
@@ -155,3 +160,39 @@ def test_serve_on_an_unreachable_database_fails_before_starting_gunicorn(
     err = capsys.readouterr().err
     assert "inventory: error: cannot reach the database" in err
     assert "Starting gunicorn" not in err
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"INVENTORY_WORKERS": "3", "INVENTORY_THREADS": "4"}, "1 4 gthread False None"),
+        (
+            {
+                "INVENTORY_DATABASE_URL": "postgresql://db/x",
+                "INVENTORY_REDIS_URL": "redis://r/0",
+                "INVENTORY_WORKERS": "3",
+                "INVENTORY_BIND": "0.0.0.0:9000",
+            },
+            "3 8 gthread False None 0.0.0.0:9000",
+        ),
+    ],
+)
+def test_gunicorn_config_file_reads_the_settings_when_gunicorn_loads_it(
+    env: dict[str, str], expected: str
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import inventory_http.gunicorn_conf as c\n"
+        "print(c.workers, c.threads, c.worker_class, c.preload_app, c.accesslog, c.bind)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INVENTORY_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, **env, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(expected)
