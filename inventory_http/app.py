@@ -8,6 +8,7 @@ constructors.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 import falcon
@@ -125,7 +126,9 @@ def create_app(
         sessions=sessions,
         throttle=throttle,
         deps=Deps(converter=make_converter(), max_body_bytes=settings.max_body_bytes),
-        runner=IdempotentRunner(inventory),
+        runner=IdempotentRunner(
+            inventory, retention=timedelta(hours=settings.idempotency_retention_hours)
+        ),
         cookie_name=cookie_name(settings),
         cookie_secure=settings.cookie_secure,
     )

@@ -11,13 +11,16 @@ Without the header the request runs the same way, minus the claim and the record
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import attrs
 import falcon
 
-from inventory_core.errors import ConcurrencyConflict, VersionMismatch
+from inventory_core.errors import ConcurrencyConflict, Unavailable, VersionMismatch
 from inventory_core.idempotency import IdempotencyOutcome, IdempotencyRecord
 from inventory_core.ports import UnitOfWork
 from inventory_core.service import Inventory
@@ -90,9 +93,36 @@ class IdempotentRunner:
     client's view is stale) retries the whole block, claim included, up to ``retries`` times.
     """
 
-    def __init__(self, inventory: Inventory, *, retries: int = 3) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        *,
+        retries: int = 3,
+        retention: timedelta = timedelta(hours=24),
+        purge_every: timedelta = timedelta(minutes=10),
+    ) -> None:
         self._inventory = inventory
         self._retries = retries
+        self._retention = retention
+        self._purge_every = purge_every
+        self._purge_lock = threading.Lock()
+        self._last_purge: datetime | None = None
+
+    def purge_if_due(self) -> int:
+        """Delete records older than the retention period, at most once per ``purge_every`` per
+        process; returns how many went. Called after POSTs, so records are cleaned up without
+        a separate scheduler (every node does it; deleting is idempotent)."""
+        now = self._inventory.clock.now()
+        if not self._purge_lock.acquire(blocking=False):
+            return 0  # another thread of this process is already purging
+        try:
+            if self._last_purge is not None and now - self._last_purge < self._purge_every:
+                return 0
+            self._last_purge = now
+            with self._inventory.unit_of_work() as uow:
+                return uow.idempotency.purge(now - self._retention)
+        finally:
+            self._purge_lock.release()
 
     def run(
         self,
@@ -121,6 +151,10 @@ class IdempotentRunner:
                 if attempt > self._retries:
                     raise
         rendered.send(resp, replayed=replayed)
+        if key is not None:
+            # Housekeeping must never fail a request that has already succeeded.
+            with contextlib.suppress(Unavailable):
+                self.purge_if_due()
 
     def _once(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from inventory_core.errors import ConcurrencyConflict, VersionMismatch
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome
@@ -152,6 +153,9 @@ class FlakyUnitOfWork:
     def complete(self, record: Any) -> None:
         self._inner.idempotency.complete(record)
 
+    def purge(self, older_than: Any) -> int:
+        return int(self._inner.idempotency.purge(older_than))
+
 
 def _flaky_world(world: World, script: list[str]) -> Api:
     store = InMemoryStore(world.clock)
@@ -210,3 +214,26 @@ def test_version_mismatches_are_not_retried(world: World) -> None:
         "/v1/items", json={"sku": "STALE-1", "name": "x"}, headers={"Idempotency-Key": "k"}
     )
     assert_problem(result, 412, "version-mismatch")
+
+
+def test_records_are_kept_for_the_retention_period_then_purged(
+    world: World, stocked: Stocked, clerk: Api
+) -> None:
+    headers = {"Idempotency-Key": "receipt-retained"}
+    first = clerk.post("/v1/movements", json=_receipt(stocked), headers=headers)
+    assert first.status_code == 201
+    world.clock.advance(hours=23)
+    clerk.login("clerk")  # the session itself has long expired
+    within = clerk.post("/v1/movements", json=_receipt(stocked), headers=headers)
+    assert within.headers["idempotent-replayed"] == "true"
+    assert _on_hand(clerk, stocked) == 11
+    world.clock.advance(hours=2)
+    clerk.login("clerk")
+    # Any later keyed POST triggers the housekeeping that drops records past 24 h.
+    other = clerk.post(
+        "/v1/movements", json=_receipt(stocked), headers={"Idempotency-Key": "receipt-later"}
+    )
+    assert other.status_code == 201
+    with world.inventory.unit_of_work() as uow:
+        claim = uow.idempotency.claim(UUID(clerk.user["id"]), "receipt-retained", "x")
+    assert claim.outcome is IdempotencyOutcome.NEW
