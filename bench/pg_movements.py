@@ -12,10 +12,13 @@ refused. Then, for each thread count, two measurements of --duration seconds eac
   adapter sends it: two conditional level updates and the ledger append with seq, in one
   transaction) with ``-M prepared`` on the same rows.
 
-Each measurement is preceded by an untimed warm-up of 2 seconds. The table gives movements/s of
-each and their ratio. Also printed: round trips per movement on both sides.
+Each measurement is preceded by an untimed warm-up of 2 seconds. The two sides alternate, --rounds
+times per thread count (use cases, pgbench, use cases, ...), so a machine whose load drifts
+affects both alike; the table gives the median movements/s of each side and the median of the
+per-round ratios. Also printed: round trips per movement on both sides.
 
-    python bench/pg_movements.py [--database-url URL] [--threads 1 4 16] [--duration 10]
+    python bench/pg_movements.py [--database-url URL] [--threads 1 4 16] [--duration 5]
+                                 [--rounds 3]
 
 URL defaults to $INVENTORY_BENCH_DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/inventory_bench (created when missing). pgbench comes from
@@ -32,6 +35,7 @@ import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import threading
@@ -240,7 +244,8 @@ def main() -> None:
         "--database-url", default=os.environ.get("INVENTORY_BENCH_DATABASE_URL", DEFAULT_URL)
     )
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 4, 16])
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per point")
+    parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per point")
+    parser.add_argument("--rounds", type=int, default=3, help="alternations per thread count")
     args = parser.parse_args()
 
     ensure_database(args.database_url)
@@ -257,22 +262,36 @@ def main() -> None:
         print(
             f"python {platform.python_version()}, {os.cpu_count()} cores, PostgreSQL "
             f"{settings.get('server_version')} ({durability}), {args.duration:g} s per point "
-            f"after {WARM_UP:g} s of warm-up"
+            f"after {WARM_UP:g} s of warm-up, {args.rounds} alternating rounds"
         )
         print(
             f"round trips per movement: use case {per_movement:.1f} (reads of item and bins, "
             "stock, append, commit); pgbench 5 (BEGIN, 2 updates, append, COMMIT)"
         )
         print()
-        print("| threads / clients | use cases movements/s | pgbench tps | ratio |")
-        print("|------------------:|----------------------:|------------:|------:|")
+        print(
+            "| threads / clients | use cases movements/s | pgbench tps | ratio | ratio per round |"
+        )
+        print(
+            "|------------------:|----------------------:|------------:|------:|:----------------|"
+        )
         for threads in args.threads:
-            log(f"use cases with {threads} threads")
-            rate, escaped = use_cases(world, threads, args.duration)
-            log(f"pgbench with {threads} clients")
-            tps = pgbench(binary, args.database_url, world, threads, args.duration)
+            rates, tpss, escaped = [], [], 0
+            for round_ in range(args.rounds):
+                log(f"{threads} threads, round {round_ + 1}: use cases")
+                rate, lost = use_cases(world, threads, args.duration)
+                log(f"{threads} clients, round {round_ + 1}: pgbench")
+                rates.append(rate)
+                tpss.append(pgbench(binary, args.database_url, world, threads, args.duration))
+                escaped += lost
+            ratios = [r / t for r, t in zip(rates, tpss, strict=True)]
             note = f" ({escaped} conflicts escaped retries)" if escaped else ""
-            print(f"| {threads} | {rate:,.0f}{note} | {tps:,.0f} | {rate / tps:.2f} |", flush=True)
+            print(
+                f"| {threads} | {statistics.median(rates):,.0f}{note} "
+                f"| {statistics.median(tpss):,.0f} | {statistics.median(ratios):.2f} "
+                f"| {', '.join(f'{x:.2f}' for x in ratios)} |",
+                flush=True,
+            )
     finally:
         store.close()
 

@@ -12,6 +12,7 @@ from psycopg.types.numeric import Int8Dumper
 from psycopg_pool import ConnectionPool
 
 from inventory_core.errors import InventoryError
+from inventory_pg._adapt import register_array_dumpers
 from inventory_pg._session import Session
 from inventory_pg.errors import translate
 from inventory_pg.repositories import (
@@ -33,10 +34,12 @@ PING = "SELECT 1"
 
 def configure_connection(conn: psycopg.Connection[Any]) -> None:
     """Prepare a new pooled connection: autocommit (the unit of work writes BEGIN/COMMIT itself,
-    pipelined with its statements) and Python ints always sent as bigint (one prepared plan per
-    statement instead of one per integer width)."""
+    pipelined with its statements), Python ints always sent as bigint (one prepared plan per
+    statement instead of one per integer width), and the adapter's fast array dumpers. Use it
+    as the ``configure`` of a pool you build yourself for :class:`PgStore`."""
     conn.autocommit = True
     conn.adapters.register_dumper(int, Int8Dumper)
+    register_array_dumpers(conn)
 
 
 def check_connection(conn: psycopg.Connection[Any]) -> None:

@@ -9,6 +9,7 @@ from uuid import UUID
 from inventory_core.errors import NotFound, VersionMismatch
 from inventory_core.items import Item
 from inventory_core.ports import ItemQuery
+from inventory_pg._adapt import UuidArray
 from inventory_pg.repositories._base import Repository
 
 __all__ = ["PgItemRepository"]
@@ -140,7 +141,8 @@ class PgItemRepository(Repository):
         """The items that exist among ``item_ids``."""
         if not item_ids:
             return {}
-        return {row[0]: _item(row) for row in self._rows(SELECT_ITEMS, {"ids": list(item_ids)})}
+        rows = self._rows(SELECT_ITEMS, {"ids": UuidArray(item_ids)})
+        return {row[0]: _item(row) for row in rows}
 
     def update(self, item: Item) -> None:
         """Replace an item whose stored version is ``item.version - 1`` (else VersionMismatch,

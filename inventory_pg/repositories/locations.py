@@ -9,6 +9,7 @@ from uuid import UUID
 from inventory_core.errors import NotFound, VersionMismatch
 from inventory_core.locations import Location
 from inventory_core.ports import LocationQuery
+from inventory_pg._adapt import UuidArray
 from inventory_pg.repositories._base import Repository
 
 __all__ = ["PgLocationRepository"]
@@ -118,7 +119,7 @@ class PgLocationRepository(Repository):
         """The locations that exist among ``location_ids``."""
         if not location_ids:
             return {}
-        rows = self._rows(SELECT_LOCATIONS, {"ids": list(location_ids)})
+        rows = self._rows(SELECT_LOCATIONS, {"ids": UuidArray(location_ids)})
         return {row[0]: _location(row) for row in rows}
 
     def update(self, location: Location) -> None:

@@ -21,6 +21,7 @@ import attrs
 from inventory_core.errors import AlreadyExists
 from inventory_core.movements import AdjustmentReason, Movement, MovementLine
 from inventory_core.ports import MovementQuery
+from inventory_pg._adapt import BigintArray, UuidArray
 from inventory_pg.repositories._base import Repository
 
 __all__ = ["PgMovementRepository"]
@@ -187,10 +188,10 @@ class PgMovementRepository(Repository):
             "note": movement.note,
             "reverses_id": movement.reverses_id,
             "reservation_id": movement.reservation_id,
-            "item_ids": [line.item_id for line in lines],
-            "quantities": [line.quantity for line in lines],
-            "from_ids": [line.from_location_id for line in lines],
-            "to_ids": [line.to_location_id for line in lines],
+            "item_ids": UuidArray(line.item_id for line in lines),
+            "quantities": BigintArray(line.quantity for line in lines),
+            "from_ids": UuidArray(line.from_location_id for line in lines),
+            "to_ids": UuidArray(line.to_location_id for line in lines),
         }
         (cursor,) = self._session().run([(APPEND_MOVEMENT, params)], values={"id": movement.id})
         row = cursor.fetchone()

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from inventory_core.ports import ReservationQuery, StockKey
 from inventory_core.reservations import Reservation, ReservationStatus
+from inventory_pg._adapt import UuidArray
 from inventory_pg.repositories._base import Repository
 
 __all__ = ["PgReservationRepository"]
@@ -161,8 +162,8 @@ class PgReservationRepository(Repository):
                 EXPIRE_DUE_FOR_KEYS,
                 {
                     "now": now,
-                    "item_ids": [item for item, _ in keys],
-                    "warehouse_ids": [warehouse for _, warehouse in keys],
+                    "item_ids": UuidArray(item for item, _ in keys),
+                    "warehouse_ids": UuidArray(warehouse for _, warehouse in keys),
                 },
             )
         return sorted((_reservation(row) for row in rows), key=lambda r: r.id)

@@ -20,6 +20,7 @@ import attrs
 from inventory_core.errors import ConcurrencyConflict, InsufficientStock, InvalidOperation
 from inventory_core.ports import LocationStockQuery, StockKey, WarehouseStockQuery
 from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_pg._adapt import UuidArray
 from inventory_pg._session import Statement
 from inventory_pg.repositories._base import Repository
 
@@ -271,8 +272,8 @@ class PgStockRepository(Repository):
         if not result:
             return result
         params = {
-            "item_ids": [item for item, _ in result],
-            "location_ids": [location for _, location in result],
+            "item_ids": UuidArray(item for item, _ in result),
+            "location_ids": UuidArray(location for _, location in result),
         }
         if lock:
             _, cursor = self._session().run(
