@@ -73,6 +73,12 @@ class Inventory:
     def clock(self) -> Clock:
         return self.context.clock
 
+    def prepare_authentication(self) -> None:
+        """Compute now the dummy hash that unknown-user logins are verified against, so even the
+        first such login after start takes the same time as a wrong password (servers call this
+        at start; it costs one password hash)."""
+        users.warm_dummy_hash(self.context.password_hasher)
+
     def unit_of_work(self) -> UnitOfWork:
         """A new unit of work from the adapter, for callers that wrap use cases (``uow=``)."""
         return self._unit_of_work()

@@ -100,6 +100,7 @@ def create_app(
     when the service does not answer; ``/readyz`` is 503 while any does.
     """
     configure_logging(settings.log_level)
+    inventory.prepare_authentication()
     middleware: list[Any] = [RequestContextMiddleware(settings)]
     if settings.cors_origins:
         origins = list(settings.cors_origins)

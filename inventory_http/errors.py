@@ -160,6 +160,9 @@ def problem_for(error: InventoryError) -> Problem:
     if isinstance(error, AuthenticationFailed):
         return Problem(401, "authentication-failed", detail)
     if isinstance(error, Unavailable):
+        # The client only learns "retry later"; operators need the cause. Adapter messages name
+        # the service and the driver's error, never credentials.
+        log.warning("backing service unavailable: %s", error.message)
         return Problem(
             503,
             "unavailable",

@@ -57,6 +57,11 @@ class _DummyHash:
 _dummy_hash = _DummyHash()
 
 
+def warm_dummy_hash(hasher: PasswordHasher) -> None:
+    """Make the dummy hash for ``hasher`` now rather than on the first unknown-user login."""
+    _dummy_hash.get(hasher)
+
+
 def provision_user(ctx: ServiceContext, uow: UnitOfWork, command: CreateUser) -> User:
     """Create a user without checking who asks: for trusted operators (the CLI, bootstrap)."""
     username = normalize_username(command.username)

@@ -216,3 +216,23 @@ def test_get_user_visibility(h: Harness) -> None:
         h.inventory.get_user(viewer, clerk.user_id)
     with pytest.raises(NotFound):
         h.inventory.get_user(h.admin, UUID(int=7))
+
+
+def test_prepare_authentication_makes_the_dummy_hash_up_front() -> None:
+    from inventory_core.memory.store import InMemoryStore  # noqa: PLC0415
+    from inventory_core.service import Inventory  # noqa: PLC0415
+
+    class CountingHasher(Pbkdf2PasswordHasher):
+        hashed = 0
+
+        def hash(self, password: str) -> str:
+            CountingHasher.hashed += 1
+            return super().hash(password)
+
+    hasher = CountingHasher(iterations=1)
+    inventory = Inventory(InMemoryStore().unit_of_work, password_hasher=hasher)
+    inventory.prepare_authentication()
+    assert CountingHasher.hashed == 1
+    with pytest.raises(AuthenticationFailed):
+        inventory.authenticate("nobody-here", "some-password-1")
+    assert CountingHasher.hashed == 1  # the first unknown-user login hashed nothing new
