@@ -22,6 +22,7 @@ from inventory_core.users import Actor
 from inventory_http.converter import StrictValueError, parse_uuid, structure
 from inventory_http.errors import Problem
 from inventory_http.idempotency import IdempotentRunner, Rendered
+from inventory_http.resources._views import etag
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -285,6 +286,23 @@ def not_modified(req: falcon.Request, version: int) -> bool:
     """True when ``If-None-Match`` matches ``version`` (weak comparison, or ``*``)."""
     tags = req.if_none_match or []
     return any(str(tag) in {"*", str(version)} for tag in tags)
+
+
+def send_versioned(
+    req: falcon.Request,
+    resp: falcon.Response,
+    version: int,
+    render: Callable[[], Any],
+    *,
+    conditional: bool = True,
+) -> None:
+    """Send a versioned entity (item, location) with its ``ETag``. With ``conditional`` (GET),
+    a matching ``If-None-Match`` gets 304 and no body; ``render`` runs only when a body is sent."""
+    resp.set_header("ETag", etag(version))
+    if conditional and not_modified(req, version):
+        resp.status = 304
+        return
+    send_json(resp, render())
 
 
 @attrs.frozen

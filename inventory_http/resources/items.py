@@ -17,10 +17,10 @@ from inventory_http.resources._common import (
     actor_of,
     if_match_version,
     json_rendered,
-    not_modified,
     page,
     read_body,
     send_json,
+    send_versioned,
 )
 
 __all__ = ["ItemResource", "ItemStockResource", "ItemsResource"]
@@ -71,11 +71,7 @@ class ItemResource(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
         """The item with its ``ETag``."""
         item = self.inventory.get_item(actor_of(req), item_id)
-        resp.set_header("ETag", views.etag(item.version))
-        if not_modified(req, item.version):
-            resp.status = 304
-            return
-        send_json(resp, views.item(item))
+        send_versioned(req, resp, item.version, lambda: views.item(item))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
         """Change the fields given (``null`` clears the reorder fields)."""
@@ -92,8 +88,7 @@ class ItemResource(Resource):
             active=body.active,
         )
         item = self.inventory.change_item(actor, item_id, changes, expected_version=expected)
-        resp.set_header("ETag", views.etag(item.version))
-        send_json(resp, views.item(item))
+        send_versioned(req, resp, item.version, lambda: views.item(item), conditional=False)
 
 
 class ItemStockResource(Resource):

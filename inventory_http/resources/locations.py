@@ -18,10 +18,10 @@ from inventory_http.resources._common import (
     actor_of,
     if_match_version,
     json_rendered,
-    not_modified,
     page,
     read_body,
     send_json,
+    send_versioned,
 )
 
 __all__ = ["LocationResource", "LocationsResource"]
@@ -69,11 +69,7 @@ class LocationResource(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, location_id: UUID) -> None:
         """The location with its ``ETag``."""
         location = self.inventory.get_location(actor_of(req), location_id)
-        resp.set_header("ETag", views.etag(location.version))
-        if not_modified(req, location.version):
-            resp.status = 304
-            return
-        send_json(resp, views.location(location))
+        send_versioned(req, resp, location.version, lambda: views.location(location))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, location_id: UUID) -> None:
         """Rename, recode, (de)activate, or move within the warehouse."""
@@ -88,5 +84,6 @@ class LocationResource(Resource):
         location = self.inventory.change_location(
             actor, location_id, changes, expected_version=expected
         )
-        resp.set_header("ETag", views.etag(location.version))
-        send_json(resp, views.location(location))
+        send_versioned(
+            req, resp, location.version, lambda: views.location(location), conditional=False
+        )

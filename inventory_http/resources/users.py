@@ -22,6 +22,7 @@ from inventory_http.resources._common import (
     page,
     read_body,
     send_json,
+    send_versioned,
 )
 from inventory_http.resources.session import client_address, throttled
 
@@ -68,8 +69,7 @@ class UserResource(Resource):
         if user.version != before.version:
             keep = req.context.session_id if user_id == actor.user_id else None
             self.ctx.sessions.destroy_user_sessions(user_id, keep=keep)
-        resp.set_header("ETag", views.etag(user.version))
-        send_json(resp, views.user(user))
+        send_versioned(req, resp, user.version, lambda: views.user(user), conditional=False)
 
 
 class PasswordResource(Resource):
