@@ -155,11 +155,25 @@ class LocationRepository(Protocol):
 class MovementRepository(Protocol):
     """The append-only ledger. Nothing is ever updated or deleted."""
 
-    def append(self, movement: Movement) -> Movement:
+    def append(
+        self,
+        movement: Movement,
+        *,
+        locations: Sequence[LocationChange] = (),
+        warehouses: Sequence[WarehouseChange] = (),
+    ) -> Movement:
         """Store a movement given with ``seq == 0`` and return it with its ``seq``. Sequence
         numbers are strictly increasing in commit order, so a reader paging by ``after=seq`` can
         never skip a movement that commits later. Raises AlreadyExists(field="reverses_id") when the
-        reversed movement already has a reversal."""
+        reversed movement already has a reversal.
+
+        ``locations`` and ``warehouses`` are the stock changes the movement makes, applied
+        together with the append exactly as :meth:`StockRepository.apply` would apply them: both
+        happen or neither does. A refused change raises what ``apply`` raises, AlreadyExists is
+        judged first, and after any of these errors neither the levels nor the ledger have
+        changed and the transaction is still usable. Posting both in one call lets an adapter
+        send them together (one round trip on Postgres), which keeps the rows it locks locked
+        for as short a time as possible."""
         ...
 
     def get(self, movement_id: UUID) -> Movement | None: ...

@@ -96,6 +96,7 @@ class Session:
         *,
         writes: bool = True,
         atomic: bool = False,
+        keep_savepoint: bool = False,
         values: Mapping[str, object] | None = None,
         deltas: Mapping[tuple[UUID, UUID], int] | None = None,
     ) -> list[psycopg.Cursor[Any]]:
@@ -108,6 +109,11 @@ class Session:
         no trace and the transaction stays usable (the ``ROLLBACK TO`` is owed, sent with the next
         batch). Without it a failure leaves the transaction aborted, as PostgreSQL does. Errors
         are translated (``values``/``deltas`` help the translation, see :func:`translate`).
+
+        ``keep_savepoint`` (with ``atomic``) leaves the savepoint open after a batch that raised no
+        error, so the caller may still judge its results and undo the whole batch with
+        :meth:`undo_call`; otherwise its RELEASE is owed and goes out with the next batch or the
+        COMMIT, costing no round trip of its own.
         """
         if self.broken:
             raise InvalidOperation(_FAILED)
@@ -118,7 +124,8 @@ class Session:
                 control.insert(0, BEGIN)
             if atomic:
                 control.append(f"SAVEPOINT {CALL_SAVEPOINT}")
-        epilogue = [f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"] if atomic else []
+        release = f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"
+        epilogue = [release] if atomic and not keep_savepoint else []
         try:
             _, cursors = self._send(control, statements, epilogue)
         except _BatchFailed as failed:
@@ -127,7 +134,18 @@ class Session:
         if control:
             self.began = True
             self.pending.clear()
+        if atomic and keep_savepoint:
+            self.pending.append(release)
         return cursors
+
+    def undo_call(self) -> None:
+        """Undo the batch just run with ``atomic=True, keep_savepoint=True``: the ROLLBACK TO
+        and RELEASE are owed, sent with the next batch (so undoing costs no round trip of its
+        own); the batch's rows stay locked until then."""
+        release = f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"
+        if self.pending[-1:] != [release]:
+            raise RuntimeError("undo_call follows a run(atomic=True, keep_savepoint=True) only")
+        self.pending[-1:] = [f"ROLLBACK TO SAVEPOINT {CALL_SAVEPOINT}", release]
 
     def commit(self) -> None:
         """Send the owed commands and COMMIT in one round trip. A transaction that failed

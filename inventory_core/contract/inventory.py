@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import attrs
 import pytest
 
 from inventory_core.contract.adapter import ContractAdapter, Harness
@@ -30,7 +31,7 @@ from inventory_core.locations import (
     SUPPLIER_LOCATION_ID,
     LocationKind,
 )
-from inventory_core.movements import AdjustmentReason, MovementKind
+from inventory_core.movements import AdjustmentReason, Movement, MovementKind, MovementLine
 from inventory_core.ports import (
     ItemQuery,
     LocationQuery,
@@ -46,6 +47,7 @@ from inventory_core.services.locations import ChangeLocation, CreateLocation
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
 from inventory_core.services.users import ChangeUser, CreateUser
+from inventory_core.stock import LocationChange
 from inventory_core.users import Role
 
 __all__ = ["InventoryContract"]
@@ -262,6 +264,63 @@ class InventoryContract:
         assert (on_hand(h, item, a), on_hand(h, item, b)) == (5, 0)
         assert h.inventory.list_movements(h.admin).items == before
         check_invariants(h)
+
+    def test_append_with_stock_changes_is_all_or_nothing(self, h: Harness) -> None:
+        # The repository call the ledger posts through: levels and ledger entry together.
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        receive(h, item, a, 5)
+
+        def move(
+            quantity: int, reverses: UUID | None = None
+        ) -> tuple[Movement, list[LocationChange]]:
+            movement = Movement(
+                id=uuid4(),
+                seq=0,
+                kind=MovementKind.TRANSFER if reverses is None else MovementKind.REVERSAL,
+                lines=(MovementLine(item, quantity, a, b),),
+                actor_id=h.admin.user_id,
+                occurred_at=h.clock.now(),
+                recorded_at=h.clock.now(),
+                reverses_id=reverses,
+            )
+            changes = [
+                LocationChange(item, a, -quantity, True),
+                LocationChange(item, b, quantity, True),
+            ]
+            return movement, changes
+
+        refused, refused_changes = move(9)
+        kept, kept_changes = move(2)
+        with h.unit_of_work() as uow:
+            with pytest.raises(InsufficientStock) as error:
+                uow.movements.append(refused, locations=refused_changes)
+            assert (error.value.location_id, error.value.available) == (a, 5)
+            assert uow.stock.on_hand([(item, a), (item, b)]) == {(item, a): 5, (item, b): 0}
+            assert uow.movements.get(refused.id) is None
+            stored = uow.movements.append(kept, locations=kept_changes)  # still usable
+            assert stored.seq > 0
+        assert (on_hand(h, item, a), on_hand(h, item, b)) == (3, 2)
+        with h.unit_of_work() as uow:
+            assert uow.movements.get(refused.id) is None
+            assert uow.movements.get(kept.id) == stored
+
+        # A second reversal of one movement is refused, and nothing of it remains.
+        first, first_changes = move(1, reverses=kept.id)
+        second, second_changes = move(1, reverses=kept.id)
+        with h.unit_of_work() as uow:
+            uow.movements.append(first, locations=first_changes)
+            with pytest.raises(AlreadyExists):
+                uow.movements.append(second, locations=second_changes)
+            assert uow.stock.on_hand([(item, a)]) == {(item, a): 2}
+        with h.unit_of_work() as uow:
+            assert uow.movements.get(second.id) is None
+            assert uow.movements.reversal_of(kept.id) == attrs.evolve(
+                first,
+                seq=uow.movements.reversal_of(kept.id).seq,  # type: ignore[union-attr]
+            )
+        assert (on_hand(h, item, a), on_hand(h, item, b)) == (2, 3)
 
     def test_seq_increases_and_paging_sees_each_movement_once(self, h: Harness) -> None:
         wh = h.warehouse()

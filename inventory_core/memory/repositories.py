@@ -172,14 +172,24 @@ class InMemoryMovementRepository:
     def __init__(self, store: InMemoryStore) -> None:
         self._s = store
 
-    def append(self, movement: Movement) -> Movement:
+    def append(
+        self,
+        movement: Movement,
+        *,
+        locations: Sequence[LocationChange] = (),
+        warehouses: Sequence[WarehouseChange] = (),
+    ) -> Movement:
         if movement.seq != 0:
             raise ValueError("append takes a movement whose seq is 0")
         if movement.id in self._s.movement_seqs:
             raise AlreadyExists("movement", "id", movement.id)
+        if movement.reverses_id is not None and movement.reverses_id in self._s.reversals:
+            raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
+        # Checked above, applied here (all or nothing), written below: a failure at any step
+        # leaves nothing behind.
+        if locations or warehouses:
+            InMemoryStockRepository(self._s).apply(locations, warehouses)
         if movement.reverses_id is not None:
-            if movement.reverses_id in self._s.reversals:
-                raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
             self._s.reversals.put(movement.reverses_id, movement.id)
         seq = (self._s.counters.get("seq") or 0) + 1
         self._s.counters.put("seq", seq)

@@ -60,13 +60,16 @@ def post(
         lowering = [k for k in warehouse_keys if warehouse_deltas[k] - reserved.get(k, 0) < 0]
         if lowering:
             expire_overdue(uow, now, lowering)
-    uow.stock.apply(
-        [
+    # The levels and the ledger entry in one call: an adapter can then send them together,
+    # holding the locks on the (often hot) level rows for the shortest time.
+    return uow.movements.append(
+        movement,
+        locations=[
             LocationChange(item, location, delta, locations[location].kind.holds_stock)
             for (item, location), delta in sorted(location_deltas.items())
             if delta
         ],
-        [
+        warehouses=[
             WarehouseChange(
                 item,
                 warehouse,
@@ -77,4 +80,3 @@ def post(
             for item, warehouse in warehouse_keys
         ],
     )
-    return uow.movements.append(movement)

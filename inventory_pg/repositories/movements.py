@@ -13,6 +13,7 @@ appends of concurrent transactions are serialised from that point to their commi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -21,8 +22,10 @@ import attrs
 from inventory_core.errors import AlreadyExists
 from inventory_core.movements import AdjustmentReason, Movement, MovementLine
 from inventory_core.ports import MovementQuery
+from inventory_core.stock import LocationChange, WarehouseChange
 from inventory_pg._adapt import BigintArray, UuidArray
 from inventory_pg.repositories._base import Repository
+from inventory_pg.repositories.stock import plan_writes, refusal
 
 __all__ = ["PgMovementRepository"]
 
@@ -170,10 +173,25 @@ def _movement(row: tuple[Any, ...]) -> Movement:
 class PgMovementRepository(Repository):
     """The ledger in Postgres (MovementRepository). Nothing here updates or deletes."""
 
-    def append(self, movement: Movement) -> Movement:
-        """Store a movement given with ``seq == 0`` in one statement and return it with its
-        seq (commit-ordered, see the module docstring). AlreadyExists(field="reverses_id") when
-        the reversed movement already has a reversal, (field="id") for a duplicate id."""
+    def append(
+        self,
+        movement: Movement,
+        *,
+        locations: Sequence[LocationChange] = (),
+        warehouses: Sequence[WarehouseChange] = (),
+    ) -> Movement:
+        """Store a movement given with ``seq == 0`` and return it with its seq (commit-ordered,
+        see the module docstring), applying its stock changes in the same round trip.
+        AlreadyExists(field="reverses_id") when the reversed movement already has a reversal,
+        (field="id") for a duplicate id; a refused stock change raises as
+        :meth:`PgStockRepository.apply` does. After any of these nothing of the call remains.
+
+        The level statements and the append go out in one batch inside a savepoint, so the level
+        rows are locked for a single round trip before the COMMIT (the level rows of a busy item
+        are what concurrent movements queue on). A refused level statement does not stop the
+        batch -- it just returns no row -- so the append has run too: the savepoint is rolled
+        back then, which undoes both without any UPDATE or DELETE of the ledger.
+        """
         if movement.seq != 0:
             raise ValueError("append takes a movement whose seq is 0")
         lines = movement.lines
@@ -193,11 +211,29 @@ class PgMovementRepository(Repository):
             "from_ids": UuidArray(line.from_location_id for line in lines),
             "to_ids": UuidArray(line.to_location_id for line in lines),
         }
-        (cursor,) = self._session().run([(APPEND_MOVEMENT, params)], values={"id": movement.id})
+        writes, deltas = plan_writes(locations, warehouses)
+        session = self._session()
+        if not writes:
+            (cursor,) = session.run([(APPEND_MOVEMENT, params)], values={"id": movement.id})
+            row = cursor.fetchone()
+            if row is None:
+                raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
+            return attrs.evolve(movement, seq=row[0])
+        *cursors, cursor = session.run(
+            [*((w.sql, w.params) for w in writes), (APPEND_MOVEMENT, params)],
+            atomic=True,
+            keep_savepoint=True,
+            values={"id": movement.id},
+            deltas=deltas,
+        )
+        results = [c.fetchone() for c in cursors]
         row = cursor.fetchone()
-        if row is None:
+        if row is not None and all(r is not None for r in results):
+            return attrs.evolve(movement, seq=row[0])
+        session.undo_call()
+        if row is None:  # the undo is owed: it goes out first with the next batch, or the end
             raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
-        return attrs.evolve(movement, seq=row[0])
+        raise refusal(session, writes, results)
 
     def get(self, movement_id: UUID) -> Movement | None:
         """The movement with its lines, or None."""

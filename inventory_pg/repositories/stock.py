@@ -21,7 +21,7 @@ from inventory_core.errors import ConcurrencyConflict, InsufficientStock, Invali
 from inventory_core.ports import LocationStockQuery, StockKey, WarehouseStockQuery
 from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
 from inventory_pg._adapt import UuidArray
-from inventory_pg._session import Statement
+from inventory_pg._session import Session, Statement
 from inventory_pg.repositories._base import Repository
 
 __all__ = ["PgStockRepository"]
@@ -166,9 +166,11 @@ class _Write:
     location: bool
 
 
-def _plan(
+def plan_writes(
     locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
 ) -> tuple[list[_Write], dict[StockKey, int]]:
+    """The statements applying the changes, in the global lock order, and the deltas of the
+    stock-holding rows (for error translation)."""
     # Several changes of one key add up (as in the in-memory adapter): one statement per row.
     location_deltas: dict[StockKey, int] = {}
     holds: dict[StockKey, bool] = {}
@@ -245,7 +247,7 @@ class PgStockRepository(Repository):
         ``reserved`` would go negative, ConcurrencyConflict when the row changed in between
         so that it would now be allowed.
         """
-        writes, deltas = _plan(locations, warehouses)
+        writes, deltas = plan_writes(locations, warehouses)
         if not writes:
             return
         session = self._session()
@@ -253,17 +255,12 @@ class PgStockRepository(Repository):
         results = [cursor.fetchone() for cursor in cursors]
         if all(row is not None for row in results):
             return
-        refused = [w for w, row in zip(writes, results, strict=True) if row is None]
-        first = next((w for w in refused if w.location), refused[0])
         undo: list[Statement] = [
             (w.forget if row[0] else w.undo, w.params)
             for w, row in zip(writes, results, strict=True)
             if row is not None
         ]
-        level = LOCATION_LEVEL if first.location else WAREHOUSE_LEVEL
-        *_, cursor = session.run([*undo, (level, first.params)])
-        current = cursor.fetchone()
-        raise _refusal(first, current)
+        raise refusal(session, writes, results, undo=undo)
 
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
         """On hand per (item, location); absent rows count 0 and are included. With ``lock`` the
@@ -326,6 +323,23 @@ class PgStockRepository(Repository):
             },
         )
         return [WarehouseStock(*row) for row in rows]
+
+
+def refusal(
+    session: Session,
+    writes: Sequence[_Write],
+    results: Sequence[tuple[Any, ...] | None],
+    *,
+    undo: Sequence[Statement] = (),
+) -> Exception:
+    """Why a batch of ``writes`` was refused (``results`` holds None for each refused one): the
+    error for the first refused row, judged on the row as it is now. One round trip, which also
+    carries ``undo`` and whatever the session owes (such as the rollback of the batch)."""
+    refused = [w for w, row in zip(writes, results, strict=True) if row is None]
+    first = next((w for w in refused if w.location), refused[0])
+    level = LOCATION_LEVEL if first.location else WAREHOUSE_LEVEL
+    *_, cursor = session.run([*undo, (level, first.params)])
+    return _refusal(first, cursor.fetchone())
 
 
 def _refusal(write: _Write, current: tuple[Any, ...] | None) -> Exception:
