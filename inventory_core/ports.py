@@ -223,6 +223,15 @@ class StockRepository(Protocol):
         leaves out active reservations already overdue at ``now``."""
         ...
 
+    def item_levels(
+        self, item_id: UUID, *, now: datetime
+    ) -> tuple[list[WarehouseStock], list[LocationStock]] | None:
+        """All levels of one item in one consistent read: what :meth:`warehouse_levels` and
+        :meth:`location_levels` give for ``item_id`` (same order, same rules), or None when
+        there is no such item. Adapters answer it in one statement, so the two lists always
+        agree with each other even while movements of the item commit."""
+        ...
+
 
 class ReservationRepository(Protocol):
     """Reservations. Warehouse ``reserved`` levels are kept by the use cases through

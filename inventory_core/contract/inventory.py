@@ -613,6 +613,41 @@ class InventoryContract:
         zero = h.inventory.list_location_stock(h.admin, LocationStockQuery(item_id=low)).items
         assert zero == ()
 
+    def test_item_levels_agree_with_the_listings(self, h: Harness) -> None:
+        wh, wh2 = h.warehouse(), h.warehouse()
+        bins = [h.bin(wh), h.bin(wh), h.bin(wh2)]
+        item, other = h.item(), h.item()
+        for n, location in enumerate(bins):
+            receive(h, item, location, 10 + n)
+        receive(h, other, bins[0], 4)
+        h.inventory.post_movement(
+            h.admin, PostMovement("shipment", [LineRequest(item, 11, from_location_id=bins[1])])
+        )  # a level back at zero is left out
+        h.inventory.reserve_stock(
+            h.admin, ReserveStock(item, wh, 3, expires_at=h.clock.now() + timedelta(minutes=5))
+        )
+        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh2, 2))
+        h.clock.advance(minutes=10)  # the first reservation no longer counts
+        now = h.clock.now()
+        with h.unit_of_work() as uow:
+            levels = uow.stock.item_levels(item, now=now)
+            listed = (
+                uow.stock.warehouse_levels(
+                    WarehouseStockQuery(item_id=item), now=now, after=None, limit=None
+                ),
+                uow.stock.location_levels(LocationStockQuery(item_id=item), after=None, limit=None),
+            )
+            missing = uow.stock.item_levels(uuid4(), now=now)
+        assert levels == listed
+        assert levels is not None
+        assert [(w.warehouse_id, w.on_hand, w.reserved) for w in levels[0]] == sorted(
+            [(wh, 10, 0), (wh2, 12, 2)]
+        )
+        assert [r.location_id for r in levels[1]] == sorted([bins[0], bins[2]])
+        assert missing is None
+        stock = h.inventory.item_stock(h.admin, item)
+        assert (stock.on_hand, stock.reserved) == (22, 2)
+
     # ------------------------------------------------------------ users
 
     def test_users_unique_and_authenticate(self, h: Harness) -> None:

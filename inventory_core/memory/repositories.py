@@ -343,6 +343,18 @@ class InMemoryStockRepository:
             rows.append(row)
         return _page(rows, lambda r: (r.item_id, r.warehouse_id), after, limit)
 
+    def item_levels(
+        self, item_id: UUID, *, now: datetime
+    ) -> tuple[list[WarehouseStock], list[LocationStock]] | None:
+        if item_id not in self._s.items:
+            return None
+        return (
+            self.warehouse_levels(
+                WarehouseStockQuery(item_id=item_id), now=now, after=None, limit=None
+            ),
+            self.location_levels(LocationStockQuery(item_id=item_id), after=None, limit=None),
+        )
+
 
 class InMemoryReservationRepository:
     """Reservations in an InMemoryStore."""

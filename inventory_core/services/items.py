@@ -9,7 +9,7 @@ import attrs
 from inventory_core.errors import NotFound, ValidationError, VersionMismatch
 from inventory_core.items import Item
 from inventory_core.paging import Page
-from inventory_core.ports import ItemQuery, LocationStockQuery, UnitOfWork, WarehouseStockQuery
+from inventory_core.ports import ItemQuery, UnitOfWork
 from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page, require
 from inventory_core.stock import LocationStock, WarehouseStock
 from inventory_core.users import Actor, Role
@@ -126,14 +126,10 @@ def change_item(
 def item_stock(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, item_id: UUID) -> ItemStock:
     require(actor, Role.VIEWER)
     with uow:
-        if uow.items.get(item_id) is None:
-            raise NotFound("item", item_id)
-        warehouses = uow.stock.warehouse_levels(
-            WarehouseStockQuery(item_id=item_id), now=ctx.clock.now(), after=None, limit=None
-        )
-        locations = uow.stock.location_levels(
-            LocationStockQuery(item_id=item_id), after=None, limit=None
-        )
+        levels = uow.stock.item_levels(item_id, now=ctx.clock.now())
+    if levels is None:
+        raise NotFound("item", item_id)
+    warehouses, locations = levels
     return ItemStock(
         item_id=item_id,
         on_hand=sum(w.on_hand for w in warehouses),

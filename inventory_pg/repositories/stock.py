@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, LiteralString
+from uuid import UUID
 
 import attrs
 
@@ -152,6 +153,27 @@ WHERE (%(item_id)s::uuid IS NULL OR w.item_id = %(item_id)s::uuid)
        OR w.on_hand - (w.reserved - coalesce(o.overdue, 0)) < i.reorder_point)
 ORDER BY w.item_id, w.warehouse_id
 LIMIT %(limit)s
+"""
+
+# One item's levels in one statement, so one snapshot: warehouse rows as WAREHOUSE_LEVELS gives
+# them, then location rows as LOCATION_LEVELS does, behind a row that says the item exists.
+ITEM_LEVELS = """
+SELECT 0 AS part, NULL::uuid AS warehouse_id, NULL::uuid AS location_id, 0::bigint, 0::bigint
+FROM items WHERE id = %(item_id)s
+UNION ALL
+SELECT 1, w.warehouse_id, NULL::uuid, w.on_hand, w.reserved - coalesce(o.overdue, 0)
+FROM warehouse_stock w
+LEFT JOIN LATERAL (
+    SELECT sum(r.quantity)::bigint AS overdue FROM reservations r
+    WHERE r.item_id = w.item_id AND r.warehouse_id = w.warehouse_id
+      AND r.status = 'active' AND r.expires_at <= %(now)s
+) o ON true
+WHERE w.item_id = %(item_id)s
+UNION ALL
+SELECT 2, l.warehouse_id, s.location_id, s.on_hand, 0::bigint
+FROM location_stock s JOIN locations l ON l.id = s.location_id
+WHERE s.item_id = %(item_id)s AND s.holds_stock AND s.on_hand <> 0
+ORDER BY part, location_id, warehouse_id
 """
 
 
@@ -323,6 +345,23 @@ class PgStockRepository(Repository):
             },
         )
         return [WarehouseStock(*row) for row in rows]
+
+    def item_levels(
+        self, item_id: UUID, *, now: datetime
+    ) -> tuple[list[WarehouseStock], list[LocationStock]] | None:
+        """One item's warehouse and location levels from one statement (one snapshot), or None
+        when the item does not exist."""
+        rows = self._rows(ITEM_LEVELS, {"item_id": item_id, "now": now})
+        if not rows or rows[0][0] != 0:
+            return None
+        warehouses: list[WarehouseStock] = []
+        locations: list[LocationStock] = []
+        for part, warehouse_id, location_id, on_hand, reserved in rows[1:]:
+            if part == 1:
+                warehouses.append(WarehouseStock(item_id, warehouse_id, on_hand, reserved))
+            else:
+                locations.append(LocationStock(item_id, location_id, warehouse_id, on_hand))
+        return warehouses, locations
 
 
 def refusal(
