@@ -7,6 +7,7 @@ cannot drift apart. Numbers and reasoning are in ``docs/security.md``, "Sessions
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -20,6 +21,7 @@ from inventory_core.users import Role
 
 __all__ = [
     "DEFAULT_MAX_SESSIONS_PER_USER",
+    "MAX_TOUCH_INTERVAL",
     "MAX_USER_AGENT_LENGTH",
     "SESSION_ID_BYTES",
     "SESSION_ID_PATTERN",
@@ -34,6 +36,8 @@ __all__ = [
     "new_session_id",
     "session_digest",
     "session_lifetimes",
+    "touch_due",
+    "touch_interval",
     "touched",
 ]
 
@@ -41,7 +45,8 @@ __all__ = [
 @attrs.frozen
 class SessionPolicy:
     """Timeouts of a session store. A session ends at the earlier of ``last_seen + idle`` and
-    ``created + absolute``; remember-me sessions use ``remember_seconds`` for both."""
+    ``created + absolute``; remember-me sessions use ``remember_seconds`` for both.
+    ``last_seen`` is the last *recorded* use: see :func:`touch_interval` for its granularity."""
 
     idle_seconds: int = 30 * 60
     absolute_seconds: int = 12 * 3600
@@ -80,6 +85,9 @@ MAX_USER_AGENT_LENGTH = 256
 
 DEFAULT_MAX_SESSIONS_PER_USER = 10
 """Live sessions one user may hold; creating one more ends the oldest (earliest created)."""
+
+MAX_TOUCH_INTERVAL = timedelta(seconds=60)
+"""The upper bound of :func:`touch_interval`."""
 
 
 def new_session_id() -> str:
@@ -155,9 +163,35 @@ def is_live(session: Session, now: datetime) -> bool:
     return now < session.expires_at
 
 
+def touch_interval(policy: SessionPolicy, *, remember: bool) -> timedelta:
+    """How old a session's recorded use may get before a use records a new one:
+    ``min(MAX_TOUCH_INTERVAL, idle / 20)`` of that kind of session (60 s for the defaults; 0.5 s
+    for a 10 s idle timeout).
+
+    Recording every use would make every request a write; recording one per interval keeps the
+    common lookup read-only. The price: a session ends ``idle`` after its last *recorded* use,
+    which is between ``idle - interval`` (exclusive) and ``idle`` after its last use. It never
+    outlives the idle timeout; it may end up to one interval sooner (29 to 30 minutes by default).
+    """
+    # Asked on every lookup: keyed by the idle seconds session_lifetimes would pick, and cached.
+    return _touch_interval(policy.remember_seconds if remember else policy.idle_seconds)
+
+
+@functools.lru_cache(maxsize=64)
+def _touch_interval(idle_seconds: int) -> timedelta:
+    return min(MAX_TOUCH_INTERVAL, timedelta(seconds=idle_seconds) / 20)
+
+
+def touch_due(session: Session, now: datetime, policy: SessionPolicy) -> bool:
+    """True when a use of ``session`` at ``now`` must be recorded (with :func:`touched`): its
+    recorded use is at least :func:`touch_interval` old. Otherwise the store returns the session
+    as stored and writes nothing."""
+    return now - session.last_seen_at >= touch_interval(policy, remember=session.remember)
+
+
 def touched(session: Session, now: datetime, policy: SessionPolicy) -> Session:
     """``session`` seen at ``now``: idle deadline moved to ``now + idle``, never past the
-    absolute deadline."""
+    absolute deadline. Stores call it only when :func:`touch_due` says so."""
     now = now.astimezone(UTC)
     idle, _ = session_lifetimes(policy, remember=session.remember)
     return attrs.evolve(

@@ -2,23 +2,32 @@
 
 Layout (``P`` is the key prefix, ``inventory:`` by default):
 
-* ``P session:<sha256 of id>`` -- a hash: user_id, role, csrf_token, created_at, last_seen_at,
-  expires_at, absolute_expires_at (integer microseconds since the epoch), user_agent (absent when
-  unknown), remember (``1``/``0``). Its Redis TTL is the time left to ``expires_at``.
+* ``P sess:<sha256 of id>`` -- a string, the session's fields separated by single spaces, in
+  this order: user_id, role, csrf_token, created_at, last_seen_at, expires_at,
+  absolute_expires_at (integer microseconds since the epoch), remember (``1``/``0``), user_agent
+  (last, so it may hold spaces; empty when unknown). None of the others can hold a space. One
+  string, so a lookup is one ``GET`` with one short reply. Its Redis TTL is the time left to
+  ``expires_at``.
 * ``P user-sessions:<user id>`` -- a sorted set of that user's digests scored by their
   ``absolute_expires_at``; its TTL is the time left to the latest of them.
 
 The raw id exists only in the caller's hands: keys hold its SHA-256, and no value holds it.
-Every operation is one Lua script (atomic on the server): get-and-touch, create-with-eviction,
-destroy, logout-everywhere and list. The scripts judge expiry by the ``now`` the store's clock
-gives them, never by the server's clock, so behaviour is that of
+
+A lookup (:meth:`RedisSessionStore.get`) is a plain ``GET`` when the session is live and its
+recorded use is younger than :func:`~inventory_core.sessions.touch_interval` (a minute by
+default): nothing to write, so the common request costs one read-only round trip. Otherwise --
+a use to record, or an expired session to remove -- it runs the touch script. Every write is one
+Lua script (atomic on the server): touch, create-with-eviction, destroy, logout-everywhere; so is
+the list. The touch script judges again what the ``GET`` saw, so a touch racing a logout can
+never bring a session back. The scripts judge expiry by the ``now`` the store's clock gives
+them, never by the server's clock, so behaviour is that of
 :class:`~inventory_core.memory.sessions.InMemorySessionStore`, and tests can drive time. Redis
 TTLs, computed from the same deadlines, are only the backstop that removes what nobody asks for.
 
 The index is pruned on every write and list: entries past their absolute deadline by
-ZREMRANGEBYSCORE, the others by checking their hash (an idle deadline can pass long before the
-absolute one, and a hash may already be gone by TTL). It holds at most ``max_sessions_per_user``
-live entries, so that check is bounded.
+ZREMRANGEBYSCORE, the others by checking their session (an idle deadline can pass long before
+the absolute one, and a session may already be gone by TTL). It holds at most
+``max_sessions_per_user`` live entries, so that check is bounded.
 
 The scripts touch session keys they compute from the index, so they need all keys on one server:
 plain Redis or a primary with replicas, not Redis Cluster.
@@ -26,7 +35,6 @@ plain Redis or a primary with replicas, not Redis Cluster.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
@@ -39,11 +47,14 @@ from inventory_core.sessions import (
     Session,
     SessionPolicy,
     eviction_order,
+    is_live,
     is_session_id,
     new_session,
     new_session_id,
     session_digest,
     session_lifetimes,
+    touch_due,
+    touch_interval,
 )
 from inventory_core.throttling import timestamp_us
 from inventory_core.users import Role
@@ -52,11 +63,14 @@ from inventory_redis.errors import translate_redis_errors
 __all__ = ["RedisSessionStore"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_US: Final = timedelta(microseconds=1)
 
-# Shared by the scripts below. prune() drops the index entries (and hashes) of sessions that are no
-# longer live at `now` and returns the live ones as {digest, created_at}; set_index_ttl() keeps the
-# index key alive exactly as long as its longest-lived entry. Numbers are formatted with %.0f:
-# tostring() would print large ones in exponent form and lose digits.
+# Shared by the scripts below. A session value is "user role csrf created last_seen expires
+# absolute remember agent" (see the module docstring); the patterns pick fields out of it.
+# prune() drops the index entries (and sessions) that are no longer live at `now` and returns the
+# live ones as {digest, created_at}; set_index_ttl() keeps the index key alive exactly as long as
+# its longest-lived entry. Numbers are formatted with %.0f: tostring() would print large ones in
+# exponent form and lose digits. Microsecond times (~1.8e15) are exact in Lua's doubles.
 _LUA_HELPERS: Final = """
 local function prune(index, prefix, now)
   for _, d in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now)) do
@@ -65,9 +79,11 @@ local function prune(index, prefix, now)
   redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   local live = {}
   for _, d in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local v = redis.call('HMGET', prefix .. d, 'expires_at', 'created_at')
-    if v[1] and tonumber(v[1]) > now then
-      table.insert(live, {d, tonumber(v[2])})
+    local v = redis.call('GET', prefix .. d)
+    local created, expires
+    if v then created, expires = string.match(v, '^%S+ %S+ %S+ (%d+) %d+ (%d+) ') end
+    if expires and tonumber(expires) > now then
+      table.insert(live, {d, tonumber(created)})
     else
       redis.call('DEL', prefix .. d)
       redis.call('ZREM', index, d)
@@ -88,17 +104,19 @@ local function set_index_ttl(index, now)
 end
 """
 
-# KEYS: session, index. ARGV: now, session prefix, digest, max per user, then the fields.
-# Returns 1 when stored, 0 when the digest is taken by another session (the caller draws again).
+# KEYS: session, index. ARGV: now, session prefix, digest, max per user, the value, its
+# expires_at, its absolute_expires_at. Returns 1 when stored, 0 when the digest is taken by
+# another session (the caller draws again).
 _CREATE: Final = (
     _LUA_HELPERS
     + """
 local now = tonumber(ARGV[1])
 local prefix, digest, max = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local existing = redis.call('HGET', KEYS[1], 'csrf_token')
+local existing = redis.call('GET', KEYS[1])
 if existing then
-  -- Our own earlier attempt of this very call (a retry after a lost reply) is a success.
-  if existing == ARGV[7] then return 1 end
+  -- Our own earlier attempt of this very call (a retry after a lost reply) is a success: the
+  -- value holds a fresh CSRF token, so no other call stores the same one.
+  if existing == ARGV[5] then return 1 end
   return 0
 end
 local live = prune(KEYS[2], prefix, now)
@@ -110,46 +128,43 @@ for i = 1, #live - max + 1 do
   redis.call('DEL', prefix .. live[i][1])
   redis.call('ZREM', KEYS[2], live[i][1])
 end
-redis.call('HSET', KEYS[1], 'user_id', ARGV[5], 'role', ARGV[6], 'csrf_token', ARGV[7],
-  'created_at', ARGV[8], 'last_seen_at', ARGV[8], 'expires_at', ARGV[9],
-  'absolute_expires_at', ARGV[10], 'remember', ARGV[11])
-if ARGV[12] == '1' then
-  redis.call('HSET', KEYS[1], 'user_agent', ARGV[13])
-end
-redis.call('PEXPIRE', KEYS[1], ttl_ms(tonumber(ARGV[9]), now))
-redis.call('ZADD', KEYS[2], ARGV[10], digest)
+redis.call('SET', KEYS[1], ARGV[5], 'PX', ttl_ms(tonumber(ARGV[6]), now))
+redis.call('ZADD', KEYS[2], ARGV[7], digest)
 set_index_ttl(KEYS[2], now)
 return 1
 """
 )
 
-# KEYS: session. ARGV: now, idle (us) of a normal session, of a remember-me one, index prefix,
-# digest. Returns the touched hash as a flat list, or nil when absent or expired (then removed).
-_GET: Final = (
+# KEYS: session. ARGV: now, idle and touch interval (us) of this kind of session (remember is
+# fixed at creation, so the caller's reading of it holds), index prefix, digest. Judges afresh
+# what the caller's GET saw: returns nil when absent or expired (then removed), else the value,
+# with the use recorded when the touch is due.
+_TOUCH: Final = (
     _LUA_HELPERS
     + """
 local now = tonumber(ARGV[1])
-local v = redis.call('HMGET', KEYS[1], 'expires_at', 'absolute_expires_at', 'remember', 'user_id')
-if not v[1] then return nil end
-if tonumber(v[1]) <= now then
+local v = redis.call('GET', KEYS[1])
+if not v then return nil end
+local head, seen, expires, absolute, tail =
+  string.match(v, '^(%S+ %S+ %S+ %d+) (%d+) (%d+) (%d+)( .*)$')
+if tonumber(expires) <= now then
   redis.call('DEL', KEYS[1])
-  redis.call('ZREM', ARGV[4] .. v[4], ARGV[5])
+  redis.call('ZREM', ARGV[4] .. string.match(head, '^%S+'), ARGV[5])
   return nil
 end
-local idle = tonumber(ARGV[2])
-if v[3] == '1' then idle = tonumber(ARGV[3]) end
-local expires = math.min(now + idle, tonumber(v[2]))
-redis.call('HSET', KEYS[1], 'last_seen_at', ARGV[1], 'expires_at', string.format('%.0f', expires))
-redis.call('PEXPIRE', KEYS[1], ttl_ms(expires, now))
-return redis.call('HGETALL', KEYS[1])
+if now - tonumber(seen) < tonumber(ARGV[3]) then return v end
+local deadline = math.min(now + tonumber(ARGV[2]), tonumber(absolute))
+v = head .. ' ' .. ARGV[1] .. ' ' .. string.format('%.0f', deadline) .. ' ' .. absolute .. tail
+redis.call('SET', KEYS[1], v, 'PX', ttl_ms(deadline, now))
+return v
 """
 )
 
 # KEYS: session. ARGV: index prefix, digest.
 _DESTROY: Final = """
-local user_id = redis.call('HGET', KEYS[1], 'user_id')
+local v = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[1])
-if user_id then redis.call('ZREM', ARGV[1] .. user_id, ARGV[2]) end
+if v then redis.call('ZREM', ARGV[1] .. string.match(v, '^%S+'), ARGV[2]) end
 return 1
 """
 
@@ -171,14 +186,14 @@ return ended
 """
 )
 
-# KEYS: index. ARGV: now, session prefix. Returns {digest, flat hash} per live session.
+# KEYS: index. ARGV: now, session prefix. Returns {digest, value} per live session.
 _LIST: Final = (
     _LUA_HELPERS
     + """
 local now, prefix = tonumber(ARGV[1]), ARGV[2]
 local out = {}
 for _, s in ipairs(prune(KEYS[1], prefix, now)) do
-  table.insert(out, {s[1], redis.call('HGETALL', prefix .. s[1])})
+  table.insert(out, {s[1], redis.call('GET', prefix .. s[1])})
 end
 return out
 """
@@ -198,22 +213,38 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _pairs(flat: Sequence[Any]) -> dict[str, str]:
-    return {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
+def _encode(session: Session) -> str:
+    """The stored value of ``session`` (layout in the module docstring)."""
+    return " ".join(
+        [
+            str(session.user_id),
+            session.role.value,
+            session.csrf_token,
+            _us(session.created_at),
+            _us(session.last_seen_at),
+            _us(session.expires_at),
+            _us(session.absolute_expires_at),
+            "1" if session.remember else "0",
+            session.user_agent or "",  # cleaned user agents are never empty
+        ]
+    )
 
 
-def _session(digest: str, fields: Mapping[str, str]) -> Session:
+def _decode(digest: str, value: str) -> Session:
+    """The session a stored value holds (layout in the module docstring)."""
+    fields = value.split(" ", 8)
+    user_id, role, csrf_token, created, last_seen, expires, absolute, remember, agent = fields
     return Session(
         digest=digest,
-        user_id=UUID(fields["user_id"]),
-        role=Role(fields["role"]),
-        csrf_token=fields["csrf_token"],
-        created_at=_from_us(fields["created_at"]),
-        last_seen_at=_from_us(fields["last_seen_at"]),
-        expires_at=_from_us(fields["expires_at"]),
-        absolute_expires_at=_from_us(fields["absolute_expires_at"]),
-        user_agent=fields.get("user_agent"),
-        remember=fields["remember"] == "1",
+        user_id=UUID(user_id),
+        role=Role(role),
+        csrf_token=csrf_token,
+        created_at=_from_us(created),
+        last_seen_at=_from_us(last_seen),
+        expires_at=_from_us(expires),
+        absolute_expires_at=_from_us(absolute),
+        user_agent=agent or None,
+        remember=remember == "1",
     )
 
 
@@ -242,12 +273,20 @@ class RedisSessionStore:
         self._clock = clock
         self._policy = policy or SessionPolicy()
         self._max_per_user = max_sessions_per_user
-        self._session_prefix = f"{key_prefix}session:"
+        self._session_prefix = f"{key_prefix}sess:"
         self._index_prefix = f"{key_prefix}user-sessions:"
+        # (idle, touch interval) in microseconds, by remember flag: the touch script's arguments.
+        self._touch_args = {
+            remember: (
+                session_lifetimes(self._policy, remember=remember)[0] // _US,
+                touch_interval(self._policy, remember=remember) // _US,
+            )
+            for remember in (False, True)
+        }
         # register_script only hashes the source; it talks to Redis on first use, and reloads the
         # script by itself after a server restart emptied the script cache (NOSCRIPT).
         self._create = client.register_script(_CREATE)
-        self._get = client.register_script(_GET)
+        self._touch = client.register_script(_TOUCH)
         self._destroy = client.register_script(_DESTROY)
         self._destroy_user = client.register_script(_DESTROY_USER)
         self._list = client.register_script(_LIST)
@@ -281,15 +320,9 @@ class RedisSessionStore:
                 self._session_prefix,
                 digest,
                 self._max_per_user,
-                str(user_id),
-                session.role.value,
-                session.csrf_token,
-                _us(session.created_at),
+                _encode(session),
                 _us(session.expires_at),
                 _us(session.absolute_expires_at),
-                "1" if remember else "0",
-                "0" if session.user_agent is None else "1",
-                session.user_agent or "",
             ]
             with translate_redis_errors("session create"):
                 stored = self._create(keys=[self._session_prefix + digest, index], args=args)
@@ -298,27 +331,34 @@ class RedisSessionStore:
         raise RuntimeError("could not draw an unused session id")  # pragma: no cover
 
     def get(self, session_id: str) -> Session | None:
-        """The live session for a raw id, its idle deadline moved forward (never past the
-        absolute one); ``None`` for an unknown, expired or malformed id (a malformed one never
-        reaches Redis)."""
+        """The live session for a raw id; ``None`` for an unknown, expired or malformed id (a
+        malformed one never reaches Redis).
+
+        The use is recorded (last seen now, idle deadline moved forward, never past the absolute
+        one) when the recorded one is at least
+        :func:`~inventory_core.sessions.touch_interval` old -- a minute by default. Otherwise
+        this is one ``GET`` and writes nothing, so a session ends ``idle`` after its last
+        recorded use: never later than ``idle`` after its last use, and at most one interval
+        sooner.
+        """
         if not is_session_id(session_id):
             return None
         digest = session_digest(session_id)
+        key = self._session_prefix + digest
         now = self._clock.now()
-        idle, _ = session_lifetimes(self._policy, remember=False)
-        remember_idle, _ = session_lifetimes(self._policy, remember=True)
-        args: list[str | int] = [
-            _us(now),
-            idle // timedelta(microseconds=1),
-            remember_idle // timedelta(microseconds=1),
-            self._index_prefix,
-            digest,
-        ]
         with translate_redis_errors("session get"):
-            flat = self._get(keys=[self._session_prefix + digest], args=args)
-        if not flat:
+            value = self._client.get(key)
+        if value is None:
             return None
-        return _session(digest, _pairs(flat))
+        session = _decode(digest, _text(value))
+        if is_live(session, now) and not touch_due(session, now, self._policy):
+            return session
+        # A use to record, or an expired session to remove: atomically, judged again.
+        idle, interval = self._touch_args[session.remember]
+        args: list[str | int] = [_us(now), idle, interval, self._index_prefix, digest]
+        with translate_redis_errors("session get"):
+            value = self._touch(keys=[key], args=args)
+        return None if value is None else _decode(digest, _text(value))
 
     def destroy(self, session_id: str) -> None:
         """End one session; nothing happens for an unknown or malformed id."""
@@ -342,4 +382,4 @@ class RedisSessionStore:
         args = [_us(self._clock.now()), self._session_prefix]
         with translate_redis_errors("session list"):
             rows = self._list(keys=[f"{self._index_prefix}{user_id}"], args=args)
-        return eviction_order(_session(_text(digest), _pairs(flat)) for digest, flat in rows)
+        return eviction_order(_decode(_text(digest), _text(value)) for digest, value in rows)

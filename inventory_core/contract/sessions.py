@@ -43,6 +43,7 @@ from inventory_core.sessions import (
     Session,
     SessionPolicy,
     is_session_id,
+    touch_interval,
 )
 from inventory_core.throttling import ThrottleLimit, ThrottlePolicy
 from inventory_core.users import Role
@@ -64,6 +65,8 @@ _POLICY = SessionPolicy()
 _IDLE = timedelta(seconds=_POLICY.idle_seconds)
 _ABSOLUTE = timedelta(seconds=_POLICY.absolute_seconds)
 _REMEMBER = timedelta(seconds=_POLICY.remember_seconds)
+_TOUCH = timedelta(seconds=60)  # touch_interval of the default policy, either kind of session
+_US = timedelta(microseconds=1)
 _THREADS = 8
 
 
@@ -260,6 +263,86 @@ class SessionStoreContract:
         assert store.get(session_id) is not None
         clock.advance(1)
         assert store.get(session_id) is None
+
+    # A use is recorded only when the recorded one is touch_interval old (docs/security.md,
+    # "Timeouts"); the idle deadline counts from the recorded use.
+
+    def test_the_touch_interval_is_a_minute_or_a_twentieth_of_the_idle_timeout(self) -> None:
+        assert touch_interval(_POLICY, remember=False) == _TOUCH
+        assert touch_interval(_POLICY, remember=True) == _TOUCH
+        short = SessionPolicy(idle_seconds=10, absolute_seconds=25, remember_seconds=40)
+        assert touch_interval(short, remember=False) == timedelta(seconds=0.5)
+        assert touch_interval(short, remember=True) == timedelta(seconds=2)
+
+    def test_a_use_sooner_than_the_touch_interval_is_not_recorded(
+        self, store: SessionStore, clock: ManualClock
+    ) -> None:
+        session_id, created = self._create(store)
+        clock.set(created.last_seen_at + _TOUCH - _US)
+        assert store.get(session_id) == created  # last_seen_at and expires_at as they were
+        # Left idle now, it ends idle after the recorded use: IDLE - TOUCH + 1 us after this one.
+        clock.set(created.last_seen_at + _IDLE - _US)
+        assert store.list_user_sessions(created.user_id) == [created]  # listing records nothing
+        clock.advance(microseconds=1)
+        assert store.get(session_id) is None
+
+    def test_a_use_at_the_touch_interval_is_recorded(
+        self, store: SessionStore, clock: ManualClock
+    ) -> None:
+        session_id, created = self._create(store)
+        clock.set(created.last_seen_at + _TOUCH)
+        used_at = clock.now()
+        seen = store.get(session_id)
+        assert seen is not None
+        assert seen.last_seen_at == used_at
+        assert seen.expires_at == used_at + _IDLE
+        clock.set(created.expires_at)  # the deadline before that use: passed, not reached
+        assert store.list_user_sessions(created.user_id) == [seen]
+        clock.set(used_at + _IDLE)
+        assert store.get(session_id) is None
+
+    def test_the_interval_counts_from_the_recorded_use_not_the_latest_one(
+        self, store: SessionStore, clock: ManualClock
+    ) -> None:
+        session_id, created = self._create(store)
+        recorded = created.last_seen_at
+        for _ in range(20):  # a use every 25 s: every third one is recorded
+            clock.advance(25)
+            seen = store.get(session_id)
+            assert seen is not None
+            if clock.now() - recorded >= _TOUCH:
+                recorded = clock.now()
+            assert seen.last_seen_at == recorded
+            assert seen.expires_at == recorded + _IDLE
+            assert store.get(session_id) == seen  # what was returned is what is stored
+        assert recorded == created.last_seen_at + timedelta(seconds=450)
+
+    def test_remember_me_records_last_seen_once_per_interval(
+        self, store: SessionStore, clock: ManualClock
+    ) -> None:
+        session_id, created = self._create(store, remember=True)
+        clock.set(created.last_seen_at + _TOUCH - _US)
+        assert store.get(session_id) == created
+        clock.advance(microseconds=1)
+        seen = store.get(session_id)
+        assert seen is not None
+        assert seen.last_seen_at == clock.now()
+        assert seen.expires_at == created.absolute_expires_at  # never extended
+
+    def test_short_idle_timeouts_record_uses_every_twentieth(
+        self, clock: ManualClock, make_session_store: SessionStoreFactory
+    ) -> None:
+        store = make_session_store(
+            clock, SessionPolicy(idle_seconds=10, absolute_seconds=25, remember_seconds=40)
+        )
+        session_id, created = self._create(store)
+        clock.set(created.last_seen_at + timedelta(seconds=0.5) - _US)
+        assert store.get(session_id) == created
+        clock.advance(microseconds=1)
+        seen = store.get(session_id)
+        assert seen is not None
+        assert seen.last_seen_at == clock.now()
+        assert seen.expires_at == clock.now() + timedelta(seconds=10)
 
     def test_the_policy_given_is_the_policy_used(
         self, clock: ManualClock, make_session_store: SessionStoreFactory

@@ -17,6 +17,7 @@ from inventory_core.sessions import (
     new_session,
     new_session_id,
     session_digest,
+    touch_due,
     touched,
 )
 from inventory_core.users import Role
@@ -86,8 +87,10 @@ class InMemorySessionStore:
         return session_id, session
 
     def get(self, session_id: str) -> Session | None:
-        """The live session for ``session_id``, touched (idle deadline moved forward, never past
-        the absolute one); ``None`` for an unknown, expired or malformed id."""
+        """The live session for ``session_id``; ``None`` for an unknown, expired or malformed id.
+        The use is recorded (last seen now, idle deadline moved forward, never past the absolute
+        one) when the recorded one is at least ``touch_interval`` old (see
+        :func:`~inventory_core.sessions.touch_interval`)."""
         if not is_session_id(session_id):
             return None
         digest = session_digest(session_id)
@@ -99,8 +102,9 @@ class InMemorySessionStore:
             if not is_live(session, now):
                 self._remove(digest)
                 return None
-            session = touched(session, now, self._policy)
-            self._sessions[digest] = session
+            if touch_due(session, now, self._policy):
+                session = touched(session, now, self._policy)
+                self._sessions[digest] = session
             return session
 
     def destroy(self, session_id: str) -> None:

@@ -228,3 +228,24 @@ def test_an_error_reply_is_unavailable_too(server: RedisServer, client: redis.Re
     finally:
         client.replicaof("NO", "ONE")
     store.create(user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False)
+
+
+def test_a_lookup_between_touches_is_a_read(server: RedisServer, client: redis.Redis) -> None:
+    """The common lookup writes nothing: a server refusing every write (a primary demoted to a
+    replica) still answers it, and refuses only the lookup that has a use to record."""
+    clock = ManualClock()
+    store = RedisSessionStore(client, clock)
+    session_id, session = store.create(
+        user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False
+    )
+    client.replicaof("127.0.0.1", _free_port())
+    try:
+        clock.advance(59)
+        assert store.get(session_id) == session
+        clock.advance(1)  # the touch interval: this use must be recorded
+        _assert_unavailable(lambda: store.get(session_id))
+    finally:
+        client.replicaof("NO", "ONE")
+    seen = store.get(session_id)
+    assert seen is not None
+    assert seen.last_seen_at == clock.now()

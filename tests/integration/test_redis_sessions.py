@@ -17,7 +17,7 @@ import redis
 from inventory_core.clocks import ManualClock
 from inventory_core.errors import Unavailable
 from inventory_core.sessions import DEFAULT_MAX_SESSIONS_PER_USER, SessionPolicy
-from inventory_core.throttling import ThrottlePolicy
+from inventory_core.throttling import ThrottlePolicy, timestamp_us
 from inventory_core.users import Role
 from inventory_redis import RedisLoginThrottle, RedisSessionStore, make_redis_client
 
@@ -110,33 +110,49 @@ def test_no_raw_session_id_is_stored_anywhere_in_redis(
     # What is stored is the SHA-256 of the id.
     for session_id, _ in issued[::2]:
         digest = hashlib.sha256(session_id.encode()).hexdigest()
-        assert f"{prefix}session:{digest}" in dump
+        assert f"{prefix}sess:{digest}" in dump
 
 
-def test_the_session_hash_holds_the_documented_fields(
-    client: redis.Redis, store: RedisSessionStore, prefix: str
+def test_the_session_value_holds_the_documented_fields(
+    client: redis.Redis, store: RedisSessionStore, clock: ManualClock, prefix: str
 ) -> None:
     user_id = uuid4()
-    _, session = store.create(
-        user_id=user_id, role=Role.ADMIN, user_agent="x" * 1000, remember=False
+    agent = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 1000  # spaces, and cut to 256
+    _, session = store.create(user_id=user_id, role=Role.ADMIN, user_agent=agent, remember=False)
+    key = f"{prefix}sess:{session.digest}"
+    assert client.type(key) == "string"
+    now = timestamp_us(clock.now())
+    idle = POLICY.idle_seconds * 1_000_000
+    absolute = POLICY.absolute_seconds * 1_000_000
+    assert client.get(key) == (
+        f"{user_id} admin {session.csrf_token} {now} {now} {now + idle} {now + absolute} 0 "
+        + agent[:256]
     )
-    fields = client.hgetall(f"{prefix}session:{session.digest}")
-    assert set(fields) == {
-        "user_id",
-        "role",
-        "csrf_token",
-        "created_at",
-        "last_seen_at",
-        "expires_at",
-        "absolute_expires_at",
-        "user_agent",
-        "remember",
-    }
-    assert fields["user_id"] == str(user_id)
-    assert fields["role"] == "admin"
-    assert fields["remember"] == "0"
-    assert len(fields["user_agent"]) == 256
     assert client.zrange(f"{prefix}user-sessions:{user_id}", 0, -1) == [session.digest]
+    _, anonymous = store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=True)
+    remember = POLICY.remember_seconds * 1_000_000
+    assert client.get(f"{prefix}sess:{anonymous.digest}") == (
+        f"{user_id} clerk {anonymous.csrf_token} {now} {now} {now + remember} {now + remember} 1 "
+    )
+
+
+def test_a_use_inside_the_touch_interval_writes_nothing(
+    client: redis.Redis, store: RedisSessionStore, clock: ManualClock, prefix: str
+) -> None:
+    session_id, session = store.create(
+        user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False
+    )
+    key = f"{prefix}sess:{session.digest}"
+    stored, ttl = client.get(key), client.pttl(key)
+    clock.advance(59)
+    assert store.get(session_id) == session
+    assert client.get(key) == stored
+    assert 0 < client.pttl(key) <= ttl  # counting down, not reset
+    clock.advance(1)
+    seen = store.get(session_id)
+    assert seen is not None
+    assert client.get(key) != stored
+    assert int(client.pttl(key)) / 1000 == pytest.approx(POLICY.idle_seconds, abs=5)
 
 
 def test_every_key_has_a_ttl_from_the_same_deadlines(
@@ -155,10 +171,10 @@ def test_every_key_has_a_ttl_from_the_same_deadlines(
         return int(ttl) / 1000
 
     slack = 5  # seconds of real time this test may take
-    assert ttl_seconds(f"{prefix}session:{short.digest}") == pytest.approx(
+    assert ttl_seconds(f"{prefix}sess:{short.digest}") == pytest.approx(
         POLICY.idle_seconds, abs=slack
     )
-    assert ttl_seconds(f"{prefix}session:{long.digest}") == pytest.approx(
+    assert ttl_seconds(f"{prefix}sess:{long.digest}") == pytest.approx(
         POLICY.remember_seconds, abs=slack
     )
     assert ttl_seconds(f"{prefix}user-sessions:{user_id}") == pytest.approx(
@@ -175,7 +191,7 @@ def test_every_key_has_a_ttl_from_the_same_deadlines(
     # A touch near the end of a remember-me session cannot push its TTL past the deadline.
     clock.set(long.absolute_expires_at - timedelta(seconds=100))
     assert store.get(long_id) is not None
-    assert ttl_seconds(f"{prefix}session:{long.digest}") == pytest.approx(100, abs=slack)
+    assert ttl_seconds(f"{prefix}sess:{long.digest}") == pytest.approx(100, abs=slack)
 
 
 def test_a_touch_moves_the_ttl_but_never_past_the_absolute_deadline(
@@ -184,7 +200,7 @@ def test_a_touch_moves_the_ttl_but_never_past_the_absolute_deadline(
     session_id, session = store.create(
         user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False
     )
-    key = f"{prefix}session:{session.digest}"
+    key = f"{prefix}sess:{session.digest}"
     clock.set(session.absolute_expires_at - timedelta(seconds=120))
     # Past its idle deadline by the clock: gone, and removed from Redis at once.
     assert store.get(session_id) is None
@@ -193,7 +209,7 @@ def test_a_touch_moves_the_ttl_but_never_past_the_absolute_deadline(
     session_id, session = store.create(
         user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False
     )
-    key = f"{prefix}session:{session.digest}"
+    key = f"{prefix}sess:{session.digest}"
     idle = timedelta(seconds=POLICY.idle_seconds)
     while clock.now() + idle < session.absolute_expires_at:
         seen = store.get(session_id)
@@ -220,14 +236,14 @@ def test_expired_sessions_leave_redis_and_the_index(
     clock.advance(POLICY.idle_seconds)  # idle deadline passed, absolute one not
     assert store.list_user_sessions(user_id) == []
     assert client.exists(index) == 0
-    assert all(client.exists(f"{prefix}session:{d}") == 0 for d in digests)
+    assert all(client.exists(f"{prefix}sess:{d}") == 0 for d in digests)
     # Past the absolute deadline, a write prunes with ZREMRANGEBYSCORE alone.
     for _ in range(3):
         store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False)
     clock.advance(POLICY.absolute_seconds)
     store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False)
     assert client.zcard(index) == 1
-    assert len(_dump(client, f"{prefix}session:*")) == 1
+    assert len(_dump(client, f"{prefix}sess:*")) == 1
 
 
 def test_one_user_cannot_grow_redis_without_bound(
@@ -238,7 +254,7 @@ def test_one_user_cannot_grow_redis_without_bound(
         store.create(user_id=user_id, role=Role.CLERK, user_agent="bot", remember=True)
         clock.advance(0.001)
     assert client.zcard(f"{prefix}user-sessions:{user_id}") == DEFAULT_MAX_SESSIONS_PER_USER
-    assert len(_dump(client, f"{prefix}session:*")) == DEFAULT_MAX_SESSIONS_PER_USER
+    assert len(_dump(client, f"{prefix}sess:*")) == DEFAULT_MAX_SESSIONS_PER_USER
     throttle = RedisLoginThrottle(client, clock, key_prefix=prefix)
     for _ in range(500):
         throttle.record_failure(username="alice", client="192.0.2.1")
@@ -329,7 +345,7 @@ def test_logout_everywhere_races_no_touch_into_a_zombie(
         ended, ids = _race_touches_against_logout_everywhere(store)
         assert ended == DEFAULT_MAX_SESSIONS_PER_USER
         assert all(store.get(session_id) is None for session_id in ids)
-        assert _dump(client, f"{prefix}session:*") == {}
+        assert _dump(client, f"{prefix}sess:*") == {}
 
 
 def test_a_flushed_script_cache_is_reloaded(client: redis.Redis, store: RedisSessionStore) -> None:
