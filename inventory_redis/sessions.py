@@ -64,6 +64,8 @@ __all__ = ["RedisSessionStore"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _US: Final = timedelta(microseconds=1)
+# Decoded sessions a store keeps, by digest, to skip decoding a value it has seen before.
+_DECODED_CACHE_SIZE: Final = 1024
 
 # Shared by the scripts below. A session value is "user role csrf created last_seen expires
 # absolute remember agent" (see the module docstring); the patterns pick fields out of it.
@@ -275,6 +277,12 @@ class RedisSessionStore:
         self._max_per_user = max_sessions_per_user
         self._session_prefix = f"{key_prefix}sess:"
         self._index_prefix = f"{key_prefix}user-sessions:"
+        # digest -> (value, the Session decoded from it). Every lookup still reads the value from
+        # Redis and compares it whole: an equal value decodes to an equal Session, so a hit is
+        # never stale. Saves the decoding (~10 us) on the requests between two recorded uses.
+        # Bounded: emptied when full. Keyed by digest, never by id; threads may share it (each
+        # dict operation is atomic, and a lost entry only costs a decode).
+        self._decoded: dict[str, tuple[str, Session]] = {}
         # (idle, touch interval) in microseconds, by remember flag: the touch script's arguments.
         self._touch_args = {
             remember: (
@@ -350,7 +358,7 @@ class RedisSessionStore:
             value = self._client.get(key)
         if value is None:
             return None
-        session = _decode(digest, _text(value))
+        session = self._session(digest, value)
         if is_live(session, now) and not touch_due(session, now, self._policy):
             return session
         # A use to record, or an expired session to remove: atomically, judged again.
@@ -358,13 +366,17 @@ class RedisSessionStore:
         args: list[str | int] = [_us(now), idle, interval, self._index_prefix, digest]
         with translate_redis_errors("session get"):
             value = self._touch(keys=[key], args=args)
-        return None if value is None else _decode(digest, _text(value))
+        if value is None:
+            self._decoded.pop(digest, None)
+            return None
+        return self._session(digest, value)
 
     def destroy(self, session_id: str) -> None:
         """End one session; nothing happens for an unknown or malformed id."""
         if not is_session_id(session_id):
             return
         digest = session_digest(session_id)
+        self._decoded.pop(digest, None)
         with translate_redis_errors("session destroy"):
             self._destroy(keys=[self._session_prefix + digest], args=[self._index_prefix, digest])
 
@@ -383,3 +395,15 @@ class RedisSessionStore:
         with translate_redis_errors("session list"):
             rows = self._list(keys=[f"{self._index_prefix}{user_id}"], args=args)
         return eviction_order(_decode(_text(digest), _text(value)) for digest, value in rows)
+
+    def _session(self, digest: str, value: Any) -> Session:
+        """The Session a value read from Redis holds, decoded once per distinct value."""
+        text = _text(value)
+        cached = self._decoded.get(digest)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        session = _decode(digest, text)
+        if len(self._decoded) >= _DECODED_CACHE_SIZE:
+            self._decoded.clear()
+        self._decoded[digest] = (text, session)
+        return session

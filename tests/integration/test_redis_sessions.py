@@ -301,6 +301,30 @@ def test_several_workers_share_sessions(
         other_client.close()
 
 
+def test_a_worker_sees_what_another_wrote_at_its_next_lookup(
+    client: redis.Redis, redis_url: str, clock: ManualClock, prefix: str
+) -> None:
+    # Each store remembers the sessions it decoded; that must never hide a change made elsewhere.
+    other_client = make_redis_client(redis_url)
+    try:
+        first = RedisSessionStore(client, clock, key_prefix=prefix)
+        second = RedisSessionStore(other_client, clock, key_prefix=prefix)
+        session_id, created = first.create(
+            user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False
+        )
+        assert first.get(session_id) == created
+        clock.advance(60)
+        touched = second.get(session_id)
+        assert touched is not None
+        assert touched.last_seen_at == clock.now()
+        clock.advance(30)  # not due again: first only reads, and must read the new touch
+        assert first.get(session_id) == touched
+        second.destroy(session_id)
+        assert first.get(session_id) is None
+    finally:
+        other_client.close()
+
+
 def _race_touches_against_logout_everywhere(store: RedisSessionStore) -> tuple[int, list[str]]:
     """Four threads get-and-touch every session of a user in a loop while the user's sessions
     are all destroyed; returns how many the logout ended and the ids."""
