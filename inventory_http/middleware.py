@@ -85,6 +85,14 @@ class RequestContextMiddleware:
             # Per-user data: a client may keep it but must revalidate (ETags make that cheap);
             # shared caches must not keep it at all.
             resp.set_header("Cache-Control", "private, no-cache")
+        token = getattr(req.context, "request_id_token", None)
+        if access_log.isEnabledFor(logging.INFO):
+            self._log(req, resp)
+        if token is not None:
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _log(req: falcon.Request, resp: falcon.Response) -> None:
         started = getattr(req.context, "started", None)
         actor = getattr(req.context, "actor", None)
         fields: dict[str, Any] = {
@@ -97,9 +105,6 @@ class RequestContextMiddleware:
         if isinstance(actor, Actor):
             fields["user_id"] = str(actor.user_id)
         access_log.info("request", extra=fields)
-        token = getattr(req.context, "request_id_token", None)
-        if token is not None:
-            request_id_var.reset(token)
 
 
 class SessionMiddleware:
