@@ -1,6 +1,7 @@
 """HTTP under load (DESIGN §8): the real stack against its two ceilings, in one run.
 
     python bench/http_bench.py [--connections 32] [--duration 10] [--sweep]
+                               [--ledger-sizes 10000 100000 1000000] [--charts docs/img]
 
 Starts a throwaway PostgreSQL cluster and redis-server of its own (temporary folder, free
 ports), runs ``inventory migrate`` / ``create-user`` / ``serve`` (gunicorn, --workers/--threads),
@@ -19,12 +20,21 @@ and, with the same number of connections, the two ceilings:
 Prints req/s, p50 and p99 of each, the ratios against the targets (GET >= 0.40 of bare Falcon,
 POST >= 0.25 of pgbench, p99 < 25 ms) and the peak RSS (VmHWM) of every worker. Installs wrk
 with apt-get when it is missing. Everything it starts is stopped at the end.
+
+``--ledger-sizes N ...`` then starts the API again and, for each N in ascending order, grows the
+ledger to N movements directly in SQL (bench/_ledger.py: filler items and bins, stock levels
+raised with it and checked against the sum of the ledger lines), and runs the GET and the POST
+load again at ``--connections``: stock reads are a projection and should not slow down as the
+ledger grows. ``--charts DIR`` draws req/s and p99 against connections (from ``--sweep``) and
+against ledger size as PNGs in DIR (bench/_charts.py; installs matplotlib with pip when missing).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -40,11 +50,17 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import _ledger
 import attrs
+import psycopg
+
+from inventory_core import Actor, Inventory, LineRequest, PostMovement, Role
+from inventory_pg import PgStore
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -88,6 +104,16 @@ def ensure_wrk() -> str:
     if found := shutil.which("wrk"):
         return found
     raise BenchError("wrk could not be installed")
+
+
+def ensure_matplotlib() -> None:
+    if importlib.util.find_spec("matplotlib") is not None:
+        return
+    print("matplotlib is missing (bench-only): pip install matplotlib", file=sys.stderr)
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "matplotlib"], check=True)
+    importlib.invalidate_caches()
+    if importlib.util.find_spec("matplotlib") is None:
+        raise BenchError("matplotlib could not be installed")
 
 
 # ---------------------------------------------------------------- services
@@ -438,11 +464,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sweep", action="store_true", help="also POST and GET at 1..64 connections"
     )
+    parser.add_argument(
+        "--ledger-sizes",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="then GET and POST again with the ledger grown to N movements, for each N",
+    )
+    parser.add_argument(
+        "--charts", type=Path, metavar="DIR", help="draw PNG charts of the runs into DIR"
+    )
     args = parser.parse_args(argv)
     wrk_bin = ensure_wrk()
+    if args.charts is not None:
+        ensure_matplotlib()  # before minutes of load, not after
     c, d = args.connections, args.duration
     gunicorn = ["--workers", str(args.workers), "--threads", str(args.threads)]
     results: list[Result] = []
+    steps: list[LedgerStep] = []
     rss: dict[int, float] = {}
     print(f"machine: {machine()}")
     print(f"command: python bench/http_bench.py {' '.join(argv or sys.argv[1:])}".rstrip())
@@ -504,8 +544,121 @@ def main(argv: list[str] | None = None) -> int:
                 wrk(wrk_bin, "bare Falcon GET (framework ceiling)", bare_url, None, c, d)
             )
         results.append(pgbench(svc, s, session.user_id, c, d))
+        if args.ledger_sizes:
+            # After the ceilings, so that pgbench runs on the same small ledger as without the flag.
+            with process(serve, env, base + "/readyz"):
+                log("API started again for the ledger sizes")
+                wrk(wrk_bin, "warm-up", stock_url, get_lua, c, 2)
+                with psycopg.connect(svc.database_url, autocommit=True) as conn:
+                    for size in sorted(set(args.ledger_sizes)):
+                        steps.append(
+                            ledger_step(
+                                conn, svc.database_url, size, s, UUID(session.user_id), wrk_bin,
+                                (stock_url, get_lua), (base, post_lua), c, d,
+                            )
+                        )  # fmt: skip
     report(results, rss, c)
+    if steps:
+        report_ledger(steps)
+    if args.charts is not None:
+        draw_charts(args.charts, results, steps, c, d)
     return 0
+
+
+@attrs.frozen
+class LedgerStep:
+    size: int  # as asked, or as found when the ledger already held more
+    movements: int  # found by the check, just before the load (in-flight POSTs land meanwhile)
+    grown_from: int
+    grow_s: float
+    check: _ledger.Checked
+    settle_s: float
+    probe: Probe
+    get: Result
+    post: Result
+
+
+def ledger_step(
+    conn: psycopg.Connection[Any],
+    url: str,
+    size: int,
+    s: Seed,
+    actor: UUID,
+    wrk_bin: str,
+    get: tuple[str, Path],
+    post: tuple[str, Path],
+    c: int,
+    d: int,
+) -> LedgerStep:
+    log(f"growing the ledger to {size:,} movements")
+    grown = _ledger.grow(url, size, actor, UUID(s.bin1))
+    try:
+        checked = _ledger.check(conn)
+    except _ledger.LedgerBroken as error:
+        raise BenchError(f"after growing the ledger to {size:,} movements: {error}") from error
+    log(
+        f"grown from {grown.before:,} in {grown.seconds:.1f} s, levels = ledger "
+        f"(checked in {checked.seconds:.1f} s); VACUUM ANALYZE, CHECKPOINT"
+    )
+    # What autovacuum and the checkpointer would otherwise start in the middle of the load,
+    # after a million inserted rows; a long-lived ledger has had both done long ago.
+    start = time.perf_counter()
+    conn.execute("VACUUM (ANALYZE) movements, movement_lines, location_stock, warehouse_stock")
+    conn.execute("CHECKPOINT")
+    settle = time.perf_counter() - start
+    log("library probe: item_stock() and transfers in this process, one connection")
+    probe = library_probe(url, s, actor)
+    return LedgerStep(
+        size if grown.before < size else checked.movements,
+        checked.movements,
+        grown.before,
+        grown.seconds,
+        checked,
+        settle,
+        probe,
+        wrk(wrk_bin, "GET /v1/items/{id}/stock", get[0], get[1], c, d),
+        wrk(wrk_bin, "POST /v1/movements (transfer)", post[0], post[1], c, d),
+    )
+
+
+@attrs.frozen
+class Probe:
+    get_p50_ms: float
+    get_p99_ms: float
+    post_p50_ms: float
+    post_p99_ms: float
+
+
+PROBE_CALLS, PROBE_WARM_UP = 300, 20
+
+
+def library_probe(url: str, s: Seed, actor_id: UUID) -> Probe:
+    """The stock read and the transfer of the HTTP loads, called one after the other through
+    the library on one connection: no HTTP, no gunicorn, no queueing, so what is left is the
+    database's share -- the part the ledger size could change -- without the noise of 32
+    connections on 2 shared cores."""
+    actor, item = Actor(actor_id, Role.ADMIN), UUID(s.item)
+    bins = UUID(s.bin1), UUID(s.bin2)
+    transfers = [
+        PostMovement("transfer", [LineRequest(item, 1, a, b)]) for a, b in (bins, bins[::-1])
+    ]
+    with PgStore.open(url, min_size=1, max_size=1) as store:
+        inventory = Inventory(store.unit_of_work)
+        get = _timed(lambda n: inventory.item_stock(actor, item))
+        post = _timed(lambda n: inventory.post_movement(actor, transfers[n % 2]))
+    return Probe(get[49], get[98], post[49], post[98])
+
+
+def _timed(call: Callable[[int], object]) -> list[float]:
+    """Percentiles 1..99 of the call's latency in ms; the first calls are left out, as psycopg
+    prepares a statement only on its fifth run."""
+    times = []
+    for n in range(PROBE_WARM_UP + PROBE_CALLS):
+        start = time.perf_counter()
+        call(n)
+        if n >= PROBE_WARM_UP:
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.quantiles(times, n=100)
 
 
 def _answers(port: int) -> bool:
@@ -543,6 +696,144 @@ def report(results: list[Result], rss: dict[int, float], c: int) -> None:
         print(f"- {text} (target {target}): {'met' if ok else 'NOT met'}")
     workers = ", ".join(f"{v:.0f} MiB" for v in rss.values())
     print(f"- peak RSS (VmHWM) per API worker: {workers}")
+
+
+def report_ledger(steps: list[LedgerStep]) -> None:
+    print()
+    print("| ledger (movements) | load | connections | req/s | p50 ms | p99 ms | errors |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for step in steps:
+        for r in (step.get, step.post):
+            print(
+                f"| {step.size:,} | {r.name} | {r.connections} | {r.rps:,.0f} "
+                f"| {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} |"
+            )
+    print()
+    print(
+        f"In this process through the library, one connection, {PROBE_CALLS} calls after "
+        f"{PROBE_WARM_UP} unmeasured ones:"
+    )
+    print()
+    print("| ledger (movements) | item_stock() p50 ms | p99 ms | transfer p50 ms | p99 ms |")
+    print("|---:|---:|---:|---:|---:|")
+    for step in steps:
+        p = step.probe
+        print(
+            f"| {step.size:,} | {p.get_p50_ms:.2f} | {p.get_p99_ms:.2f} "
+            f"| {p.post_p50_ms:.2f} | {p.post_p99_ms:.2f} |"
+        )
+    print()
+    for step in steps:
+        grown = (
+            f"grown from {step.grown_from:,} in {step.grow_s:.1f} s"
+            if step.grown_from < step.size
+            else "already that large"
+        )
+        print(
+            f"- {step.size:,} movements: {grown}; {step.movements:,} when checked: every level "
+            "= sum of the ledger lines "
+            f"({step.check.location_rows:,} location and {step.check.warehouse_rows:,} "
+            f"warehouse rows, checked in {step.check.seconds:.1f} s); "
+            f"VACUUM ANALYZE + CHECKPOINT {step.settle_s:.1f} s"
+        )
+    if len(steps) > 1:
+        first, last = steps[0], steps[-1]
+        for kind in ("get", "post"):
+            a, b = getattr(first, kind), getattr(last, kind)
+            print(
+                f"- {kind.upper()} at {last.size:,} vs {first.size:,} movements: "
+                f"req/s x{b.rps / a.rps:.2f}, p99 {a.p99_ms:.1f} -> {b.p99_ms:.1f} ms"
+            )
+        a_probe, b_probe = first.probe, last.probe
+        print(
+            f"- in process: item_stock() p50 {a_probe.get_p50_ms:.2f} -> "
+            f"{b_probe.get_p50_ms:.2f} ms, transfer p50 {a_probe.post_p50_ms:.2f} -> "
+            f"{b_probe.post_p50_ms:.2f} ms"
+        )
+
+
+def draw_charts(
+    folder: Path, results: list[Result], steps: list[LedgerStep], c: int, d: int
+) -> None:
+    import _charts  # noqa: PLC0415 -- matplotlib only when charts are asked for
+
+    subtitle = f"{machine()}; wrk over loopback, {time.strftime('%Y-%m-%d')}"
+    written = []
+    by_connections = {
+        label: [
+            _charts.Point(r.connections, r.rps, r.p99_ms)
+            for r in results
+            if r.name.startswith(prefix)
+        ]
+        for label, prefix in (
+            ("GET /v1/items/{id}/stock", "GET"),
+            ("POST /v1/movements (transfer)", "POST"),
+        )
+    }
+    if len(by_connections["GET /v1/items/{id}/stock"]) > 1:
+        path = folder / "http-connections.png"
+        _charts.draw(
+            path,
+            title=(
+                f"inventory serve: throughput and p99 against connections "
+                f"({d} s at {c} connections, {d // 2} s at the others)"
+            ),
+            subtitle=subtitle,
+            xlabel="concurrent connections (wrk, log scale)",
+            series=by_connections,
+            log_y=True,
+            p99_target_ms=TARGET_P99_MS,
+            ceilings=[
+                _charts.Ceiling(
+                    f"{r.name}, {r.connections} conn.",
+                    r.connections,
+                    r.rps,
+                    "GET" if r.name.startswith("bare Falcon") else "POST",
+                )
+                for r in results
+                if r.name.startswith(("bare Falcon", "pgbench"))
+            ],
+        )
+        written.append(path)
+    else:
+        log("no --sweep: no chart against connections")
+    if steps:
+        path = folder / "http-ledger.png"
+        _charts.draw(
+            path,
+            title=(
+                f"inventory serve: throughput and p99 against ledger size "
+                f"({steps[0].get.connections} connections, {d} s per point)"
+            ),
+            subtitle=subtitle,
+            xlabel="movements in the ledger (log scale)",
+            series={
+                "GET /v1/items/{id}/stock": [
+                    _charts.Point(st.size, st.get.rps, st.get.p99_ms) for st in steps
+                ],
+                "POST /v1/movements (transfer)": [
+                    _charts.Point(st.size, st.post.rps, st.post.p99_ms) for st in steps
+                ],
+            },
+            log_y=False,
+            p99_target_ms=TARGET_P99_MS,
+            powers_of_ten=True,
+            extra=_charts.Panel(
+                f"The same through the library, in process\n(1 connection, {PROBE_CALLS} calls)",
+                "latency, ms",
+                {
+                    "item_stock() p50": [(st.size, st.probe.get_p50_ms) for st in steps],
+                    "item_stock() p99": [(st.size, st.probe.get_p99_ms) for st in steps],
+                    "transfer p50": [(st.size, st.probe.post_p50_ms) for st in steps],
+                    "transfer p99": [(st.size, st.probe.post_p99_ms) for st in steps],
+                },
+            ),
+        )
+        written.append(path)
+    else:
+        log("no --ledger-sizes: no chart against ledger size")
+    if written:
+        print(f"- charts: {', '.join(str(p) for p in written)}")
 
 
 if __name__ == "__main__":
