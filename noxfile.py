@@ -33,7 +33,8 @@ def lint(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite with branch coverage. Needs Postgres and Redis: set
     INVENTORY_TEST_DATABASE_URL and INVENTORY_TEST_REDIS_URL (see README)."""
-    session.install("-e", ".[dev]")
+    # matplotlib: the benchmark's charts are tested too, and it is no dependency of the package.
+    session.install("-e", ".[dev]", "matplotlib")
     env = {k: v for k, v in os.environ.items() if k.startswith(("INVENTORY_TEST_", "CI"))}
     session.run(
         "pytest",
