@@ -266,7 +266,8 @@ def main() -> None:
         )
         print(
             f"round trips per movement: use case {per_movement:.1f} (reads of item and bins, "
-            "stock, append, commit); pgbench 5 (BEGIN, 2 updates, append, COMMIT)"
+            "levels and append in one batch, commit); pgbench 5 (BEGIN, 2 updates, append, "
+            "COMMIT)"
         )
         print()
         print(
