@@ -2,6 +2,8 @@
 -- sends it (inventory_pg/repositories/stock.py and movements.py), without the HTTP layer.
 -- Two conditional stock updates and the ledger append (seq, header, one line) in one
 -- transaction, between the same two bins in both directions, like the HTTP POST load.
+-- (The adapter also wraps the level updates and the append in a savepoint, so that it can
+-- undo both when a level is refused; DESIGN §8's ceiling is the bare SQL, so it is left out.)
 -- Variables (pgbench -D): item, bin1, bin2, actor (uuids). Run with -M prepared or extended:
 -- the variables are then bound parameters.
 \set q random(1, 5)
