@@ -12,6 +12,7 @@ another process is dropped, never used or closed: its connections belong to the 
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 from collections.abc import Callable
@@ -81,8 +82,18 @@ def shutdown() -> None:
 
 
 def post_fork(server: Any, worker: Any) -> None:
-    """gunicorn hook, in the new worker: build the app and open its pools in this process."""
+    """gunicorn hook, in the new worker: build the app and open its pools in this process, then
+    freeze what exists so far out of the garbage collector's reach.
+
+    The app, its libraries and their modules are some 60,000 objects that live as long as the
+    worker. CPython's full collections walk all of them -- about 40 ms here, with the GIL held,
+    so every request of the worker stalls -- and under load they come every few seconds: that
+    was the tail of the latency at any concurrency (p99 ~75 ms even at one connection). Frozen,
+    they are skipped (``gc.freeze``); collecting first keeps startup garbage out of the frozen set.
+    """
     start()
+    gc.collect()
+    gc.freeze()
 
 
 def worker_exit(server: Any, worker: Any) -> None:

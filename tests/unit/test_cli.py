@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from inventory_http import wsgi
 from inventory_http.cli import build_parser, main
 from inventory_http.settings import Settings
+from inventory_http.wiring import build
 from inventory_http.wsgi import gunicorn_options
 
 INVENTORY_VARS = (
@@ -196,3 +199,16 @@ def test_gunicorn_config_file_reads_the_settings_when_gunicorn_loads_it(
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().startswith(expected)
+
+
+def test_post_fork_builds_the_runtime_and_freezes_it_out_of_the_collector() -> None:
+    wsgi.configure(lambda: build(Settings(), admin_password="post-fork-test-pw-1"))
+    gc.unfreeze()
+    try:
+        wsgi.post_fork(None, None)
+        assert wsgi.create() is wsgi.start().app
+        assert gc.get_freeze_count() > 1000  # the app and everything loaded so far
+    finally:
+        gc.unfreeze()
+        wsgi.shutdown()
+        wsgi.configure(None)
