@@ -534,8 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         bare = [
             sys.executable, "-m", "gunicorn", "--chdir", str(BENCH), "--worker-class", "gthread",
             *gunicorn, "--bind", f"127.0.0.1:{bare_port}", "--keep-alive", "5",
-            "--no-control-socket", "--log-level", "warning", "bare_falcon:app",
+            "--no-control-socket", "--log-level", "warning", "--reuse-port", "bare_falcon:app",
         ]  # fmt: skip
+        # The same gunicorn settings as inventory serve's (inventory_http.wsgi.gunicorn_options).
         bare_base = f"http://127.0.0.1:{bare_port}"
         with process(bare, env, bare_base + "/readyz"):
             bare_url = f"{bare_base}/v1/items/{s.item}/stock"

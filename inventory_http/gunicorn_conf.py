@@ -12,7 +12,9 @@ it reads the ``INVENTORY_*`` settings when loaded, which is when gunicorn starts
   after the fork (the ``post_fork`` hook) and closed when the worker exits (``worker_exit``), so
   no connection is ever shared between processes;
 * no access log (the app writes one JSON line per request itself); gunicorn's own error log goes
-  to stderr at the settings' log level.
+  to stderr at the settings' log level;
+* ``reuse_port`` (where the OS has ``SO_REUSEPORT``): a listening socket per worker, so the
+  kernel spreads connections evenly over the workers.
 """
 
 from __future__ import annotations
@@ -46,3 +48,4 @@ graceful_timeout: int = _config["graceful_timeout"]
 keepalive: int = _config["keepalive"]
 proc_name: str = _config["proc_name"]
 control_socket_disable: bool = _config["control_socket_disable"]
+reuse_port: bool = _config["reuse_port"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import os
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -115,8 +116,9 @@ def gunicorn_options(
     """gunicorn settings for ``settings``; ``bind``, ``workers`` and ``threads`` override theirs.
 
     The embedded default always gets one worker: its in-memory state cannot be shared. The app is
-    not preloaded (pools are created after the fork) and gunicorn writes no access log (the app
-    logs each request as JSON).
+    not preloaded (pools are created after the fork), gunicorn writes no access log (the app
+    logs each request as JSON), and where the OS has ``SO_REUSEPORT`` every worker gets its own
+    listening socket, so the kernel balances connections across workers.
     """
     return {
         "bind": [bind or settings.bind],
@@ -134,6 +136,11 @@ def gunicorn_options(
         # gunicorn >= 25.1 opens a control socket at one fixed path per user; several servers on
         # one machine (tests, benchmarks) would fight over it, and nothing here uses it.
         "control_socket_disable": True,
+        # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+        # connections over them evenly. On one shared socket, whichever worker wins the accept
+        # race takes a burst of new connections, and long-lived (keep-alive) clients then stay
+        # piled on one process -- one GIL, one core -- while the others idle.
+        "reuse_port": hasattr(socket, "SO_REUSEPORT"),
         "post_fork": post_fork,
         "worker_exit": worker_exit,
     }

@@ -139,6 +139,7 @@ def test_gunicorn_options_follow_settings_and_overrides() -> None:
     assert options["worker_class"] == "gthread"
     assert options["preload_app"] is False
     assert options["accesslog"] is None
+    assert options["reuse_port"] is True  # a socket per worker: Linux, where this runs
     assert callable(options["post_fork"])
     assert callable(options["worker_exit"])
     overridden = gunicorn_options(settings, bind="0.0.0.0:1", workers=7, threads=1)
