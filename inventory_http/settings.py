@@ -60,7 +60,7 @@ class Settings:
     idempotency_retention_hours: int = 24
     bind: str = "127.0.0.1:8000"
     workers: int = 2
-    threads: int = 8
+    threads: int = 4
 
     @property
     def embedded(self) -> bool:

@@ -177,7 +177,7 @@ def test_serve_on_an_unreachable_database_fails_before_starting_gunicorn(
                 "INVENTORY_WORKERS": "3",
                 "INVENTORY_BIND": "0.0.0.0:9000",
             },
-            "3 8 gthread False None 0.0.0.0:9000",
+            "3 4 gthread False None 0.0.0.0:9000",
         ),
     ],
 )
