@@ -154,8 +154,13 @@ class Session:
             return
         if self.broken:
             raise InvalidOperation(_FAILED)
+        owed = list(self.pending)
+        while owed and owed[-1].startswith("RELEASE SAVEPOINT "):
+            # COMMIT releases every savepoint itself; leaving these out usually makes the COMMIT
+            # a lone command, sent without pipeline mode.
+            owed.pop()
         try:
-            control, _ = self._send([*self.pending, COMMIT], [], [])
+            control, _ = self._send([*owed, COMMIT], [], [])
         except _BatchFailed as failed:
             self.broken = True
             raise translate(failed.error) from failed.error
