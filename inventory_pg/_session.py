@@ -38,6 +38,8 @@ COMMIT: LiteralString = "COMMIT"
 ROLLBACK: LiteralString = "ROLLBACK"
 CALL_SAVEPOINT = "inventory_call"
 """The savepoint around an atomic call; one at a time, so the name can be fixed."""
+_RELEASE_CALL = f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"
+_UNDO_CALL = f"ROLLBACK TO SAVEPOINT {CALL_SAVEPOINT}"
 
 _FAILED = (
     "the transaction failed earlier and was rolled back; "
@@ -124,8 +126,7 @@ class Session:
                 control.insert(0, BEGIN)
             if atomic:
                 control.append(f"SAVEPOINT {CALL_SAVEPOINT}")
-        release = f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"
-        epilogue = [release] if atomic and not keep_savepoint else []
+        epilogue = [_RELEASE_CALL] if atomic and not keep_savepoint else []
         try:
             _, cursors = self._send(control, statements, epilogue)
         except _BatchFailed as failed:
@@ -135,17 +136,16 @@ class Session:
             self.began = True
             self.pending.clear()
         if atomic and keep_savepoint:
-            self.pending.append(release)
+            self.pending.append(_RELEASE_CALL)
         return cursors
 
     def undo_call(self) -> None:
         """Undo the batch just run with ``atomic=True, keep_savepoint=True``: the ROLLBACK TO
         and RELEASE are owed, sent with the next batch (so undoing costs no round trip of its
         own); the batch's rows stay locked until then."""
-        release = f"RELEASE SAVEPOINT {CALL_SAVEPOINT}"
-        if self.pending[-1:] != [release]:
+        if self.pending[-1:] != [_RELEASE_CALL]:
             raise RuntimeError("undo_call follows a run(atomic=True, keep_savepoint=True) only")
-        self.pending[-1:] = [f"ROLLBACK TO SAVEPOINT {CALL_SAVEPOINT}", release]
+        self.pending[-1:] = [_UNDO_CALL, _RELEASE_CALL]
 
     def commit(self) -> None:
         """Send the owed commands and COMMIT in one round trip. A transaction that failed
@@ -231,10 +231,7 @@ class Session:
             self.began = True
             self.pending.clear()
             if atomic:
-                self.pending += [
-                    f"ROLLBACK TO SAVEPOINT {CALL_SAVEPOINT}",
-                    f"RELEASE SAVEPOINT {CALL_SAVEPOINT}",
-                ]
+                self.pending += [_UNDO_CALL, _RELEASE_CALL]
         elif self.conn.info.transaction_status == pq.TransactionStatus.IDLE:
             # Not even BEGIN ran: nothing happened, the owed commands are still owed.
             self.began = False
