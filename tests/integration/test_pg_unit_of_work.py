@@ -4,6 +4,7 @@ non-blocking idempotency claims, locking reads, and the round trips a use case c
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import threading
 import time
@@ -324,9 +325,12 @@ def test_movement_filters_match_any_line(h: Harness, pg: PgStore) -> None:
 
 
 @pytest.fixture
-def traced(database_url: str, pg: PgStore) -> Iterator[tuple[PgStore, Callable[[], int]]]:
-    """A store of one connection whose protocol traffic libpq traces; the callable counts the
-    ReadyForQuery messages so far -- one per round trip that waited for the server."""
+def traced(
+    database_url: str, pg: PgStore
+) -> Iterator[tuple[PgStore, Callable[[], int], Callable[[], str]]]:
+    """A store of one connection whose protocol traffic libpq traces; the first callable counts
+    the ReadyForQuery messages so far -- one per round trip that waited for the server -- and the
+    second returns the trace so far."""
     pool: ConnectionPool[Any] = ConnectionPool(
         database_url, min_size=1, max_size=1, open=False, configure=configure_connection
     )
@@ -341,23 +345,28 @@ def traced(database_url: str, pg: PgStore) -> Iterator[tuple[PgStore, Callable[[
                     conn.pgconn.trace(sink.fileno())
                     conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
 
-            def waits() -> int:
+            def text() -> str:
                 with pool.connection() as conn:
                     conn.pgconn.untrace()  # flushes libpq's buffer into the file
                 start()
-                return trace.read_text().count("\tReadyForQuery\t")
+                return trace.read_text()
+
+            def waits() -> int:
+                return text().count("\tReadyForQuery\t")
 
             start()
             try:
-                yield PgStore(pool), waits
+                yield PgStore(pool), waits, text
             finally:
                 with pool.connection() as conn:
                     conn.pgconn.untrace()
                 pool.close()
 
 
-def test_round_trips_per_use_case(h: Harness, traced: tuple[PgStore, Callable[[], int]]) -> None:
-    store, waits = traced
+def test_round_trips_per_use_case(
+    h: Harness, traced: tuple[PgStore, Callable[[], int], Callable[[], str]]
+) -> None:
+    store, waits, text = traced
     wh = h.warehouse()
     a, b = h.bin(wh), h.bin(wh)
     item = h.item()
@@ -375,7 +384,13 @@ def test_round_trips_per_use_case(h: Harness, traced: tuple[PgStore, Callable[[]
     transfer = PostMovement(
         "transfer", [LineRequest(item, 1, from_location_id=a, to_location_id=b)]
     )
+    sent = len(text())
     assert measure(transfer) == (4, 4)  # within one warehouse: availability does not change
+    # The savepoint around levels and append is left to COMMIT to release: COMMIT goes alone.
+    commands = re.findall(r'\t(?:Parse\t "[^"]*"|Query\t) "([A-Z]+)', text()[sent:])
+    assert "RELEASE" not in commands
+    assert commands.count("SAVEPOINT") == 1
+    assert commands[-1] == "COMMIT"
     uow = store.unit_of_work()
     before = waits()
     with uow:
