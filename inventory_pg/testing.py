@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, LiteralString
 
 import psycopg
 
 from inventory_core.locations import virtual_locations
+from inventory_core.ports import UnitOfWork
 from inventory_pg.errors import translate
 from inventory_pg.migrate import apply_migrations
 from inventory_pg.uow import PgStore
 
-__all__ = ["open_test_store", "reset_database"]
+__all__ = ["FreshDatabaseAdapter", "open_test_store", "reset_database"]
 
 TRUNCATE_ALL = """
 TRUNCATE items, item_barcodes, locations, users, reservations, movements, movement_lines,
@@ -86,3 +88,15 @@ def open_test_store(conninfo: str, *, max_size: int = 16, timeout: float = 30.0)
     """Migrate the database at ``conninfo`` (a no-op when up to date) and open a store on it."""
     apply_migrations(conninfo)
     return PgStore.open(conninfo, min_size=1, max_size=max_size, timeout=timeout)
+
+
+class FreshDatabaseAdapter:
+    """The store as ``inventory_core.contract`` sees it (a ContractAdapter): every ``fresh()``
+    empties the database with :func:`reset_database` and hands out the store's units of work."""
+
+    def __init__(self, store: PgStore) -> None:
+        self.store = store
+
+    def fresh(self) -> Callable[[], UnitOfWork]:
+        reset_database(self.store)
+        return self.store.unit_of_work

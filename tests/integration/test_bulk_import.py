@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID
 
@@ -23,7 +22,7 @@ from inventory_core.contract.invariants import check_invariants, snapshot
 from inventory_core.errors import InsufficientStock, ValidationError
 from inventory_core.locations import SUPPLIER_LOCATION_ID
 from inventory_core.movements import MAX_LINES, Movement, MovementKind
-from inventory_core.ports import MovementQuery, UnitOfWork, WarehouseStockQuery
+from inventory_core.ports import MovementQuery, WarehouseStockQuery
 from inventory_core.services.items import ChangeItem, CreateItem
 from inventory_core.services.locations import ChangeLocation, CreateLocation
 from inventory_core.services.movements import LineRequest, PostMovement
@@ -31,20 +30,11 @@ from inventory_core.users import Role
 from inventory_http.import_stock import import_stock, read_rows
 from inventory_pg import PgStore
 from inventory_pg.bulk import ImportRefused, ImportResult, ImportRow, import_receipts
-from inventory_pg.testing import reset_database
+from inventory_pg.testing import FreshDatabaseAdapter
 
 pytestmark = pytest.mark.postgres
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class _FreshPg:
-    def __init__(self, store: PgStore) -> None:
-        self.store = store
-
-    def fresh(self) -> Callable[[], UnitOfWork]:
-        reset_database(self.store)
-        return self.store.unit_of_work
 
 
 class World:
@@ -52,7 +42,7 @@ class World:
 
     def __init__(self, store: PgStore) -> None:
         self.store = store
-        self.h = Harness(_FreshPg(store))
+        self.h = Harness(FreshDatabaseAdapter(store))
         inv, admin = self.h.inventory, self.h.admin
         self.locations: dict[str, UUID] = {}
         self.warehouse_of: dict[str, UUID] = {}

@@ -25,25 +25,16 @@ from inventory_core.contract.invariants import check_invariants
 from inventory_core.errors import InsufficientStock
 from inventory_core.locations import CUSTOMER_LOCATION_ID
 from inventory_core.movements import Movement
-from inventory_core.ports import MovementQuery, ReservationQuery, UnitOfWork, WarehouseStockQuery
+from inventory_core.ports import MovementQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
 from inventory_pg import PgStore
-from inventory_pg.testing import open_test_store, reset_database
+from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
 
 pytestmark = pytest.mark.postgres
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-class _Adapter:
-    def __init__(self, store: PgStore) -> None:
-        self.store = store
-
-    def fresh(self) -> Callable[[], UnitOfWork]:
-        reset_database(self.store)
-        return self.store.unit_of_work
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +48,7 @@ def store(database_url: str) -> Iterator[PgStore]:
 
 @pytest.fixture
 def h(store: PgStore) -> Harness:
-    return Harness(_Adapter(store))
+    return Harness(FreshDatabaseAdapter(store))
 
 
 def _race(workers: int, work: Callable[[int], None], *, timeout: float = 120) -> None:

@@ -39,24 +39,15 @@ from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.reservations import ReserveStock
 from inventory_core.stock import LocationChange, WarehouseChange
 from inventory_pg import PgStore, configure_connection
-from inventory_pg.testing import reset_database
+from inventory_pg.testing import FreshDatabaseAdapter
 
 pytestmark = pytest.mark.postgres
-
-
-class _Adapter:
-    def __init__(self, store: PgStore) -> None:
-        self.store = store
-
-    def fresh(self) -> Callable[[], UnitOfWork]:
-        reset_database(self.store)
-        return self.store.unit_of_work
 
 
 @pytest.fixture
 def h(pg: PgStore) -> Harness:
     """An Inventory (and helpers) on the emptied Postgres store."""
-    return Harness(_Adapter(pg))
+    return Harness(FreshDatabaseAdapter(pg))
 
 
 def _on_hand(pg: PgStore, item: uuid.UUID, location: uuid.UUID) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,10 +16,9 @@ import pytest
 
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants
-from inventory_core.ports import UnitOfWork
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_pg import PgStore
-from inventory_pg.testing import open_test_store, reset_database
+from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
 
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
@@ -34,15 +33,6 @@ def _load(name: str) -> ModuleType:
 
 
 ledger: Any = _load("_ledger")
-
-
-class _FreshPg:
-    def __init__(self, store: PgStore) -> None:
-        self.store = store
-
-    def fresh(self) -> Callable[[], UnitOfWork]:
-        reset_database(self.store)
-        return self.store.unit_of_work
 
 
 @pytest.fixture
@@ -61,7 +51,7 @@ def store(database_url: str) -> Iterator[PgStore]:
 
 @pytest.mark.postgres
 def test_grown_ledger_keeps_every_invariant(store: PgStore, database_url: str) -> None:
-    h = Harness(_FreshPg(store))
+    h = Harness(FreshDatabaseAdapter(store))
     bin1 = h.bin(h.warehouse())
     item = h.item()
     h.inventory.post_movement(
@@ -90,7 +80,7 @@ def test_grown_ledger_keeps_every_invariant(store: PgStore, database_url: str) -
 
 @pytest.mark.postgres
 def test_check_fails_loudly_when_a_level_is_off(store: PgStore, database_url: str) -> None:
-    h = Harness(_FreshPg(store))
+    h = Harness(FreshDatabaseAdapter(store))
     bin1 = h.bin(h.warehouse())
     ledger.grow(database_url, 400, h.admin.user_id, bin1)
     with psycopg.connect(database_url, autocommit=True) as conn:
