@@ -135,16 +135,21 @@ LIMIT %(limit)s
 """
 
 # ``reserved`` as of ``now``: active reservations already overdue stop counting at once, before
-# any housekeeping marks them expired.
-WAREHOUSE_LEVELS = """
-SELECT w.item_id, w.warehouse_id, w.on_hand, w.reserved - coalesce(o.overdue, 0)
-FROM warehouse_stock w
+# any housekeeping marks them expired. Joined to a warehouse level ``w``, it gives ``o.overdue``.
+_OVERDUE = """
 LEFT JOIN LATERAL (
     SELECT sum(r.quantity)::bigint AS overdue FROM reservations r
     WHERE r.item_id = w.item_id AND r.warehouse_id = w.warehouse_id
       AND r.status = 'active' AND r.expires_at <= %(now)s
 ) o ON true
-LEFT JOIN items i ON i.id = w.item_id AND %(below_reorder)s::boolean
+"""
+
+WAREHOUSE_LEVELS = (
+    """
+SELECT w.item_id, w.warehouse_id, w.on_hand, w.reserved - coalesce(o.overdue, 0)
+FROM warehouse_stock w"""
+    + _OVERDUE
+    + """LEFT JOIN items i ON i.id = w.item_id AND %(below_reorder)s::boolean
 WHERE (%(item_id)s::uuid IS NULL OR w.item_id = %(item_id)s::uuid)
   AND (%(warehouse_id)s::uuid IS NULL OR w.warehouse_id = %(warehouse_id)s::uuid)
   AND (%(after_item)s::uuid IS NULL
@@ -154,27 +159,26 @@ WHERE (%(item_id)s::uuid IS NULL OR w.item_id = %(item_id)s::uuid)
 ORDER BY w.item_id, w.warehouse_id
 LIMIT %(limit)s
 """
+)
 
 # One item's levels in one statement, so one snapshot: warehouse rows as WAREHOUSE_LEVELS gives
 # them, then location rows as LOCATION_LEVELS does, behind a row that says the item exists.
-ITEM_LEVELS = """
+ITEM_LEVELS = (
+    """
 SELECT 0 AS part, NULL::uuid AS warehouse_id, NULL::uuid AS location_id, 0::bigint, 0::bigint
 FROM items WHERE id = %(item_id)s
 UNION ALL
 SELECT 1, w.warehouse_id, NULL::uuid, w.on_hand, w.reserved - coalesce(o.overdue, 0)
-FROM warehouse_stock w
-LEFT JOIN LATERAL (
-    SELECT sum(r.quantity)::bigint AS overdue FROM reservations r
-    WHERE r.item_id = w.item_id AND r.warehouse_id = w.warehouse_id
-      AND r.status = 'active' AND r.expires_at <= %(now)s
-) o ON true
-WHERE w.item_id = %(item_id)s
+FROM warehouse_stock w"""
+    + _OVERDUE
+    + """WHERE w.item_id = %(item_id)s
 UNION ALL
 SELECT 2, l.warehouse_id, s.location_id, s.on_hand, 0::bigint
 FROM location_stock s JOIN locations l ON l.id = s.location_id
 WHERE s.item_id = %(item_id)s AND s.holds_stock AND s.on_hand <> 0
 ORDER BY part, location_id, warehouse_id
 """
+)
 
 
 @attrs.frozen
