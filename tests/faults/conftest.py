@@ -28,7 +28,8 @@ import attrs
 import psycopg
 import pytest
 
-from tests.e2e.conftest import Client, Response, Server, free_port, run_inventory, stack_env
+from tests.e2e.conftest import Client, Response, Server, run_inventory, stack_env
+from tests.ports import free_port
 
 ADMIN = "faults-admin"
 SERVICE_DEADLINE = 30.0

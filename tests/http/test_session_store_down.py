@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-
 import falcon.testing
 
 from inventory_core.clocks import ManualClock
@@ -15,18 +13,13 @@ from inventory_http.passwords import Argon2PasswordHasher
 from inventory_http.settings import Settings
 from inventory_redis.client import make_redis_client
 from inventory_redis.sessions import RedisSessionStore
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.ports import free_port
 
 
 def test_a_cookie_does_not_break_health_while_the_session_store_is_down() -> None:
     clock = ManualClock()
     # A real Redis client aimed at a port nobody listens on: every call is refused.
-    client = make_redis_client(f"redis://127.0.0.1:{_closed_port()}/0", retries=0)
+    client = make_redis_client(f"redis://127.0.0.1:{free_port()}/0", retries=0)
     app = create_app(
         Settings(cookie_secure=False),
         inventory=Inventory(
