@@ -22,11 +22,13 @@ import pytest
 
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants
-from inventory_core.errors import InsufficientStock
+from inventory_core.counts import CountLine
+from inventory_core.errors import CountConflict, InsufficientStock
 from inventory_core.locations import CUSTOMER_LOCATION_ID
 from inventory_core.movements import Movement
 from inventory_core.ports import MovementQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
+from inventory_core.services.counts import CountStock
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
 from inventory_pg import PgStore
@@ -203,6 +205,100 @@ def test_64_threads_racing_for_the_last_units_never_oversell(h: Harness) -> None
     assert sum(customer.values()) == sum(shipped.values()) == len(items) * len(warehouses) * stock
     assert all(r.status is ReservationStatus.FULFILLED for r in reservations)
     check_invariants(h)
+
+
+# ------------------------------------------------------------ counts against movements
+
+
+def test_counts_racing_movements_post_the_difference_against_the_level_they_locked(
+    h: Harness,
+) -> None:
+    """Counters count a bin while movers keep moving stock in and out of it. A count reads the
+    bin's level with a row lock, so no movement can land between that read and its commit: it
+    either conflicts (the counter's expectation is stale) or leaves the bin at exactly what was
+    counted. Without the lock a movement slips in between, and the bin ends the count at the
+    counted value plus that movement."""
+    wh = h.warehouse()
+    counted_bin, other_bin = h.bin(wh), h.bin(wh)
+    item = h.item()
+    _receive(h, item, counted_bin, 500)
+    _receive(h, item, other_bin, 500)
+    counters, movers, counts_each = 4, 4, 40
+    counted_by_movement: dict[uuid.UUID, int] = {}
+    conflicts = 0
+    finished = threading.Event()
+    lock = threading.Lock()
+
+    def count(rng: random.Random) -> None:
+        nonlocal conflicts
+        for _ in range(counts_each):
+            with h.unit_of_work() as uow:
+                seen = uow.stock.on_hand([(item, counted_bin)])[(item, counted_bin)]
+            counted = max(0, seen + rng.choice([-2, -1, 1, 2]))
+            line = CountLine(item, counted_bin, counted, expected_on_hand=seen)
+            try:
+                result = h.inventory.count_stock(h.admin, CountStock([line]))
+            except CountConflict:
+                with lock:
+                    conflicts += 1
+                continue
+            assert result.movement is not None
+            with lock:
+                counted_by_movement[result.movement.id] = counted
+
+    def move(rng: random.Random) -> None:
+        while not finished.is_set():
+            out = rng.random() < 0.5
+            source, dest = (counted_bin, other_bin) if out else (other_bin, counted_bin)
+            line = LineRequest(item, 1, from_location_id=source, to_location_id=dest)
+            try:
+                h.inventory.post_movement(h.admin, PostMovement("transfer", [line]))
+            except InsufficientStock:
+                continue
+
+    def work(n: int) -> None:
+        rng = random.Random(n)
+        if n < counters:
+            try:
+                count(rng)
+            finally:
+                with lock:
+                    done_counting.append(n)
+                    if len(done_counting) == counters:
+                        finished.set()
+        else:
+            move(rng)
+
+    done_counting: list[int] = []
+    _race(counters + movers, work)
+
+    assert counted_by_movement, "no count posted: the race proved nothing"
+    assert conflicts + len(counted_by_movement) == counters * counts_each
+    # Replay the bin's ledger. Every movement takes its seq after it has locked the bin's level
+    # row, so the seq order of the movements touching one row is the order they committed in.
+    movements = _all_movements(h)
+    level = 0
+    for movement in sorted(movements, key=lambda m: m.seq):
+        for line in movement.lines:
+            if line.item_id != item:
+                continue
+            if line.to_location_id == counted_bin:
+                level += line.quantity
+            if line.from_location_id == counted_bin:
+                level -= line.quantity
+        if movement.id in counted_by_movement:
+            assert level == counted_by_movement[movement.id], (
+                f"count {movement.id} left the bin at {level}, "
+                f"not the {counted_by_movement[movement.id]} counted"
+            )
+    with h.unit_of_work() as uow:
+        assert uow.stock.on_hand([(item, counted_bin)])[(item, counted_bin)] == level
+    check_invariants(h)
+
+
+def _all_movements(h: Harness) -> list[Movement]:
+    with h.unit_of_work() as uow:
+        return list(uow.movements.list(MovementQuery(), after=0, limit=1_000_000))
 
 
 # ------------------------------------------------------------ lock order
