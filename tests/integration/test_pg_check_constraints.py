@@ -1,0 +1,219 @@
+"""Every CHECK constraint of the schema refuses the row it exists to refuse.
+
+Each case writes one row, valid but for one column, straight into the table (no adapter in
+between) and expects that constraint's violation by name. A last test compares the cases with the
+catalog, so a CHECK added by a migration without a case here fails, and so does a case whose
+CHECK a migration dropped: removing a constraint cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from inventory_core.locations import SUPPLIER_LOCATION_ID
+from inventory_pg.migrate import apply_migrations
+
+pytestmark = pytest.mark.postgres
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+MOVEMENT_ID = UUID("00000000-0000-7000-8000-0000000000aa")
+
+
+def _valid_rows() -> dict[str, dict[str, Any]]:
+    """One acceptable row per table: each case changes one column of one of them."""
+    return {
+        "items": {
+            "id": uuid4(),
+            "sku": f"CHECK-{uuid4().hex[:8]}",
+            "name": "n",
+            "unit": "each",
+            "reorder_point": 1,
+            "reorder_quantity": 1,
+            "active": True,
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+        "locations": {
+            "id": uuid4(),
+            "code": f"CHECK-{uuid4().hex[:8]}",
+            "name": "n",
+            "kind": "warehouse",
+            "parent_id": None,
+            "ancestor_ids": [],
+            "active": True,
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+        "users": {
+            "id": uuid4(),
+            "username": f"check-{uuid4().hex[:8]}",
+            "role": "clerk",
+            "password_hash": "x",
+            "active": True,
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+        "reservations": {
+            "id": uuid4(),
+            "item_id": uuid4(),
+            "warehouse_id": uuid4(),
+            "quantity": 1,
+            "status": "active",
+            "actor_id": uuid4(),
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+        "movements": {
+            "id": uuid4(),
+            "seq": 10**15 + uuid4().int % 10**15,  # clear of what other tests left
+            "kind": "receipt",
+            "reason": None,
+            "actor_id": uuid4(),
+            "occurred_at": NOW,
+            "recorded_at": NOW,
+            "reverses_id": None,
+        },
+        "movement_lines": {
+            "movement_id": MOVEMENT_ID,
+            "line_no": 0,
+            "seq": 1,
+            "item_id": uuid4(),
+            "quantity": 1,
+            "from_location_id": SUPPLIER_LOCATION_ID,
+            "to_location_id": uuid4(),
+        },
+        "location_stock": {
+            "item_id": uuid4(),
+            "location_id": uuid4(),
+            "holds_stock": True,
+            "on_hand": 0,
+        },
+        "warehouse_stock": {
+            "item_id": uuid4(),
+            "warehouse_id": uuid4(),
+            "on_hand": 0,
+            "reserved": 0,
+        },
+        "idempotency_records": {
+            "user_id": uuid4(),
+            "key": "k",
+            "fingerprint": "f",
+            "status": 201,
+            "body": b"{}",
+            "header_names": ["a"],
+            "header_values": ["b"],
+            "created_at": NOW,
+        },
+    }
+
+
+# (constraint, table, the columns that break it and only it)
+CASES: list[tuple[str, str, dict[str, Any]]] = [
+    ("items_reorder_point_check", "items", {"reorder_point": -1}),
+    ("items_reorder_quantity_check", "items", {"reorder_quantity": 0}),
+    ("items_version_check", "items", {"version": 0}),
+    ("locations_kind_check", "locations", {"kind": "shelf"}),
+    ("locations_version_check", "locations", {"version": 0}),
+    ("locations_parent_check", "locations", {"parent_id": SUPPLIER_LOCATION_ID}),
+    (
+        "locations_path_check",
+        "locations",
+        {"kind": "internal", "parent_id": SUPPLIER_LOCATION_ID, "ancestor_ids": []},
+    ),
+    ("users_role_check", "users", {"role": "owner"}),
+    ("users_version_check", "users", {"version": 0}),
+    ("reservations_quantity_check", "reservations", {"quantity": 0}),
+    ("reservations_quantity_check", "reservations", {"quantity": 10**12 + 1}),
+    ("reservations_status_check", "reservations", {"status": "pending"}),
+    ("movements_seq_check", "movements", {"seq": 0}),
+    ("movements_kind_check", "movements", {"kind": "theft"}),
+    ("movements_reason_check", "movements", {"kind": "adjustment", "reason": "whim"}),
+    ("movements_adjustment_reason_check", "movements", {"kind": "adjustment"}),
+    ("movements_adjustment_reason_check", "movements", {"reason": "count"}),
+    ("movements_reversal_check", "movements", {"kind": "reversal"}),
+    ("movement_lines_quantity_check", "movement_lines", {"quantity": 0}),
+    ("movement_lines_quantity_check", "movement_lines", {"quantity": 10**12 + 1}),
+    (
+        "movement_lines_sides_check",
+        "movement_lines",
+        {"to_location_id": SUPPLIER_LOCATION_ID},
+    ),
+    ("location_stock_on_hand_check", "location_stock", {"on_hand": -1}),
+    ("warehouse_stock_on_hand_check", "warehouse_stock", {"on_hand": -1}),
+    ("warehouse_stock_reserved_check", "warehouse_stock", {"reserved": -1}),
+    ("idempotency_records_status_check", "idempotency_records", {"status": 99}),
+    ("idempotency_records_headers_check", "idempotency_records", {"header_values": []}),
+]
+# Held by the table's shape rather than by a row a client could send: ledger_seq's one row.
+NOT_ROW_CHECKS = {"ledger_seq_only_row_check"}
+
+
+@pytest.fixture(scope="module")
+def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
+    apply_migrations(database_url)
+    with psycopg.connect(database_url) as connection:
+        yield connection
+
+
+def _insert(conn: psycopg.Connection[Any], table: str, row: dict[str, Any]) -> None:
+    conn.execute(
+        sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(map(sql.Identifier, row)),
+            sql.SQL(", ").join(sql.Placeholder() * len(row)),
+        ),
+        list(row.values()),
+    )
+
+
+@pytest.mark.parametrize(
+    ("constraint", "table", "changes"),
+    CASES,
+    ids=[f"{constraint}-{sorted(changes)}" for constraint, _, changes in CASES],
+)
+def test_the_check_refuses_its_bad_row(
+    conn: psycopg.Connection[Any], constraint: str, table: str, changes: dict[str, Any]
+) -> None:
+    rows = _valid_rows()
+    try:
+        with conn.transaction():
+            # The unchanged row goes in: the case below fails for its one column alone.
+            if table == "movement_lines":
+                _insert(conn, "movements", {**rows["movements"], "id": MOVEMENT_ID})
+            _insert(conn, table, rows[table])
+            second = _valid_rows()[table]
+            if table == "movement_lines":
+                second["line_no"] = 1
+            with pytest.raises(psycopg.errors.CheckViolation) as raised, conn.transaction():
+                _insert(conn, table, {**second, **changes})
+            assert raised.value.diag.constraint_name == constraint
+            raise _RollBack
+    except _RollBack:
+        pass
+
+
+class _RollBack(Exception):
+    """Leaves nothing behind: every case runs in a transaction rolled back at its end."""
+
+
+def test_every_check_of_the_schema_has_a_case(conn: psycopg.Connection[Any]) -> None:
+    declared = {
+        row[0]
+        for row in conn.execute(
+            "SELECT conname FROM pg_constraint"
+            " WHERE contype = 'c' AND connamespace = 'public'::regnamespace"
+        )
+    }
+    conn.rollback()
+    tested = {constraint for constraint, _, _ in CASES} | NOT_ROW_CHECKS
+    assert declared == tested
