@@ -4,13 +4,15 @@ Items, warehouse trees, a double-entry append-only movement ledger, stock levels
 with expiry, stocktakes, users and roles -- behind typing.Protocol ports, with real thread-safe
 in-memory adapters and a contract test suite (``inventory_core.contract``) for your own adapters.
 
-Start with :class:`Inventory` over :class:`InMemoryStore`::
+Start with an :class:`Executor` over :class:`InMemoryStore`, and give it commands::
 
-    from inventory_core import Inventory, InMemoryStore
-    inventory = Inventory(InMemoryStore().unit_of_work)
+    from inventory_core import Executor, InMemoryStore, ProvisionUser, Role
+    inventory = Executor(InMemoryStore().unit_of_work)
+    admin = inventory.execute(None, ProvisionUser("admin", "a long password", Role.ADMIN)).actor
 """
 
 from inventory_core.clocks import ManualClock, SystemClock
+from inventory_core.commands import Command
 from inventory_core.counts import CountLine, CountResult
 from inventory_core.errors import (
     AlreadyExists,
@@ -19,6 +21,8 @@ from inventory_core.errors import (
     CountConflict,
     CountConflictLine,
     FieldError,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     InsufficientStock,
     InvalidOperation,
     InventoryError,
@@ -28,6 +32,8 @@ from inventory_core.errors import (
     ValidationError,
     VersionMismatch,
 )
+from inventory_core.executor import Answer, Executor, Response, command_fingerprint
+from inventory_core.feed import FEED_START, FeedPage, FeedPosition
 from inventory_core.ids import UuidV7Generator
 from inventory_core.items import Item
 from inventory_core.locations import (
@@ -50,14 +56,51 @@ from inventory_core.ports import (
     WarehouseStockQuery,
 )
 from inventory_core.reservations import Reservation, ReservationStatus
-from inventory_core.service import Inventory
 from inventory_core.services._common import UNSET
 from inventory_core.services.counts import CountStock
-from inventory_core.services.items import ChangeItem, CreateItem, ItemStock
-from inventory_core.services.locations import ChangeLocation, CreateLocation
-from inventory_core.services.movements import LineRequest, PostMovement, ReverseMovement
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
-from inventory_core.services.users import ChangeUser, CreateUser
+from inventory_core.services.items import (
+    ChangeItem,
+    CreateItem,
+    GetItem,
+    GetItemStock,
+    ItemChanges,
+    ItemStock,
+    ListItems,
+)
+from inventory_core.services.locations import (
+    ChangeLocation,
+    CreateLocation,
+    GetLocation,
+    ListLocations,
+    LocationChanges,
+)
+from inventory_core.services.movements import (
+    GetMovement,
+    LineRequest,
+    ListMovements,
+    PostMovement,
+    ReverseMovement,
+)
+from inventory_core.services.reservations import (
+    ExpireReservations,
+    FulfilmentLine,
+    FulfilReservation,
+    GetReservation,
+    ListReservations,
+    ReleaseReservation,
+    ReserveStock,
+)
+from inventory_core.services.stock import ListAvailability, ListLocationStock
+from inventory_core.services.users import (
+    Authenticate,
+    ChangePassword,
+    ChangeUser,
+    CreateUser,
+    GetUser,
+    ListUsers,
+    ProvisionUser,
+    UserChanges,
+)
 from inventory_core.stock import LocationStock, WarehouseStock
 from inventory_core.users import Actor, Role, User
 
@@ -66,15 +109,20 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "ADJUSTMENT_LOCATION_ID",
     "CUSTOMER_LOCATION_ID",
+    "FEED_START",
     "SUPPLIER_LOCATION_ID",
     "UNSET",
     "Actor",
     "AdjustmentReason",
     "AlreadyExists",
+    "Answer",
+    "Authenticate",
     "AuthenticationFailed",
     "ChangeItem",
     "ChangeLocation",
+    "ChangePassword",
     "ChangeUser",
+    "Command",
     "ConcurrencyConflict",
     "CountConflict",
     "CountConflictLine",
@@ -84,20 +132,40 @@ __all__ = [
     "CreateItem",
     "CreateLocation",
     "CreateUser",
+    "Executor",
+    "ExpireReservations",
+    "FeedPage",
+    "FeedPosition",
     "FieldError",
     "FulfilReservation",
     "FulfilmentLine",
+    "GetItem",
+    "GetItemStock",
+    "GetLocation",
+    "GetMovement",
+    "GetReservation",
+    "GetUser",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyReused",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InsufficientStock",
     "InvalidOperation",
-    "Inventory",
     "InventoryError",
     "Item",
+    "ItemChanges",
     "ItemQuery",
     "ItemStock",
     "LineRequest",
+    "ListAvailability",
+    "ListItems",
+    "ListLocationStock",
+    "ListLocations",
+    "ListMovements",
+    "ListReservations",
+    "ListUsers",
     "Location",
+    "LocationChanges",
     "LocationKind",
     "LocationQuery",
     "LocationStock",
@@ -112,18 +180,23 @@ __all__ = [
     "Pbkdf2PasswordHasher",
     "PermissionDenied",
     "PostMovement",
+    "ProvisionUser",
+    "ReleaseReservation",
     "Reservation",
     "ReservationQuery",
     "ReservationStatus",
     "ReserveStock",
+    "Response",
     "ReverseMovement",
     "Role",
     "SystemClock",
     "Unavailable",
     "User",
+    "UserChanges",
     "UuidV7Generator",
     "ValidationError",
     "VersionMismatch",
     "WarehouseStock",
     "WarehouseStockQuery",
+    "command_fingerprint",
 ]

@@ -20,6 +20,8 @@ __all__ = [
     "CountConflict",
     "CountConflictLine",
     "FieldError",
+    "IdempotencyKeyInUse",
+    "IdempotencyKeyReused",
     "InsufficientStock",
     "InvalidOperation",
     "InventoryError",
@@ -165,3 +167,15 @@ class Unavailable(InventoryError):
     """A backing service (database, session store) cannot be reached. Retry later."""
 
     code = "unavailable"
+
+
+class IdempotencyKeyReused(InventoryError):
+    """The idempotency key was used before with a different request; nothing was run."""
+
+    code = "idempotency-key-reused"
+
+
+class IdempotencyKeyInUse(InventoryError):
+    """Another call with the same idempotency key has not finished yet; retry shortly."""
+
+    code = "idempotency-key-in-use"

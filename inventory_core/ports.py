@@ -18,6 +18,7 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.feed import FeedPosition
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location, LocationKind
@@ -162,10 +163,10 @@ class MovementRepository(Protocol):
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
     ) -> Movement:
-        """Store a movement given with ``seq == 0`` and return it with its ``seq``. Sequence
-        numbers are strictly increasing in commit order, so a reader paging by ``after=seq`` can
-        never skip a movement that commits later. Raises AlreadyExists(field="reverses_id") when the
-        reversed movement already has a reversal.
+        """Store a movement given with ``seq == 0`` and return it with its ``seq``: unique, and
+        increasing within a transaction (not across transactions: nothing orders concurrent
+        writers, see :meth:`list`). Raises AlreadyExists(field="reverses_id") when the reversed
+        movement already has a reversal.
 
         ``locations`` and ``warehouses`` are the stock changes the movement makes, applied
         together with the append exactly as :meth:`StockRepository.apply` would apply them: both
@@ -182,8 +183,15 @@ class MovementRepository(Protocol):
         """The movement that reverses ``movement_id``, if any."""
         ...
 
-    def list(self, query: MovementQuery, *, after: int, limit: int) -> list[Movement]:
-        """Ascending ``seq``, strictly greater than ``after``."""
+    def list(
+        self, query: MovementQuery, *, after: FeedPosition, limit: int
+    ) -> list[tuple[FeedPosition, Movement]]:
+        """The feed: movements with their positions, in ascending position, strictly after
+        ``after``. Its promise (invariant 5): once a movement has been returned, no movement that
+        commits later is ever placed before it. So the adapter returns a movement only when every
+        transaction that could still commit one at an earlier position has ended (see
+        :mod:`inventory_core.feed`), and a reader resuming after the last position it got never
+        misses one nor sees one twice, however many writers run concurrently."""
         ...
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import falcon
 
 from inventory_core.errors import InventoryError
+from inventory_core.executor import Executor
 from inventory_core.ports import LoginThrottle, SessionStore
-from inventory_core.service import Inventory
 from inventory_http import openapi
 from inventory_http.converter import make_converter
 from inventory_http.errors import (
@@ -89,7 +89,7 @@ def routes(
 def create_app(
     settings: Settings,
     *,
-    inventory: Inventory,
+    inventory: Executor,
     sessions: SessionStore,
     throttle: LoginThrottle,
     readiness: Mapping[str, Callable[[], None]] | None = None,

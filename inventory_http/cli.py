@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
 from inventory_core.errors import AlreadyExists, InventoryError, Unavailable, ValidationError
+from inventory_core.executor import Executor
 from inventory_core.passwords import check_password
-from inventory_core.service import Inventory
-from inventory_core.services.users import CreateUser
+from inventory_core.services.users import ProvisionUser
 from inventory_core.users import Role
 from inventory_http.settings import Settings, SettingsError
 
@@ -349,9 +349,9 @@ def _create_user(username: str, role: Role) -> None:
     _check_database(url)
     try:
         with PgStore.open(url, min_size=1, max_size=1, timeout=DATABASE_TIMEOUT) as store:
-            inventory = Inventory(store.unit_of_work, password_hasher=Argon2PasswordHasher())
-            user = inventory.provision_user(
-                CreateUser(username=username, password=password, role=role)
+            inventory = Executor(store.unit_of_work, password_hasher=Argon2PasswordHasher())
+            user = inventory.execute(
+                None, ProvisionUser(username=username, password=password, role=role)
             )
     except AlreadyExists:
         raise CommandError(f"a user named {username!r} already exists") from None

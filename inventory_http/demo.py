@@ -3,7 +3,7 @@
 One warehouse (``MAIN``) with a receiving dock and four bins, five items with barcodes and reorder
 points, a few receipts (one item left below its reorder point, so ``below_reorder=true`` has
 something to show), one transfer and one active reservation. Everything goes through the
-:class:`~inventory_core.service.Inventory` facade, so it obeys every rule of the domain and works
+:class:`~inventory_core.executor.Executor`, so it obeys every rule of the domain and works
 on any adapter.
 """
 
@@ -13,9 +13,9 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.executor import Executor
 from inventory_core.locations import LocationKind
 from inventory_core.movements import MovementKind
-from inventory_core.service import Inventory
 from inventory_core.services.items import CreateItem
 from inventory_core.services.locations import CreateLocation
 from inventory_core.services.movements import LineRequest, PostMovement
@@ -93,13 +93,13 @@ class DemoData:
     reservation_id: UUID
 
 
-def load_demo(inventory: Inventory, actor: Actor) -> DemoData:
+def load_demo(inventory: Executor, actor: Actor) -> DemoData:
     """Create the demo warehouse, items and movements as ``actor`` (a manager or admin).
 
     Meant for an empty store: raises :class:`~inventory_core.errors.AlreadyExists` when the demo
     codes or SKUs are already taken.
     """
-    warehouse = inventory.create_location(
+    warehouse = inventory.execute(
         actor,
         CreateLocation(
             code=DEMO_WAREHOUSE_CODE, name="Main warehouse", kind=LocationKind.WAREHOUSE
@@ -107,16 +107,16 @@ def load_demo(inventory: Inventory, actor: Actor) -> DemoData:
     )
     locations = {DEMO_WAREHOUSE_CODE: warehouse.id}
     for code, name in _BINS:
-        created = inventory.create_location(
+        created = inventory.execute(
             actor,
             CreateLocation(
                 code=code, name=name, kind=LocationKind.INTERNAL, parent_id=warehouse.id
             ),
         )
         locations[code] = created.id
-    items = {command.sku: inventory.create_item(actor, command).id for command in _ITEMS}
+    items = {command.sku: inventory.execute(actor, command).id for command in _ITEMS}
     for reference, lines in _RECEIPTS:
-        inventory.post_movement(
+        inventory.execute(
             actor,
             PostMovement(
                 kind=MovementKind.RECEIPT,
@@ -129,7 +129,7 @@ def load_demo(inventory: Inventory, actor: Actor) -> DemoData:
                 ),
             ),
         )
-    inventory.post_movement(
+    inventory.execute(
         actor,
         PostMovement(
             kind=MovementKind.TRANSFER,
@@ -145,7 +145,7 @@ def load_demo(inventory: Inventory, actor: Actor) -> DemoData:
             ),
         ),
     )
-    reservation = inventory.reserve_stock(
+    reservation = inventory.execute(
         actor,
         ReserveStock(
             item_id=items["WID-RED"],

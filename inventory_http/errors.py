@@ -22,6 +22,8 @@ from inventory_core.errors import (
     AuthenticationFailed,
     ConcurrencyConflict,
     CountConflict,
+    IdempotencyKeyInUse,
+    IdempotencyKeyReused,
     InsufficientStock,
     InvalidOperation,
     InventoryError,
@@ -147,6 +149,20 @@ def problem_for(error: InventoryError) -> Problem:
             for c in error.conflicts
         ]
         return Problem(409, "count-conflict", detail, extra={"conflicts": conflicts})
+    if isinstance(error, IdempotencyKeyReused):
+        return Problem(
+            422,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for a different request",
+            title="Unprocessable Content",
+        )
+    if isinstance(error, IdempotencyKeyInUse):
+        return Problem(
+            409,
+            "idempotency-key-in-use",
+            "a request with this Idempotency-Key is still being processed; retry later",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(error, VersionMismatch):
         return Problem(412, "version-mismatch", detail)
     if isinstance(error, ConcurrencyConflict):

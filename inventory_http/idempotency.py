@@ -1,12 +1,14 @@
 """Safe retries for POST: the ``Idempotency-Key`` header (DESIGN §3).
 
-A POST runs in one unit of work: claim the (user, key), run the use case in that unit of work,
-render the response, store it. The stored response commits in the same transaction as the
-effect, so a client that lost the answer and retries gets exactly that answer back
-(``Idempotent-Replayed: true``), never a second effect. Only 2xx answers are stored: an error
-changed nothing (the unit of work rolled back), so retrying it simply runs it again.
+The executor does the work (:meth:`~inventory_core.executor.Executor.execute_once`): in one unit
+of work it claims the (user, key), runs the command, renders the response and stores it, so the
+stored response commits in the same transaction as the effect and a client that lost the answer
+and retries gets exactly that answer back (``Idempotent-Replayed: true``), never a second effect.
+Only 2xx answers are stored: an error changed nothing (the unit of work rolled back), so
+retrying it simply runs it again. This module reads the header and fingerprints the request.
 
-Without the header the request runs the same way, minus the claim and the record.
+Without the header the command runs the same way, minus the claim and the record, and its
+response is rendered after the commit.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ import hashlib
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import attrs
 import falcon
 
-from inventory_core.errors import ConcurrencyConflict, Unavailable, VersionMismatch
-from inventory_core.idempotency import IdempotencyOutcome, IdempotencyRecord
-from inventory_core.ports import UnitOfWork
-from inventory_core.service import Inventory
+from inventory_core.commands import Command
+from inventory_core.errors import Unavailable
+from inventory_core.executor import Executor, Response
 from inventory_core.users import Actor
 from inventory_http.errors import Problem
 
@@ -34,11 +36,14 @@ __all__ = [
     "Rendered",
     "fingerprint",
     "idempotency_key",
+    "send",
 ]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
+
+R = TypeVar("R")
 
 
 @attrs.frozen
@@ -50,17 +55,12 @@ class Rendered:
     content_type: str | None = "application/json"
     headers: tuple[tuple[str, str], ...] = ()
 
-    def send(self, resp: falcon.Response, *, replayed: bool = False) -> None:
-        """Write this response into ``resp``."""
-        resp.status = self.status
+    def response(self) -> Response:
+        """As the executor keeps it: the content type is one of the headers."""
+        headers = self.headers
         if self.content_type is not None:
-            resp.content_type = self.content_type
-        if self.body:
-            resp.data = self.body
-        for name, value in self.headers:
-            resp.set_header(name, value)
-        if replayed:
-            resp.set_header(REPLAYED_HEADER, "true")
+            headers = (("Content-Type", self.content_type), *headers)
+        return Response(self.status, self.body, headers)
 
 
 def idempotency_key(req: falcon.Request) -> str | None:
@@ -87,22 +87,20 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 class IdempotentRunner:
-    """Runs a POST's use case inside one unit of work, with Idempotency-Key semantics.
-
-    A :class:`~inventory_core.errors.ConcurrencyConflict` (not a VersionMismatch, which means the
-    client's view is stale) retries the whole block, claim included, up to ``retries`` times.
+    """Answers a POST with its command's result, through the executor's idempotency
+    (:meth:`~inventory_core.executor.Executor.execute_once`): the ``Idempotency-Key`` header is
+    the key and a fingerprint of method, path and body tells "the same request" apart. It also
+    purges old records now and then, so no separate scheduler is needed.
     """
 
     def __init__(
         self,
-        inventory: Inventory,
+        executor: Executor,
         *,
-        retries: int = 3,
         retention: timedelta = timedelta(hours=24),
         purge_every: timedelta = timedelta(minutes=10),
     ) -> None:
-        self._inventory = inventory
-        self._retries = retries
+        self._executor = executor
         self._retention = retention
         self._purge_every = purge_every
         self._purge_lock = threading.Lock()
@@ -112,15 +110,16 @@ class IdempotentRunner:
         """Delete records older than the retention period, at most once per ``purge_every`` per
         process; returns how many went. Called after POSTs, so records are cleaned up without
         a separate scheduler (every node does it; deleting is idempotent)."""
-        now = self._inventory.clock.now()
+        now = self._executor.clock.now()
         if not self._purge_lock.acquire(blocking=False):
             return 0  # another thread of this process is already purging
         try:
             if self._last_purge is not None and now - self._last_purge < self._purge_every:
                 return 0
             self._last_purge = now
-            with self._inventory.unit_of_work() as uow:
-                return uow.idempotency.purge(now - self._retention)
+            with self._executor.unit_of_work() as uow:
+                purged: int = uow.idempotency.purge(now - self._retention)
+                return purged
         finally:
             self._purge_lock.release()
 
@@ -129,75 +128,33 @@ class IdempotentRunner:
         req: falcon.Request,
         resp: falcon.Response,
         actor: Actor,
-        action: Callable[[UnitOfWork], Rendered],
+        command: Command[R],
+        render: Callable[[R], Rendered],
     ) -> None:
-        """Answer ``req`` with ``action``'s response, or the stored one for a replayed key.
-
-        The body must already have been read (``req.context.raw_body``)."""
+        """Execute ``command`` and answer ``req`` with ``render(result)``, or with the stored
+        answer of a replayed key. The body must already have been read (``req.context.raw_body``),
+        and ``render`` must only render: with a key it runs inside the transaction."""
         key = idempotency_key(req)
-        body: bytes = getattr(req.context, "raw_body", b"")
-        print_ = fingerprint(req.method, req.path, body)
-        attempt = 0
-        while True:
-            uow = self._inventory.unit_of_work()
-            try:
-                with uow:
-                    rendered, replayed = self._once(uow, actor, key, print_, action)
-                break
-            except VersionMismatch:
-                raise
-            except ConcurrencyConflict:
-                attempt += 1
-                if attempt > self._retries:
-                    raise
-        rendered.send(resp, replayed=replayed)
+        print_ = None
+        if key is not None:
+            body: bytes = getattr(req.context, "raw_body", b"")
+            print_ = fingerprint(req.method, req.path, body)
+        answer = self._executor.execute_once(
+            actor, command, lambda result: render(result).response(), key=key, fingerprint=print_
+        )
+        send(resp, answer.response, replayed=answer.replayed)
         if key is not None:
             # Housekeeping must never fail a request that has already succeeded.
             with contextlib.suppress(Unavailable):
                 self.purge_if_due()
 
-    def _once(
-        self,
-        uow: UnitOfWork,
-        actor: Actor,
-        key: str | None,
-        print_: str,
-        action: Callable[[UnitOfWork], Rendered],
-    ) -> tuple[Rendered, bool]:
-        if key is None:
-            return action(uow), False
-        claim = uow.idempotency.claim(actor.user_id, key, print_)
-        if claim.outcome is IdempotencyOutcome.REPLAY and claim.record is not None:
-            record = claim.record
-            return Rendered(record.status, record.body, None, record.headers), True
-        if claim.outcome is IdempotencyOutcome.MISMATCH:
-            raise Problem(
-                422,
-                "idempotency-key-reused",
-                f"this {IDEMPOTENCY_HEADER} was used for a different request",
-                title="Unprocessable Content",
-            )
-        if claim.outcome is IdempotencyOutcome.IN_PROGRESS:
-            raise Problem(
-                409,
-                "idempotency-key-in-use",
-                f"a request with this {IDEMPOTENCY_HEADER} is still being processed; retry later",
-                headers={"Retry-After": "1"},
-            )
-        rendered = action(uow)
-        if 200 <= rendered.status < 300:
-            headers = rendered.headers
-            if rendered.content_type is not None:
-                headers = (("Content-Type", rendered.content_type), *headers)
-            uow.idempotency.complete(
-                IdempotencyRecord(
-                    user_id=actor.user_id,
-                    key=key,
-                    fingerprint=print_,
-                    status=rendered.status,
-                    body=rendered.body,
-                    headers=headers,
-                    created_at=self._inventory.clock.now(),
-                )
-            )
-        return rendered, False
+
+def send(resp: falcon.Response, response: Response, *, replayed: bool = False) -> None:
+    """Write a (possibly stored) response into ``resp``."""
+    resp.status = response.status
+    if response.body:
+        resp.data = response.body
+    for name, value in response.headers:
+        resp.set_header(name, value)
+    if replayed:
+        resp.set_header(REPLAYED_HEADER, "true")

@@ -295,8 +295,16 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
 }
-for _name in ("User", "SessionSummary", "Item", "Location", "Movement", "Reservation"):
+for _name in ("User", "SessionSummary", "Item", "Location", "Reservation"):
     SCHEMAS[_name + "Page"] = _collection(_name)
+# A feed page also says where to resume from later, on every page (DESIGN §9).
+SCHEMAS["MovementPage"] = _obj(
+    {
+        "data": {"type": "array", "items": _ref("Movement")},
+        "next_cursor": _OPT_STR,
+        "position": _STR,
+    }
+)
 SCHEMAS["LocationStockPage"] = _collection("LocationStock")
 SCHEMAS["WarehouseStockPage"] = _collection("WarehouseStock")
 
@@ -372,7 +380,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("post", "/v1/movements", "postMovement", "Post a movement (clerk)", "movements",
               201, "Movement", dto.MovementBody, errors=(409,), location=True),
     Operation("get", "/v1/movements", "listMovements", "The ledger in seq order", "movements",
-              200, "MovementPage", query=("after", "item_id", "location_id", *_PAGING)),
+              200, "MovementPage", query=("item_id", "location_id", *_PAGING)),
     Operation("get", "/v1/movements/{movement_id}", "getMovement", "One movement",
               "movements", 200, "Movement"),
     Operation("post", "/v1/movements/{movement_id}/reversal", "reverseMovement",
@@ -402,8 +410,11 @@ OPERATIONS: tuple[Operation, ...] = (
 
 _QUERY: dict[str, tuple[str, dict[str, Any]]] = {
     "limit": ("Page size", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}),
-    "cursor": ("next_cursor of the previous page", {"type": "string"}),
-    "after": ("Only movements with a greater seq", {"type": "integer", "minimum": 0}),
+    "cursor": (
+        "next_cursor of the previous page (for the movement feed: next_cursor, or the position "
+        "of any page)",
+        {"type": "string"},
+    ),
     "sku": ("Exact SKU", {"type": "string"}),
     "barcode": ("Exact barcode", {"type": "string"}),
     "q": ("Text in SKU or name (case-insensitive)", {"type": "string"}),

@@ -25,12 +25,12 @@ import attrs
 import falcon
 
 from inventory_core.clocks import SystemClock
+from inventory_core.executor import Executor
 from inventory_core.memory.sessions import InMemorySessionStore
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.memory.throttle import InMemoryLoginThrottle
 from inventory_core.ports import Clock
-from inventory_core.service import Inventory
-from inventory_core.services.users import CreateUser
+from inventory_core.services.users import ProvisionUser
 from inventory_core.sessions import SessionPolicy
 from inventory_core.users import Actor, Role
 from inventory_http.app import create_app
@@ -67,7 +67,7 @@ class Runtime:
     """A built app and what it owns. Call :meth:`close` once the server stops serving."""
 
     app: falcon.App[falcon.Request, falcon.Response]
-    inventory: Inventory
+    inventory: Executor
     settings: Settings
     closers: list[Callable[[], None]] = attrs.field(factory=list)
     """What :meth:`close` calls, newest first: pools and clients."""
@@ -171,10 +171,10 @@ def _build_embedded(
     settings: Settings, clock: Clock, *, admin_password: str | None, demo: bool
 ) -> Runtime:
     store = InMemoryStore(clock)
-    inventory = Inventory(store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher())
+    inventory = Executor(store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher())
     if admin_password is not None:
-        admin = inventory.provision_user(
-            CreateUser(username=EMBEDDED_ADMIN, password=admin_password, role=Role.ADMIN)
+        admin = inventory.execute(
+            None, ProvisionUser(username=EMBEDDED_ADMIN, password=admin_password, role=Role.ADMIN)
         )
         if demo:
             load_demo(inventory, Actor(admin.id, admin.role))
@@ -225,7 +225,7 @@ def _build_postgres(settings: Settings, clock: Clock) -> Runtime:
         closers.append(store.close)
         client = make_redis_client(settings.redis_url, max_connections=settings.redis_pool_max_size)
         closers.append(client.close)
-        inventory = Inventory(
+        inventory = Executor(
             store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher()
         )
 

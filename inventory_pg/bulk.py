@@ -15,9 +15,10 @@ What :func:`import_receipts` does, all inside ONE transaction on one connection:
    (item, location) rows in the same global lock order as
    :class:`~inventory_pg.repositories.stock.PgStockRepository` (stock-holding rows by
    (item, location), then the supplier's rows), then the (item, warehouse) rows in order;
-4. last, take ``count`` consecutive seqs from ``ledger_seq`` exactly like
-   :data:`~inventory_pg.repositories.movements.APPEND_MOVEMENT` does one (its row lock is held to
-   commit, so seq order stays commit order) and insert the movements and their lines.
+4. last, insert the movements and their lines, each with its seq from the ``movement_seq``
+   sequence (in file order) and this transaction's id, exactly as
+   :data:`~inventory_pg.repositories.movements.APPEND_MOVEMENT` does one, so the feed serves
+   them in file order once the import has committed.
 
 Every level therefore stays the sum of the ledger lines, the supplier location goes down by the
 total received (conservation), and concurrent postings lock rows in the same order (no deadlock).
@@ -160,29 +161,31 @@ ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = w.on_hand + EXCLUDED
 """
 
 APPEND_MOVEMENTS: LiteralString = """
-WITH next_seq AS (
-    UPDATE ledger_seq SET last_seq = last_seq + %(count)s::bigint
-    RETURNING last_seq - %(count)s::bigint AS base
+WITH numbered AS (
+    -- nextval runs after the sort, so seqs follow the file's order.
+    SELECT m.id, m.reference, m.n, nextval('movement_seq') AS seq
+    FROM unnest(%(ids)s::uuid[], %(references)s::text[]) WITH ORDINALITY AS m(id, reference, n)
+    ORDER BY m.n
 ), movement AS (
-    INSERT INTO movements (id, seq, kind, reason, actor_id, occurred_at, recorded_at, reference,
-                           note, reverses_id, reservation_id)
-    SELECT m.id, next_seq.base + m.n, 'receipt', NULL, %(actor_id)s::uuid, %(now)s, %(now)s,
-           m.reference, %(note)s::text, NULL, NULL
-    FROM next_seq,
-         unnest(%(ids)s::uuid[], %(references)s::text[]) WITH ORDINALITY AS m(id, reference, n)
+    INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
+                           reference, note, reverses_id, reservation_id)
+    SELECT id, seq, pg_current_xact_id(), 'receipt', NULL, %(actor_id)s::uuid, %(now)s, %(now)s,
+           reference, %(note)s::text, NULL, NULL
+    FROM numbered
     RETURNING seq
 ), lines AS (
-    INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
-                                to_location_id)
-    SELECT (%(ids)s::uuid[])[p.movement_no], p.line_in_movement, next_seq.base + p.movement_no,
-           p.item_id, p.quantity, %(supplier_id)s::uuid, p.location_id
-    FROM inventory_import_lines p CROSS JOIN next_seq
+    INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity,
+                                from_location_id, to_location_id)
+    SELECT numbered.id, p.line_in_movement, numbered.seq, pg_current_xact_id(), p.item_id,
+           p.quantity, %(supplier_id)s::uuid, p.location_id
+    FROM inventory_import_lines p JOIN numbered ON numbered.n = p.movement_no
     ORDER BY p.movement_no, p.line_in_movement
 )
 SELECT min(seq), max(seq) FROM movement
 """
-"""Take ``count`` consecutive seqs the way APPEND_MOVEMENT takes one (the ``ledger_seq`` row lock,
-held to commit, keeps seq order = commit order) and append the movements and their lines."""
+"""Append the movements and their lines, with seqs in file order taken from the sequence the
+way APPEND_MOVEMENT takes one (so they are unique, and consecutive unless other movements are
+appended at the same time)."""
 
 # -- values -------------------------------------------------------------------------------------
 
@@ -210,7 +213,8 @@ class BadRow:
 @attrs.frozen
 class ImportResult:
     """What was posted: ``lines`` lines, ``units`` units in total, as ``movements`` receipt
-    movements with consecutive seqs ``first_seq..last_seq``."""
+    movements whose seqs run from ``first_seq`` to ``last_seq`` in file order (consecutive unless
+    movements were posted at the same time)."""
 
     lines: int
     units: int

@@ -37,7 +37,7 @@ DELETE_ALL: list[LiteralString] = [
     "DELETE FROM warehouse_stock",
     "DELETE FROM idempotency_records",
 ]
-RESET_LEDGER_SEQ = "UPDATE ledger_seq SET last_seq = 0"
+RESET_MOVEMENT_SEQ = "SELECT setval('movement_seq', 1, false)"
 # Tests reset the database thousands of times a run (every state-machine example), and each
 # DELETE leaves dead rows behind. With autovacuum off (as on the CI machine) they pile up across
 # runs in a reused database until every scan wades through them: the Postgres state machine went
@@ -95,7 +95,7 @@ def _reset(conn: psycopg.Connection[Any]) -> None:
                     conn.execute(statement)
         except psycopg.errors.InsufficientPrivilege:
             conn.execute(TRUNCATE_ALL)
-        conn.execute(RESET_LEDGER_SEQ)
+        conn.execute(RESET_MOVEMENT_SEQ)
         with conn.cursor() as cur:
             cur.executemany(
                 SEED_VIRTUAL_LOCATION,

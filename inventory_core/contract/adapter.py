@@ -7,13 +7,13 @@ from typing import Protocol
 from uuid import UUID
 
 from inventory_core.clocks import ManualClock
+from inventory_core.executor import Executor
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import UnitOfWork
-from inventory_core.service import Inventory
 from inventory_core.services.items import CreateItem
 from inventory_core.services.locations import CreateLocation
-from inventory_core.services.users import CreateUser
+from inventory_core.services.users import ProvisionUser
 from inventory_core.users import Actor, Role
 
 __all__ = ["ContractAdapter", "Harness", "InMemoryContractAdapter"]
@@ -36,20 +36,20 @@ class InMemoryContractAdapter:
 
 
 class Harness:
-    """An Inventory on a fresh store with a manual clock, an admin actor and helpers to build
+    """An Executor on a fresh store with a manual clock, an admin actor and helpers to build
     the usual fixtures (warehouses, bins, items) in one line each."""
 
     def __init__(self, adapter: ContractAdapter) -> None:
         self.clock = ManualClock()
         self.unit_of_work = adapter.fresh()
-        self.inventory = Inventory(
+        self.inventory = Executor(
             self.unit_of_work,
             clock=self.clock,
             # One iteration: hashing strength is not what the contract tests.
             password_hasher=Pbkdf2PasswordHasher(iterations=1),
         )
-        self.admin: Actor = self.inventory.provision_user(
-            CreateUser("admin", "contract-suite-admin-pw", Role.ADMIN)
+        self.admin: Actor = self.inventory.execute(
+            None, ProvisionUser("admin", "contract-suite-admin-pw", Role.ADMIN)
         ).actor
         self._codes = 0
 
@@ -58,20 +58,20 @@ class Harness:
         return f"{prefix}-{self._codes}"
 
     def warehouse(self) -> UUID:
-        return self.inventory.create_location(
+        return self.inventory.execute(
             self.admin, CreateLocation(self.code("WH"), "Warehouse", "warehouse")
         ).id
 
     def bin(self, parent: UUID) -> UUID:
-        return self.inventory.create_location(
+        return self.inventory.execute(
             self.admin, CreateLocation(self.code("BIN"), "Bin", "internal", parent)
         ).id
 
     def item(self, **fields: object) -> UUID:
         command = CreateItem(sku=self.code("SKU"), name="Item", **fields)  # type: ignore[arg-type]
-        return self.inventory.create_item(self.admin, command).id
+        return self.inventory.execute(self.admin, command).id
 
     def user(self, role: Role) -> Actor:
-        return self.inventory.provision_user(
-            CreateUser(self.code(role.value), "contract-suite-user-pw", role)
+        return self.inventory.execute(
+            None, ProvisionUser(self.code(role.value), "contract-suite-user-pw", role)
         ).actor

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from uuid import UUID
 
 from inventory_core.contract.adapter import Harness
+from inventory_core.feed import FEED_START, FeedPosition
 from inventory_core.locations import Location
 from inventory_core.movements import Movement
 from inventory_core.ports import LocationQuery, MovementQuery, ReservationQuery, WarehouseStockQuery
@@ -16,16 +17,20 @@ from inventory_core.stock import WarehouseStock
 __all__ = ["Snapshot", "check_invariants", "snapshot"]
 
 
-def _all_movements(h: Harness) -> list[Movement]:
-    found: list[Movement] = []
-    after = 0
+def _feed(h: Harness) -> list[tuple[FeedPosition, Movement]]:
+    found: list[tuple[FeedPosition, Movement]] = []
+    after = FEED_START
     with h.unit_of_work() as uow:
         while True:
             page = uow.movements.list(MovementQuery(), after=after, limit=200)
             found.extend(page)
             if len(page) < 200:
                 return found
-            after = page[-1].seq
+            after = page[-1][0]
+
+
+def _all_movements(h: Harness) -> list[Movement]:
+    return [movement for _, movement in _feed(h)]
 
 
 def _locations(h: Harness) -> list[Location]:
@@ -69,9 +74,13 @@ def check_invariants(h: Harness, *, short_allowed: Iterable[tuple[UUID, UUID]] =
     ``short_allowed`` lists (item, warehouse) pairs a loss or downward count may have left with
     ``available < 0``; without it, any negative availability is a failure... unless it can be
     explained by such a movement in the ledger, which is what the default checks."""
-    movements = _all_movements(h)
+    feed = _feed(h)
+    movements = [movement for _, movement in feed]
+    positions = [position for position, _ in feed]
+    assert positions == sorted(set(positions)), "invariant 5: the feed must strictly ascend"
+    assert all(p.seq == m.seq for p, m in feed), "invariant 5: a position names another seq"
     seqs = [m.seq for m in movements]
-    assert seqs == sorted(set(seqs)), f"invariant 5: seq must strictly increase: {seqs}"
+    assert len(set(seqs)) == len(seqs), f"invariant 5: duplicate seq: {seqs}"
     assert len({m.id for m in movements}) == len(movements), "invariant 5: duplicate movement"
 
     locations = {loc.id: loc for loc in _locations(h)}

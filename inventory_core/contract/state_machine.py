@@ -25,8 +25,15 @@ from inventory_core.movements import AdjustmentReason, Movement
 from inventory_core.ports import WarehouseStockQuery
 from inventory_core.reservations import Reservation
 from inventory_core.services.counts import CountStock
-from inventory_core.services.movements import LineRequest, PostMovement
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_core.services.movements import LineRequest, PostMovement, ReverseMovement
+from inventory_core.services.reservations import (
+    ExpireReservations,
+    FulfilmentLine,
+    FulfilReservation,
+    ReleaseReservation,
+    ReserveStock,
+)
+from inventory_core.services.stock import ListAvailability
 
 __all__ = ["make_state_machine_test"]
 
@@ -74,8 +81,9 @@ def make_state_machine_test(
                 return None
 
         def _available(self, item: UUID, warehouse: UUID) -> int:
-            rows = self.h.inventory.list_availability(
-                self.h.admin, WarehouseStockQuery(item_id=item, warehouse_id=warehouse)
+            rows = self.h.inventory.execute(
+                self.h.admin,
+                ListAvailability(WarehouseStockQuery(item_id=item, warehouse_id=warehouse)),
             ).items
             return rows[0].available if rows else 0
 
@@ -83,7 +91,7 @@ def make_state_machine_test(
             return self.warehouses[0] if location != self.bins[3] else self.warehouses[1]
 
         def _post(self, command: PostMovement, lowered: list[tuple[UUID, UUID]]) -> None:
-            movement = self._attempt(lambda: self.h.inventory.post_movement(self.h.admin, command))
+            movement = self._attempt(lambda: self.h.inventory.execute(self.h.admin, command))
             if movement is not None:
                 self.movements.append(movement)
                 for item, warehouse in lowered:  # invariant 3: guarded ops never go negative
@@ -160,9 +168,7 @@ def make_state_machine_test(
                 None if expires_in is None else self.h.clock.now() + timedelta(seconds=expires_in)
             )
             command = ReserveStock(item_id, wh, quantity, expires_at=expires)
-            reservation = self._attempt(
-                lambda: self.h.inventory.reserve_stock(self.h.admin, command)
-            )
+            reservation = self._attempt(lambda: self.h.inventory.execute(self.h.admin, command))
             if reservation is not None:
                 self.reservations.append(reservation)
                 assert self._available(item_id, wh) >= 0
@@ -172,7 +178,9 @@ def make_state_machine_test(
             if self.reservations:
                 reservation = self._pick(self.reservations, index)
                 self._attempt(
-                    lambda: self.h.inventory.release_reservation(self.h.admin, reservation.id)
+                    lambda: self.h.inventory.execute(
+                        self.h.admin, ReleaseReservation(reservation.id)
+                    )
                 )
 
         @rule(index=indexes, location=indexes, split=st.booleans())
@@ -189,8 +197,8 @@ def make_state_machine_test(
                 second = self._pick(in_warehouse, location + 1)
                 lines = [FulfilmentLine(first, reservation.quantity - 1), FulfilmentLine(second, 1)]
             shipment = self._attempt(
-                lambda: self.h.inventory.fulfil_reservation(
-                    self.h.admin, reservation.id, FulfilReservation(lines)
+                lambda: self.h.inventory.execute(
+                    self.h.admin, FulfilReservation(reservation.id, lines)
                 )
             )
             if shipment is not None:
@@ -208,7 +216,7 @@ def make_state_machine_test(
                 current = uow.stock.on_hand([(item_id, at)])[(item_id, at)]
             expected = {"none": None, "right": current, "stale": current + 1}[expectation]
             command = CountStock([CountLine(item_id, at, counted, expected_on_hand=expected)])
-            result = self._attempt(lambda: self.h.inventory.count_stock(self.h.admin, command))
+            result = self._attempt(lambda: self.h.inventory.execute(self.h.admin, command))
             if expectation == "stale":
                 assert result is None, "a stale count must be refused"
             elif result is not None and result.movement is not None:
@@ -219,7 +227,7 @@ def make_state_machine_test(
             if self.movements:
                 movement = self._pick(self.movements, index)
                 reversal = self._attempt(
-                    lambda: self.h.inventory.reverse_movement(self.h.admin, movement.id)
+                    lambda: self.h.inventory.execute(self.h.admin, ReverseMovement(movement.id))
                 )
                 if reversal is not None:
                     self.movements.append(reversal)
@@ -230,7 +238,7 @@ def make_state_machine_test(
 
         @rule()
         def expire(self) -> None:
-            self.h.inventory.expire_reservations()
+            self.h.inventory.execute(None, ExpireReservations())
 
         @invariant()
         def invariants_hold(self) -> None:

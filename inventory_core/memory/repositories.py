@@ -18,6 +18,7 @@ from inventory_core.errors import (
     NotFound,
     VersionMismatch,
 )
+from inventory_core.feed import FeedPosition
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location
@@ -167,7 +168,8 @@ class InMemoryLocationRepository:
 
 class InMemoryMovementRepository:
     """The ledger. Sequence numbers are dense: a rolled-back append gives its number back, and
-    transactions are serialised, so seq order is commit order."""
+    transactions are serialised, so seq order is commit order and is the feed's order too: a
+    movement's feed position is (number of its transaction, seq)."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._s = store
@@ -196,6 +198,7 @@ class InMemoryMovementRepository:
         stored = attrs.evolve(movement, seq=seq)
         self._s.movements.put(seq, stored)
         self._s.movement_seqs.put(stored.id, seq)
+        self._s.movement_txns.put(seq, self._s.transaction_number)
         return stored
 
     def get(self, movement_id: UUID) -> Movement | None:
@@ -206,12 +209,19 @@ class InMemoryMovementRepository:
         reversal = self._s.reversals.get(movement_id)
         return None if reversal is None else self.get(reversal)
 
-    def list(self, query: MovementQuery, *, after: int, limit: int) -> list[Movement]:
+    def list(
+        self, query: MovementQuery, *, after: FeedPosition, limit: int
+    ) -> list[tuple[FeedPosition, Movement]]:
         head = self._s.counters.get("seq") or 0
-        found: list[Movement] = []
-        for seq in range(max(after, 0) + 1, head + 1):
+        found: list[tuple[FeedPosition, Movement]] = []
+        # Transactions are serialised, so feed order is seq order: start after after.seq.
+        for seq in range(after.seq + 1, head + 1):
             movement = self._s.movements.get(seq)
-            if movement is None:
+            txn = self._s.movement_txns.get(seq)
+            if movement is None or txn is None:
+                continue
+            position = FeedPosition(txn, seq)
+            if position <= after:
                 continue
             if query.item_id is not None and all(
                 line.item_id != query.item_id for line in movement.lines
@@ -222,7 +232,7 @@ class InMemoryMovementRepository:
                 for line in movement.lines
             ):
                 continue
-            found.append(movement)
+            found.append((position, movement))
             if len(found) >= limit:
                 break
         return found

@@ -39,6 +39,7 @@ class InMemoryStore:
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.lock = threading.Lock()
+        self.transaction_number = 0  # of the transaction holding the lock; the feed's ``txn``
         self._journal: Journal | None = None
         self._owner: int | None = None
         journal = self.journal
@@ -49,6 +50,7 @@ class InMemoryStore:
         self.location_codes: Table[str, UUID] = Table(journal)
         self.movements: Table[int, Movement] = Table(journal)
         self.movement_seqs: Table[UUID, int] = Table(journal)
+        self.movement_txns: Table[int, int] = Table(journal)  # seq -> transaction number
         self.reversals: Table[UUID, UUID] = Table(journal)
         self.counters: Table[str, int] = Table(journal)
         self.location_levels: Table[StockKey, int] = Table(journal)
@@ -75,9 +77,11 @@ class InMemoryStore:
         if self._owner == threading.get_ident():
             # Waiting on ourselves would hang forever; this is always a bug in the caller.
             raise RuntimeError(
-                "this thread already has a unit of work open on this store: pass it as uow="
+                "this thread already has a unit of work open on this store: run everything that"
+                " belongs together in that one unit of work"
             )
         self.lock.acquire()
+        self.transaction_number += 1
         self._owner = threading.get_ident()
         self._journal = Journal()
         return self._journal

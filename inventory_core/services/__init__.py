@@ -1,3 +1,9 @@
-"""Use cases. Each function is one use case: it checks the actor's role, then does its work in
-one ``with uow:`` block. Most callers use the :class:`inventory_core.service.Inventory` facade,
-which builds the unit of work and retries on concurrency conflicts."""
+"""Use cases. Each function carries out one command (:mod:`inventory_core.commands`) in the unit
+of work the :class:`~inventory_core.executor.Executor` gives it, after the executor has checked
+the actor's role: a use case never opens, commits or retries a transaction itself.
+
+Importing this package registers every handler."""
+
+from inventory_core.services import counts, items, locations, movements, reservations, stock, users
+
+__all__ = ["counts", "items", "locations", "movements", "reservations", "stock", "users"]

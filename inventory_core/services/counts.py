@@ -7,6 +7,7 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.commands import Command, handles
 from inventory_core.counts import CountLine, CountResult
 from inventory_core.errors import CountConflict, CountConflictLine, FieldError, ValidationError
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID
@@ -19,7 +20,7 @@ from inventory_core.movements import (
 )
 from inventory_core.ports import UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, raise_if, require
+from inventory_core.services._common import ServiceContext, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -28,7 +29,7 @@ def _count_lines(value: Iterable[CountLine]) -> tuple[CountLine, ...]:
 
 
 @attrs.frozen
-class CountStock:
+class CountStock(Command[CountResult]):
     """What was counted; each (item, location) at most once."""
 
     lines: tuple[CountLine, ...] = attrs.field(converter=_count_lines)
@@ -36,6 +37,7 @@ class CountStock:
     reference: str | None = None
 
 
+@handles(CountStock, role=Role.CLERK)
 def count_stock(
     ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CountStock
 ) -> CountResult:
@@ -44,7 +46,6 @@ def count_stock(
     If any line's ``expected_on_hand`` no longer matches, nothing is posted and CountConflict
     lists every such line: a count never overwrites a movement made while people were counting.
     Downward counts always post, even if they leave the warehouse short of its reservations."""
-    require(actor, Role.CLERK)
     if not 1 <= len(command.lines) <= MAX_LINES:
         raise ValidationError(f"a count has 1-{MAX_LINES} lines", "$.lines")
     errors: list[FieldError] = []
@@ -56,52 +57,49 @@ def count_stock(
         seen.add(key)
     raise_if(errors)
     now = ctx.clock.now()
-    with uow:
-        items = uow.items.get_many({line.item_id for line in command.lines})
-        locations = uow.locations.get_many(
-            {line.location_id for line in command.lines} | {ADJUSTMENT_LOCATION_ID}
-        )
-        for index, line in enumerate(command.lines):
-            if line.item_id not in items:
-                errors.append(FieldError(f"$.lines[{index}].item_id", "no such item"))
-            location = locations.get(line.location_id)
-            if location is None or not location.kind.holds_stock:
-                errors.append(FieldError(f"$.lines[{index}].location_id", "no such stock location"))
-        raise_if(errors)
-        on_hand = uow.stock.on_hand(sorted(seen), lock=True)
-        conflicts = [
-            CountConflictLine(line.item_id, line.location_id, line.expected_on_hand, current)
-            for line in command.lines
-            if line.expected_on_hand is not None
-            and line.expected_on_hand != (current := on_hand[(line.item_id, line.location_id)])
-        ]
-        if conflicts:
-            raise CountConflict(conflicts)
-        lines: list[MovementLine] = []
-        for line in command.lines:
-            difference = line.counted - on_hand[(line.item_id, line.location_id)]
-            if difference > 0:
-                lines.append(
-                    MovementLine(line.item_id, difference, ADJUSTMENT_LOCATION_ID, line.location_id)
-                )
-            elif difference < 0:
-                lines.append(
-                    MovementLine(
-                        line.item_id, -difference, line.location_id, ADJUSTMENT_LOCATION_ID
-                    )
-                )
-        if not lines:
-            return CountResult(None)
-        movement = Movement(
-            id=ctx.ids.new_id(),
-            seq=0,
-            kind=MovementKind.ADJUSTMENT,
-            reason=AdjustmentReason.COUNT,
-            lines=tuple(lines),
-            actor_id=actor.user_id,
-            occurred_at=now,
-            recorded_at=now,
-            reference=command.reference,
-            note=command.note,
-        )
-        return CountResult(_ledger.post(uow, movement, locations, now=now, guard_available=False))
+    items = uow.items.get_many({line.item_id for line in command.lines})
+    locations = uow.locations.get_many(
+        {line.location_id for line in command.lines} | {ADJUSTMENT_LOCATION_ID}
+    )
+    for index, line in enumerate(command.lines):
+        if line.item_id not in items:
+            errors.append(FieldError(f"$.lines[{index}].item_id", "no such item"))
+        location = locations.get(line.location_id)
+        if location is None or not location.kind.holds_stock:
+            errors.append(FieldError(f"$.lines[{index}].location_id", "no such stock location"))
+    raise_if(errors)
+    on_hand = uow.stock.on_hand(sorted(seen), lock=True)
+    conflicts = [
+        CountConflictLine(line.item_id, line.location_id, line.expected_on_hand, current)
+        for line in command.lines
+        if line.expected_on_hand is not None
+        and line.expected_on_hand != (current := on_hand[(line.item_id, line.location_id)])
+    ]
+    if conflicts:
+        raise CountConflict(conflicts)
+    lines: list[MovementLine] = []
+    for line in command.lines:
+        difference = line.counted - on_hand[(line.item_id, line.location_id)]
+        if difference > 0:
+            lines.append(
+                MovementLine(line.item_id, difference, ADJUSTMENT_LOCATION_ID, line.location_id)
+            )
+        elif difference < 0:
+            lines.append(
+                MovementLine(line.item_id, -difference, line.location_id, ADJUSTMENT_LOCATION_ID)
+            )
+    if not lines:
+        return CountResult(None)
+    movement = Movement(
+        id=ctx.ids.new_id(),
+        seq=0,
+        kind=MovementKind.ADJUSTMENT,
+        reason=AdjustmentReason.COUNT,
+        lines=tuple(lines),
+        actor_id=actor.user_id,
+        occurred_at=now,
+        recorded_at=now,
+        reference=command.reference,
+        note=command.note,
+    )
+    return CountResult(_ledger.post(uow, movement, locations, now=now, guard_available=False))

@@ -6,17 +6,18 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.commands import Command, handles
 from inventory_core.errors import NotFound, ValidationError, VersionMismatch
 from inventory_core.items import Item
 from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery, UnitOfWork
-from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page, require
+from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page
 from inventory_core.stock import LocationStock, WarehouseStock
 from inventory_core.users import Actor, Role
 
 
 @attrs.frozen
-class CreateItem:
+class CreateItem(Command[Item]):
     """A new item (see :class:`~inventory_core.items.Item` for the rules of each field)."""
 
     sku: str
@@ -28,7 +29,7 @@ class CreateItem:
 
 
 @attrs.frozen
-class ChangeItem:
+class ItemChanges:
     """Fields to change on an item; fields left UNSET stay as they are."""
 
     sku: str | Unset = UNSET
@@ -38,6 +39,32 @@ class ChangeItem:
     reorder_point: int | Unset | None = UNSET
     reorder_quantity: int | Unset | None = UNSET
     active: bool | Unset = UNSET
+
+
+@attrs.frozen
+class ChangeItem(Command[Item]):
+    """Apply ``changes`` to an item; with ``expected_version`` (HTTP If-Match) a stale edit is
+    refused with VersionMismatch."""
+
+    item_id: UUID
+    changes: ItemChanges = attrs.field(factory=ItemChanges)
+    expected_version: int | None = None
+
+
+@attrs.frozen
+class GetItem(Command[Item]):
+    """One item; NotFound."""
+
+    item_id: UUID
+
+
+@attrs.frozen
+class ListItems(Command[Page[Item, UUID]]):
+    """Items matching ``query`` in creation order, after the item ``after``."""
+
+    query: ItemQuery = attrs.field(factory=ItemQuery)
+    after: UUID | None = None
+    limit: int = 50
 
 
 @attrs.frozen
@@ -55,8 +82,16 @@ class ItemStock:
         return self.on_hand - self.reserved
 
 
+@attrs.frozen
+class GetItemStock(Command[ItemStock]):
+    """An item's totals, warehouse levels and location levels; NotFound."""
+
+    item_id: UUID
+
+
+@handles(CreateItem, role=Role.MANAGER)
 def create_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateItem) -> Item:
-    require(actor, Role.MANAGER)
+    """Create an item. AlreadyExists on a taken SKU or barcode."""
     now = ctx.clock.now()
     item = Item(
         id=ctx.ids.new_id(),
@@ -69,69 +104,60 @@ def create_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: Cre
         created_at=now,
         updated_at=now,
     )
-    with uow:
-        uow.items.add(item)
+    uow.items.add(item)
     return item
 
 
-def get_item(uow: UnitOfWork, actor: Actor, item_id: UUID) -> Item:
-    require(actor, Role.VIEWER)
-    with uow:
-        item = uow.items.get(item_id)
+@handles(GetItem, role=Role.VIEWER)
+def get_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetItem) -> Item:
+    item = uow.items.get(command.item_id)
     if item is None:
-        raise NotFound("item", item_id)
+        raise NotFound("item", command.item_id)
     return item
 
 
+@handles(ListItems, role=Role.VIEWER)
 def list_items(
-    uow: UnitOfWork, actor: Actor, query: ItemQuery, *, after: UUID | None, limit: int
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListItems
 ) -> Page[Item, UUID]:
-    require(actor, Role.VIEWER)
-    with uow:
-        return fetch_page(
-            lambda n: uow.items.list(query, after=after, limit=n), lambda i: i.id, limit
-        )
+    return fetch_page(
+        lambda n: uow.items.list(command.query, after=command.after, limit=n),
+        lambda i: i.id,
+        command.limit,
+    )
 
 
-def change_item(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    item_id: UUID,
-    changes: ChangeItem,
-    *,
-    expected_version: int | None = None,
-) -> Item:
-    """Apply ``changes``; with ``expected_version`` (HTTP If-Match) refuse a stale edit."""
-    require(actor, Role.MANAGER)
-    given = {k: v for k, v in attrs.asdict(changes, recurse=False).items() if v is not UNSET}
-    with uow:
-        item = uow.items.get(item_id)
-        if item is None:
-            raise NotFound("item", item_id)
-        if expected_version is not None and expected_version != item.version:
-            raise VersionMismatch("item", item_id, expected_version, item.version)
-        if not given:
-            return item
-        try:
-            changed = attrs.evolve(
-                item, **given, version=item.version + 1, updated_at=ctx.clock.now()
-            )
-        except TypeError as exc:  # a wrongly typed field from a library caller
-            raise ValidationError(str(exc)) from exc
-        uow.items.update(changed)
+@handles(ChangeItem, role=Role.MANAGER)
+def change_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangeItem) -> Item:
+    given = {
+        k: v for k, v in attrs.asdict(command.changes, recurse=False).items() if v is not UNSET
+    }
+    item = uow.items.get(command.item_id)
+    if item is None:
+        raise NotFound("item", command.item_id)
+    expected = command.expected_version
+    if expected is not None and expected != item.version:
+        raise VersionMismatch("item", command.item_id, expected, item.version)
+    if not given:
+        return item
+    try:
+        changed = attrs.evolve(item, **given, version=item.version + 1, updated_at=ctx.clock.now())
+    except TypeError as exc:  # a wrongly typed field from a library caller
+        raise ValidationError(str(exc)) from exc
+    uow.items.update(changed)
     return changed
 
 
-def item_stock(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, item_id: UUID) -> ItemStock:
-    require(actor, Role.VIEWER)
-    with uow:
-        levels = uow.stock.item_levels(item_id, now=ctx.clock.now())
+@handles(GetItemStock, role=Role.VIEWER)
+def item_stock(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetItemStock
+) -> ItemStock:
+    levels = uow.stock.item_levels(command.item_id, now=ctx.clock.now())
     if levels is None:
-        raise NotFound("item", item_id)
+        raise NotFound("item", command.item_id)
     warehouses, locations = levels
     return ItemStock(
-        item_id=item_id,
+        item_id=command.item_id,
         on_hand=sum(w.on_hand for w in warehouses),
         reserved=sum(w.reserved for w in warehouses),
         warehouses=tuple(warehouses),

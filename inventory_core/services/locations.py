@@ -6,16 +6,17 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.commands import Command, handles
 from inventory_core.errors import InvalidOperation, NotFound, ValidationError, VersionMismatch
 from inventory_core.locations import Location, LocationKind
 from inventory_core.paging import Page
 from inventory_core.ports import LocationQuery, UnitOfWork
-from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page, require
+from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page
 from inventory_core.users import Actor, Role
 
 
 @attrs.frozen
-class CreateLocation:
+class CreateLocation(Command[Location]):
     """A new warehouse (no parent) or internal location (with a parent in some warehouse tree)."""
 
     code: str
@@ -25,13 +26,35 @@ class CreateLocation:
 
 
 @attrs.frozen
-class ChangeLocation:
+class LocationChanges:
     """Fields to change; ``parent_id`` may move an internal location within its warehouse."""
 
     code: str | Unset = UNSET
     name: str | Unset = UNSET
     parent_id: UUID | Unset = UNSET
     active: bool | Unset = UNSET
+
+
+@attrs.frozen
+class ChangeLocation(Command[Location]):
+    """Apply ``changes`` to a location, refused as stale when ``expected_version`` is not the
+    stored one."""
+
+    location_id: UUID
+    changes: LocationChanges = attrs.field(factory=LocationChanges)
+    expected_version: int | None = None
+
+
+@attrs.frozen
+class GetLocation(Command[Location]):
+    location_id: UUID
+
+
+@attrs.frozen
+class ListLocations(Command[Page[Location, UUID]]):
+    query: LocationQuery = attrs.field(factory=LocationQuery)
+    after: UUID | None = None
+    limit: int = 50
 
 
 def _parent(uow: UnitOfWork, parent_id: UUID) -> Location:
@@ -43,103 +66,99 @@ def _parent(uow: UnitOfWork, parent_id: UUID) -> Location:
     return parent
 
 
+@handles(CreateLocation, role=Role.MANAGER)
 def create_location(
     ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateLocation
 ) -> Location:
-    require(actor, Role.MANAGER)
+    """Create a warehouse or an internal location. AlreadyExists on a taken code."""
     if command.kind.is_virtual:
         raise ValidationError("virtual locations are provided by the system", "$.kind")
     now = ctx.clock.now()
-    with uow:
-        ancestors: tuple[UUID, ...] = ()
-        if command.kind is LocationKind.INTERNAL:
-            if command.parent_id is None:
-                raise ValidationError("an internal location needs a parent", "$.parent_id")
-            ancestors = _parent(uow, command.parent_id).path
-        elif command.parent_id is not None:
-            raise ValidationError("a warehouse has no parent", "$.parent_id")
-        location = Location(
-            id=ctx.ids.new_id(),
-            code=command.code,
-            name=command.name,
-            kind=command.kind,
-            parent_id=command.parent_id,
-            ancestor_ids=ancestors,
-            created_at=now,
-            updated_at=now,
-        )
-        uow.locations.add(location)
+    ancestors: tuple[UUID, ...] = ()
+    if command.kind is LocationKind.INTERNAL:
+        if command.parent_id is None:
+            raise ValidationError("an internal location needs a parent", "$.parent_id")
+        ancestors = _parent(uow, command.parent_id).path
+    elif command.parent_id is not None:
+        raise ValidationError("a warehouse has no parent", "$.parent_id")
+    location = Location(
+        id=ctx.ids.new_id(),
+        code=command.code,
+        name=command.name,
+        kind=command.kind,
+        parent_id=command.parent_id,
+        ancestor_ids=ancestors,
+        created_at=now,
+        updated_at=now,
+    )
+    uow.locations.add(location)
     return location
 
 
-def get_location(uow: UnitOfWork, actor: Actor, location_id: UUID) -> Location:
-    require(actor, Role.VIEWER)
-    with uow:
-        location = uow.locations.get(location_id)
+@handles(GetLocation, role=Role.VIEWER)
+def get_location(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetLocation
+) -> Location:
+    location = uow.locations.get(command.location_id)
     if location is None:
-        raise NotFound("location", location_id)
+        raise NotFound("location", command.location_id)
     return location
 
 
+@handles(ListLocations, role=Role.VIEWER)
 def list_locations(
-    uow: UnitOfWork, actor: Actor, query: LocationQuery, *, after: UUID | None, limit: int
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListLocations
 ) -> Page[Location, UUID]:
-    require(actor, Role.VIEWER)
-    with uow:
-        return fetch_page(
-            lambda n: uow.locations.list(query, after=after, limit=n), lambda x: x.id, limit
-        )
+    return fetch_page(
+        lambda n: uow.locations.list(command.query, after=command.after, limit=n),
+        lambda x: x.id,
+        command.limit,
+    )
 
 
+@handles(ChangeLocation, role=Role.MANAGER)
 def change_location(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    location_id: UUID,
-    changes: ChangeLocation,
-    *,
-    expected_version: int | None = None,
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangeLocation
 ) -> Location:
     """Rename, recode, (de)activate, or move an internal location to another parent inside the
     same warehouse. Moving between warehouses would silently move stock between warehouses, so it
     is refused: transfer the stock instead."""
-    require(actor, Role.MANAGER)
-    given = {k: v for k, v in attrs.asdict(changes, recurse=False).items() if v is not UNSET}
-    with uow:
-        location = uow.locations.get(location_id)
-        if location is None:
-            raise NotFound("location", location_id)
-        if location.kind.is_virtual:
-            raise InvalidOperation("virtual locations cannot be changed")
-        if expected_version is not None and expected_version != location.version:
-            raise VersionMismatch("location", location_id, expected_version, location.version)
-        if not given:
-            return location
-        new_parent_id = given.pop("parent_id", location.parent_id)
-        ancestors = location.ancestor_ids
-        if new_parent_id != location.parent_id:
-            if location.kind is not LocationKind.INTERNAL:
-                raise ValidationError("a warehouse has no parent", "$.parent_id")
-            parent = _parent(uow, new_parent_id)
-            if location.id in parent.path:
-                raise ValidationError(
-                    "a location cannot move under itself or its descendants", "$.parent_id"
-                )
-            if parent.warehouse_id != location.warehouse_id:
-                raise ValidationError(
-                    "a location can only move within its warehouse", "$.parent_id"
-                )
-            ancestors = parent.path
-        try:
-            changed = attrs.evolve(
-                location,
-                **given,
-                parent_id=new_parent_id,
-                ancestor_ids=ancestors,
-                version=location.version + 1,
-                updated_at=ctx.clock.now(),
+    location_id, expected_version = command.location_id, command.expected_version
+    given = {
+        k: v for k, v in attrs.asdict(command.changes, recurse=False).items() if v is not UNSET
+    }
+    location = uow.locations.get(location_id)
+    if location is None:
+        raise NotFound("location", location_id)
+    if location.kind.is_virtual:
+        raise InvalidOperation("virtual locations cannot be changed")
+    if expected_version is not None and expected_version != location.version:
+        raise VersionMismatch("location", location_id, expected_version, location.version)
+    if not given:
+        return location
+    new_parent_id = given.pop("parent_id", location.parent_id)
+    ancestors = location.ancestor_ids
+    if new_parent_id != location.parent_id:
+        if location.kind is not LocationKind.INTERNAL:
+            raise ValidationError("a warehouse has no parent", "$.parent_id")
+        parent = _parent(uow, new_parent_id)
+        if location.id in parent.path:
+            raise ValidationError(
+                "a location cannot move under itself or its descendants", "$.parent_id"
             )
-        except TypeError as exc:
-            raise ValidationError(str(exc)) from exc
-        uow.locations.update(changed)
+        if parent.warehouse_id != location.warehouse_id:
+            raise ValidationError("a location can only move within its warehouse", "$.parent_id")
+        ancestors = parent.path
+    try:
+        changed = attrs.evolve(
+            location,
+            **given,
+            parent_id=new_parent_id,
+            ancestor_ids=ancestors,
+            version=location.version + 1,
+            updated_at=ctx.clock.now(),
+        )
+    except TypeError as exc:
+        raise ValidationError(str(exc)) from exc
+    uow.locations.update(changed)
     return changed

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.commands import Command, handles
 from inventory_core.errors import (
     AlreadyExists,
     FieldError,
@@ -15,6 +16,7 @@ from inventory_core.errors import (
     NotFound,
     ValidationError,
 )
+from inventory_core.feed import FEED_START, FeedPage, FeedPosition
 from inventory_core.locations import (
     ADJUSTMENT_LOCATION_ID,
     CUSTOMER_LOCATION_ID,
@@ -29,10 +31,10 @@ from inventory_core.movements import (
     MovementLine,
     check_sides,
 )
-from inventory_core.paging import Page
+from inventory_core.paging import check_limit
 from inventory_core.ports import MovementQuery, UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, fetch_page, raise_if, require
+from inventory_core.services._common import ServiceContext, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -52,7 +54,7 @@ def _line_requests(value: Iterable[LineRequest]) -> tuple[LineRequest, ...]:
 
 
 @attrs.frozen
-class PostMovement:
+class PostMovement(Command[Movement]):
     """A movement to post. ``reason`` is required for adjustments and refused otherwise."""
 
     kind: MovementKind = attrs.field(converter=MovementKind)
@@ -79,6 +81,7 @@ def _resolve_sides(kind: MovementKind, line: LineRequest) -> tuple[UUID | None, 
     return source, destination
 
 
+@handles(PostMovement, role=Role.CLERK)
 def post_movement(
     ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: PostMovement
 ) -> Movement:
@@ -87,11 +90,10 @@ def post_movement(
     Outbound stock is refused (InsufficientStock) when a location lacks it, or when it would
     leave a warehouse's ``available`` negative -- except loss, damage and count adjustments,
     which record physical reality and always post."""
-    require(actor, Role.CLERK)
     kind = command.kind
     errors: list[FieldError] = []
     if kind is MovementKind.REVERSAL:
-        errors.append(FieldError("$.kind", "reversals are posted with reverse_movement"))
+        errors.append(FieldError("$.kind", "a reversal is posted with ReverseMovement"))
     if kind is MovementKind.ADJUSTMENT and command.reason is None:
         errors.append(FieldError("$.reason", "an adjustment needs a reason"))
     if kind is not MovementKind.ADJUSTMENT and command.reason is not None:
@@ -109,128 +111,135 @@ def post_movement(
     raise_if(errors)
 
     now = ctx.clock.now()
-    with uow:
-        item_ids = {line.item_id for line in command.lines}
-        items = uow.items.get_many(item_ids)
-        locations = uow.locations.get_many({s for pair in sides for s in pair if s})
-        lines: list[MovementLine] = []
-        for index, (line, (source, destination)) in enumerate(
-            zip(command.lines, sides, strict=True)
-        ):
-            path = f"$.lines[{index}]"
-            assert source is not None
-            assert destination is not None
-            item = items.get(line.item_id)
-            if item is None:
-                errors.append(FieldError(f"{path}.item_id", "no such item"))
-            frm, to = locations.get(source), locations.get(destination)
-            if frm is None:
-                errors.append(FieldError(f"{path}.from_location_id", "no such location"))
-            if to is None:
-                errors.append(FieldError(f"{path}.to_location_id", "no such location"))
-            if to is not None and to.kind.holds_stock and not to.active:
-                errors.append(FieldError(f"{path}.to_location_id", "location is inactive"))
-            if (
-                item is not None
-                and not item.active
-                and frm is not None
-                and not frm.kind.holds_stock
-            ):
-                errors.append(FieldError(f"{path}.item_id", "item is inactive"))
-            if frm is None or to is None or item is None:
-                continue
-            try:
-                check_sides(kind, frm, to, path=path)
-                lines.append(MovementLine(line.item_id, line.quantity, source, destination))
-            except ValidationError as exc:
-                errors.extend(
-                    e if e.path.startswith(path) else FieldError(path + e.path[1:], e.message)
-                    for e in exc.errors
-                )
-        raise_if(errors)
-        movement = Movement(
-            id=ctx.ids.new_id(),
-            seq=0,
-            kind=kind,
-            lines=tuple(lines),
-            actor_id=actor.user_id,
-            occurred_at=command.occurred_at or now,
-            recorded_at=now,
-            reference=command.reference,
-            note=command.note,
-            reason=command.reason,
-        )
-        guard = not (command.reason is not None and command.reason.records_physical_reality)
-        return _ledger.post(uow, movement, locations, now=now, guard_available=guard)
+    item_ids = {line.item_id for line in command.lines}
+    items = uow.items.get_many(item_ids)
+    locations = uow.locations.get_many({s for pair in sides for s in pair if s})
+    lines: list[MovementLine] = []
+    for index, (line, (source, destination)) in enumerate(zip(command.lines, sides, strict=True)):
+        path = f"$.lines[{index}]"
+        assert source is not None
+        assert destination is not None
+        item = items.get(line.item_id)
+        if item is None:
+            errors.append(FieldError(f"{path}.item_id", "no such item"))
+        frm, to = locations.get(source), locations.get(destination)
+        if frm is None:
+            errors.append(FieldError(f"{path}.from_location_id", "no such location"))
+        if to is None:
+            errors.append(FieldError(f"{path}.to_location_id", "no such location"))
+        if to is not None and to.kind.holds_stock and not to.active:
+            errors.append(FieldError(f"{path}.to_location_id", "location is inactive"))
+        if item is not None and not item.active and frm is not None and not frm.kind.holds_stock:
+            errors.append(FieldError(f"{path}.item_id", "item is inactive"))
+        if frm is None or to is None or item is None:
+            continue
+        try:
+            check_sides(kind, frm, to, path=path)
+            lines.append(MovementLine(line.item_id, line.quantity, source, destination))
+        except ValidationError as exc:
+            errors.extend(
+                e if e.path.startswith(path) else FieldError(path + e.path[1:], e.message)
+                for e in exc.errors
+            )
+    raise_if(errors)
+    movement = Movement(
+        id=ctx.ids.new_id(),
+        seq=0,
+        kind=kind,
+        lines=tuple(lines),
+        actor_id=actor.user_id,
+        occurred_at=command.occurred_at or now,
+        recorded_at=now,
+        reference=command.reference,
+        note=command.note,
+        reason=command.reason,
+    )
+    guard = not (command.reason is not None and command.reason.records_physical_reality)
+    return _ledger.post(uow, movement, locations, now=now, guard_available=guard)
 
 
 @attrs.frozen
-class ReverseMovement:
-    """Why a movement is being reversed (both optional)."""
+class ReverseMovement(Command[Movement]):
+    """Post the mirror image of a movement; why, optionally (``reference`` defaults to the
+    original's)."""
 
+    movement_id: UUID
     reference: str | None = None
     note: str | None = None
 
 
+@attrs.frozen
+class GetMovement(Command[Movement]):
+    movement_id: UUID
+
+
+@attrs.frozen
+class ListMovements(Command[FeedPage[Movement]]):
+    """The ledger in feed order after ``after`` (the feed offline clients sync from)."""
+
+    query: MovementQuery = attrs.field(factory=MovementQuery)
+    after: FeedPosition = FEED_START
+    limit: int = 50
+
+
+@handles(ReverseMovement, role=Role.MANAGER)
 def reverse_movement(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    movement_id: UUID,
-    command: ReverseMovement | None = None,
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ReverseMovement
 ) -> Movement:
     """Post the mirror image of a movement. A movement is reversed at most once, and a reversal
     is itself never reversed (post a new movement instead)."""
-    require(actor, Role.MANAGER)
-    command = command or ReverseMovement()
+    movement_id = command.movement_id
     now = ctx.clock.now()
-    with uow:
-        original = uow.movements.get(movement_id)
-        if original is None:
-            raise NotFound("movement", movement_id)
-        if original.kind is MovementKind.REVERSAL:
-            raise InvalidOperation("a reversal cannot itself be reversed")
-        if uow.movements.reversal_of(movement_id) is not None:
-            raise InvalidOperation(f"movement {movement_id} is already reversed")
-        lines = tuple(line.mirrored() for line in original.lines)
-        locations: dict[UUID, Location] = uow.locations.get_many(
-            {x for line in lines for x in (line.from_location_id, line.to_location_id)}
-        )
-        reversal = Movement(
-            id=ctx.ids.new_id(),
-            seq=0,
-            kind=MovementKind.REVERSAL,
-            lines=lines,
-            actor_id=actor.user_id,
-            occurred_at=now,
-            recorded_at=now,
-            reference=command.reference if command.reference is not None else original.reference,
-            note=command.note,
-            reverses_id=original.id,
-        )
-        try:
-            return _ledger.post(uow, reversal, locations, now=now, guard_available=True)
-        except AlreadyExists as exc:  # a concurrent reversal won the race
-            raise InvalidOperation(f"movement {movement_id} is already reversed") from exc
-
-
-def get_movement(uow: UnitOfWork, actor: Actor, movement_id: UUID) -> Movement:
-    require(actor, Role.VIEWER)
-    with uow:
-        movement = uow.movements.get(movement_id)
-    if movement is None:
+    original = uow.movements.get(movement_id)
+    if original is None:
         raise NotFound("movement", movement_id)
+    if original.kind is MovementKind.REVERSAL:
+        raise InvalidOperation("a reversal cannot itself be reversed")
+    if uow.movements.reversal_of(movement_id) is not None:
+        raise InvalidOperation(f"movement {movement_id} is already reversed")
+    lines = tuple(line.mirrored() for line in original.lines)
+    locations: dict[UUID, Location] = uow.locations.get_many(
+        {x for line in lines for x in (line.from_location_id, line.to_location_id)}
+    )
+    reversal = Movement(
+        id=ctx.ids.new_id(),
+        seq=0,
+        kind=MovementKind.REVERSAL,
+        lines=lines,
+        actor_id=actor.user_id,
+        occurred_at=now,
+        recorded_at=now,
+        reference=command.reference if command.reference is not None else original.reference,
+        note=command.note,
+        reverses_id=original.id,
+    )
+    try:
+        return _ledger.post(uow, reversal, locations, now=now, guard_available=True)
+    except AlreadyExists as exc:  # a concurrent reversal won the race
+        raise InvalidOperation(f"movement {movement_id} is already reversed") from exc
+
+
+@handles(GetMovement, role=Role.VIEWER)
+def get_movement(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetMovement
+) -> Movement:
+    movement = uow.movements.get(command.movement_id)
+    if movement is None:
+        raise NotFound("movement", command.movement_id)
     return movement
 
 
+@handles(ListMovements, role=Role.VIEWER)
 def list_movements(
-    uow: UnitOfWork, actor: Actor, query: MovementQuery, *, after: int = 0, limit: int
-) -> Page[Movement, int]:
-    """Movements in ascending ``seq`` after ``after``: the feed offline clients sync from."""
-    require(actor, Role.VIEWER)
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-        raise ValidationError("must be a non-negative integer", "$.after")
-    with uow:
-        return fetch_page(
-            lambda n: uow.movements.list(query, after=after, limit=n), lambda m: m.seq, limit
-        )
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListMovements
+) -> FeedPage[Movement]:
+    """Movements after ``command.after`` in feed order; a reader resuming from the page's
+    ``position`` never misses a movement that commits later (see inventory_core.feed)."""
+    check_limit(command.limit)
+    if not isinstance(command.after, FeedPosition):
+        raise ValidationError("must be a feed position", "$.after")
+    rows = uow.movements.list(command.query, after=command.after, limit=command.limit + 1)
+    more = len(rows) > command.limit
+    rows = rows[: command.limit]
+    position = rows[-1][0] if rows else command.after
+    return FeedPage(tuple(m for _, m in rows), position, position if more else None)

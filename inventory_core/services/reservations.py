@@ -8,6 +8,7 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.commands import Command, handles, handles_trusted
 from inventory_core.errors import FieldError, InvalidOperation, NotFound, ValidationError
 from inventory_core.locations import CUSTOMER_LOCATION_ID, LocationKind
 from inventory_core.movements import MAX_LINES, Movement, MovementKind, MovementLine
@@ -15,13 +16,13 @@ from inventory_core.paging import Page
 from inventory_core.ports import ReservationQuery, UnitOfWork
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, fetch_page, raise_if, require
+from inventory_core.services._common import ServiceContext, fetch_page, raise_if
 from inventory_core.stock import WarehouseChange
 from inventory_core.users import Actor, Role
 
 
 @attrs.frozen
-class ReserveStock:
+class ReserveStock(Command[Reservation]):
     """Hold ``quantity`` of an item in a warehouse, optionally until ``expires_at``."""
 
     item_id: UUID
@@ -44,13 +45,40 @@ def _fulfilment_lines(value: Iterable[FulfilmentLine]) -> tuple[FulfilmentLine, 
 
 
 @attrs.frozen
-class FulfilReservation:
-    """Lines must add up to the reservation's quantity (partial fulfilment: release and
-    reserve again)."""
+class FulfilReservation(Command[Movement]):
+    """Ship a reservation from named locations of its warehouse and consume it. Lines must add
+    up to the reservation's quantity (partial fulfilment: release and reserve again)."""
 
+    reservation_id: UUID
     lines: tuple[FulfilmentLine, ...] = attrs.field(converter=_fulfilment_lines)
     reference: str | None = None
     note: str | None = None
+
+
+@attrs.frozen
+class ReleaseReservation(Command[Reservation]):
+    """Give an active reservation's quantity back."""
+
+    reservation_id: UUID
+
+
+@attrs.frozen
+class GetReservation(Command[Reservation]):
+    """One reservation as of now (an overdue one reads as expired)."""
+
+    reservation_id: UUID
+
+
+@attrs.frozen
+class ListReservations(Command[Page[Reservation, UUID]]):
+    query: ReservationQuery = attrs.field(factory=ReservationQuery)
+    after: UUID | None = None
+    limit: int = 50
+
+
+@attrs.frozen
+class ExpireReservations(Command[int]):
+    """Housekeeping: mark every overdue reservation expired; the result is how many."""
 
 
 def _as_of(reservation: Reservation, now: datetime) -> Reservation:
@@ -58,11 +86,11 @@ def _as_of(reservation: Reservation, now: datetime) -> Reservation:
     return reservation if status is reservation.status else attrs.evolve(reservation, status=status)
 
 
+@handles(ReserveStock, role=Role.CLERK)
 def reserve_stock(
     ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ReserveStock
 ) -> Reservation:
     """Reserve available stock; InsufficientStock when the warehouse's available is too low."""
-    require(actor, Role.CLERK)
     now = ctx.clock.now()
     if command.expires_at is not None and (
         command.expires_at.tzinfo is None or command.expires_at <= now
@@ -80,21 +108,20 @@ def reserve_stock(
         reference=command.reference,
         expires_at=command.expires_at,
     )
-    with uow:
-        item = uow.items.get(command.item_id)
-        errors: list[FieldError] = []
-        if item is None:
-            errors.append(FieldError("$.item_id", "no such item"))
-        elif not item.active:
-            errors.append(FieldError("$.item_id", "item is inactive"))
-        warehouse = uow.locations.get(command.warehouse_id)
-        if warehouse is None or warehouse.kind is not LocationKind.WAREHOUSE:
-            errors.append(FieldError("$.warehouse_id", "no such warehouse"))
-        raise_if(errors)
-        key = (command.item_id, command.warehouse_id)
-        _ledger.expire_overdue(uow, now, [key])
-        uow.stock.apply([], [WarehouseChange(*key, reserved_delta=command.quantity)])
-        uow.reservations.add(reservation)
+    item = uow.items.get(command.item_id)
+    errors: list[FieldError] = []
+    if item is None:
+        errors.append(FieldError("$.item_id", "no such item"))
+    elif not item.active:
+        errors.append(FieldError("$.item_id", "item is inactive"))
+    warehouse = uow.locations.get(command.warehouse_id)
+    if warehouse is None or warehouse.kind is not LocationKind.WAREHOUSE:
+        errors.append(FieldError("$.warehouse_id", "no such warehouse"))
+    raise_if(errors)
+    key = (command.item_id, command.warehouse_id)
+    _ledger.expire_overdue(uow, now, [key])
+    uow.stock.apply([], [WarehouseChange(*key, reserved_delta=command.quantity)])
+    uow.reservations.add(reservation)
     return reservation
 
 
@@ -107,142 +134,122 @@ def _not_active(uow: UnitOfWork, reservation_id: UUID, now: datetime) -> Excepti
     )
 
 
+@handles(ReleaseReservation, role=Role.CLERK)
 def release_reservation(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, reservation_id: UUID
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ReleaseReservation
 ) -> Reservation:
     """Give the reserved quantity back; InvalidOperation unless the reservation is active."""
-    require(actor, Role.CLERK)
+    reservation_id = command.reservation_id
     now = ctx.clock.now()
-    with uow:
-        released = uow.reservations.transition(
-            reservation_id, to=ReservationStatus.RELEASED, now=now
-        )
-        if released is None:
-            raise _not_active(uow, reservation_id, now)
-        uow.stock.apply(
-            [],
-            [
-                WarehouseChange(
-                    released.item_id,
-                    released.warehouse_id,
-                    reserved_delta=-released.quantity,
-                    guard_available=False,
-                )
-            ],
-        )
+    released = uow.reservations.transition(reservation_id, to=ReservationStatus.RELEASED, now=now)
+    if released is None:
+        raise _not_active(uow, reservation_id, now)
+    uow.stock.apply(
+        [],
+        [
+            WarehouseChange(
+                released.item_id,
+                released.warehouse_id,
+                reserved_delta=-released.quantity,
+                guard_available=False,
+            )
+        ],
+    )
     return released
 
 
+@handles(FulfilReservation, role=Role.CLERK)
 def fulfil_reservation(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    reservation_id: UUID,
-    command: FulfilReservation,
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: FulfilReservation
 ) -> Movement:
     """Ship the reserved stock from named locations of its warehouse and consume the
     reservation, in one transaction. Returns the shipment."""
-    require(actor, Role.CLERK)
+    reservation_id = command.reservation_id
     if not 1 <= len(command.lines) <= MAX_LINES:
         raise ValidationError(f"a fulfilment has 1-{MAX_LINES} lines", "$.lines")
     now = ctx.clock.now()
-    with uow:
-        reservation = uow.reservations.get(reservation_id)
-        if reservation is None:
-            raise NotFound("reservation", reservation_id)
-        locations = uow.locations.get_many(
-            {line.location_id for line in command.lines} | {CUSTOMER_LOCATION_ID}
-        )
-        errors: list[FieldError] = []
-        for index, line in enumerate(command.lines):
-            location = locations.get(line.location_id)
-            if location is None or location.warehouse_id != reservation.warehouse_id:
-                errors.append(
-                    FieldError(
-                        f"$.lines[{index}].location_id",
-                        "must be a location in the reservation's warehouse",
-                    )
-                )
-        total = sum(line.quantity for line in command.lines)
-        if total != reservation.quantity:
-            errors.append(
-                FieldError("$.lines", f"must add up to the reserved {reservation.quantity}")
-            )
-        try:
-            lines = tuple(
-                MovementLine(
-                    reservation.item_id, line.quantity, line.location_id, CUSTOMER_LOCATION_ID
-                )
-                for line in command.lines
-            )
-        except ValidationError as exc:
-            errors.extend(exc.errors)
-        raise_if(errors)
-        if (
-            uow.reservations.transition(reservation_id, to=ReservationStatus.FULFILLED, now=now)
-            is None
-        ):
-            raise _not_active(uow, reservation_id, now)
-        shipment = Movement(
-            id=ctx.ids.new_id(),
-            seq=0,
-            kind=MovementKind.SHIPMENT,
-            lines=lines,
-            actor_id=actor.user_id,
-            occurred_at=now,
-            recorded_at=now,
-            reference=command.reference if command.reference is not None else reservation.reference,
-            note=command.note,
-            reservation_id=reservation_id,
-        )
-        return _ledger.post(
-            uow,
-            shipment,
-            locations,
-            now=now,
-            guard_available=True,
-            reserved_deltas={
-                (reservation.item_id, reservation.warehouse_id): -reservation.quantity
-            },
-        )
-
-
-def get_reservation(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, reservation_id: UUID
-) -> Reservation:
-    """The reservation as of now (an overdue one reads as expired)."""
-    require(actor, Role.VIEWER)
-    with uow:
-        reservation = uow.reservations.get(reservation_id)
+    reservation = uow.reservations.get(reservation_id)
     if reservation is None:
         raise NotFound("reservation", reservation_id)
+    locations = uow.locations.get_many(
+        {line.location_id for line in command.lines} | {CUSTOMER_LOCATION_ID}
+    )
+    errors: list[FieldError] = []
+    for index, line in enumerate(command.lines):
+        location = locations.get(line.location_id)
+        if location is None or location.warehouse_id != reservation.warehouse_id:
+            errors.append(
+                FieldError(
+                    f"$.lines[{index}].location_id",
+                    "must be a location in the reservation's warehouse",
+                )
+            )
+    total = sum(line.quantity for line in command.lines)
+    if total != reservation.quantity:
+        errors.append(FieldError("$.lines", f"must add up to the reserved {reservation.quantity}"))
+    try:
+        lines = tuple(
+            MovementLine(reservation.item_id, line.quantity, line.location_id, CUSTOMER_LOCATION_ID)
+            for line in command.lines
+        )
+    except ValidationError as exc:
+        errors.extend(exc.errors)
+    raise_if(errors)
+    if uow.reservations.transition(reservation_id, to=ReservationStatus.FULFILLED, now=now) is None:
+        raise _not_active(uow, reservation_id, now)
+    shipment = Movement(
+        id=ctx.ids.new_id(),
+        seq=0,
+        kind=MovementKind.SHIPMENT,
+        lines=lines,
+        actor_id=actor.user_id,
+        occurred_at=now,
+        recorded_at=now,
+        reference=command.reference if command.reference is not None else reservation.reference,
+        note=command.note,
+        reservation_id=reservation_id,
+    )
+    return _ledger.post(
+        uow,
+        shipment,
+        locations,
+        now=now,
+        guard_available=True,
+        reserved_deltas={(reservation.item_id, reservation.warehouse_id): -reservation.quantity},
+    )
+
+
+@handles(GetReservation, role=Role.VIEWER)
+def get_reservation(
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetReservation
+) -> Reservation:
+    """The reservation as of now (an overdue one reads as expired)."""
+    reservation = uow.reservations.get(command.reservation_id)
+    if reservation is None:
+        raise NotFound("reservation", command.reservation_id)
     return _as_of(reservation, ctx.clock.now())
 
 
+@handles(ListReservations, role=Role.VIEWER)
 def list_reservations(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    query: ReservationQuery,
-    *,
-    after: UUID | None,
-    limit: int,
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListReservations
 ) -> Page[Reservation, UUID]:
     """Reservations as of now. Filtering by ``active`` leaves out overdue ones, so a page may hold
     fewer than ``limit`` rows while ``next_after`` still says there is more."""
-    require(actor, Role.VIEWER)
+    query = command.query
     now = ctx.clock.now()
-    with uow:
-        page = fetch_page(
-            lambda n: uow.reservations.list(query, after=after, limit=n), lambda r: r.id, limit
-        )
+    page = fetch_page(
+        lambda n: uow.reservations.list(query, after=command.after, limit=n),
+        lambda r: r.id,
+        command.limit,
+    )
     rows = tuple(_as_of(r, now) for r in page.items)
     if query.status is ReservationStatus.ACTIVE:
         rows = tuple(r for r in rows if r.status is ReservationStatus.ACTIVE)
     return Page(rows, page.next_after)
 
 
-def expire_reservations(ctx: ServiceContext, uow: UnitOfWork) -> int:
+@handles_trusted(ExpireReservations)
+def expire_reservations(ctx: ServiceContext, uow: UnitOfWork, command: ExpireReservations) -> int:
     """Mark every overdue reservation expired (housekeeping; availability never waits for it)."""
-    with uow:
-        return _ledger.expire_overdue(uow, ctx.clock.now(), None)
+    return _ledger.expire_overdue(uow, ctx.clock.now(), None)

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.commands import Command, handles, handles_trusted
 from inventory_core.errors import (
     AuthenticationFailed,
     InvalidOperation,
@@ -22,20 +23,70 @@ from inventory_core.users import Actor, Role, User, normalize_username
 
 
 @attrs.frozen
-class CreateUser:
+class CreateUser(Command[User]):
+    """A new account (admin)."""
+
     username: str
     password: str = attrs.field(repr=False)
     role: Role = attrs.field(converter=Role)
 
 
 @attrs.frozen
-class ChangeUser:
+class ProvisionUser(Command[User]):
+    """A new account created without asking who wants it: for trusted callers only (the CLI,
+    bootstrap)."""
+
+    username: str
+    password: str = attrs.field(repr=False)
+    role: Role = attrs.field(converter=Role)
+
+
+@attrs.frozen
+class UserChanges:
     """Admin changes to an account. Changing ``role`` or ``active`` should end the user's
     sessions (the caller owns the session store)."""
 
     role: Role | Unset = UNSET
     active: bool | Unset = UNSET
     password: str | Unset = attrs.field(default=UNSET, repr=False)
+
+
+@attrs.frozen
+class ChangeUser(Command[User]):
+    """Change a user's role, active flag or password (admin)."""
+
+    user_id: UUID
+    changes: UserChanges = attrs.field(factory=UserChanges)
+    expected_version: int | None = None
+
+
+@attrs.frozen
+class GetUser(Command[User]):
+    """One user (admins see anyone; everyone sees themselves)."""
+
+    user_id: UUID
+
+
+@attrs.frozen
+class ListUsers(Command[Page[User, UUID]]):
+    after: UUID | None = None
+    limit: int = 50
+
+
+@attrs.frozen
+class ChangePassword(Command[User]):
+    """Change one's own password, proving the current one."""
+
+    current_password: str = attrs.field(repr=False)
+    new_password: str = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Authenticate(Command[User]):
+    """Check a login: the active user with these credentials, else AuthenticationFailed."""
+
+    username: str
+    password: str = attrs.field(repr=False)
 
 
 class _DummyHash:
@@ -62,132 +113,129 @@ def warm_dummy_hash(hasher: PasswordHasher) -> None:
     _dummy_hash.get(hasher)
 
 
-def provision_user(ctx: ServiceContext, uow: UnitOfWork, command: CreateUser) -> User:
+@handles_trusted(ProvisionUser)
+def provision_user(ctx: ServiceContext, uow: UnitOfWork, command: ProvisionUser) -> User:
     """Create a user without checking who asks: for trusted operators (the CLI, bootstrap)."""
-    username = normalize_username(command.username)
-    check_password(command.password, username=username)
+    return _add_user(ctx, uow, command.username, command.password, command.role)
+
+
+@handles(CreateUser, role=Role.ADMIN)
+def create_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
+    return _add_user(ctx, uow, command.username, command.password, command.role)
+
+
+def _add_user(
+    ctx: ServiceContext, uow: UnitOfWork, username: str, password: str, role: Role
+) -> User:
+    username = normalize_username(username)
+    check_password(password, username=username)
     now = ctx.clock.now()
     user = User(
         id=ctx.ids.new_id(),
         username=username,
-        role=command.role,
-        password_hash=ctx.password_hasher.hash(command.password),
+        role=role,
+        password_hash=ctx.password_hasher.hash(password),
         created_at=now,
         updated_at=now,
     )
-    with uow:
-        uow.users.add(user)
+    uow.users.add(user)
     return user
 
 
-def create_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
-    require(actor, Role.ADMIN)
-    return provision_user(ctx, uow, command)
-
-
-def get_user(uow: UnitOfWork, actor: Actor, user_id: UUID) -> User:
+@handles(GetUser, role=Role.VIEWER)
+def get_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetUser) -> User:
     """Admins see anyone; everyone sees themselves."""
-    if user_id != actor.user_id:
+    if command.user_id != actor.user_id:
         require(actor, Role.ADMIN)
-    with uow:
-        user = uow.users.get(user_id)
+    user = uow.users.get(command.user_id)
     if user is None:
-        raise NotFound("user", user_id)
+        raise NotFound("user", command.user_id)
     return user
 
 
+@handles(ListUsers, role=Role.ADMIN)
 def list_users(
-    uow: UnitOfWork, actor: Actor, *, after: UUID | None, limit: int
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListUsers
 ) -> Page[User, UUID]:
-    require(actor, Role.ADMIN)
-    with uow:
-        return fetch_page(lambda n: uow.users.list(after=after, limit=n), lambda u: u.id, limit)
+    return fetch_page(
+        lambda n: uow.users.list(after=command.after, limit=n), lambda u: u.id, command.limit
+    )
 
 
-def change_user(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    user_id: UUID,
-    changes: ChangeUser,
-    *,
-    expected_version: int | None = None,
-) -> User:
+@handles(ChangeUser, role=Role.ADMIN)
+def change_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangeUser) -> User:
     """Change role, active flag or password. Admins cannot demote or deactivate themselves,
     so a deployment never loses its last way in by accident."""
-    require(actor, Role.ADMIN)
+    user_id, changes, expected_version = command.user_id, command.changes, command.expected_version
     if user_id == actor.user_id and (
         (changes.role is not UNSET and changes.role is not Role.ADMIN) or changes.active is False
     ):
         raise InvalidOperation("you cannot demote or deactivate yourself")
-    with uow:
-        user = uow.users.get(user_id)
-        if user is None:
-            raise NotFound("user", user_id)
-        if expected_version is not None and expected_version != user.version:
-            raise VersionMismatch("user", user_id, expected_version, user.version)
-        new = user
-        if changes.role is not UNSET:
-            new = attrs.evolve(new, role=changes.role)
-        if changes.active is not UNSET:
-            if not isinstance(changes.active, bool):
-                raise ValidationError("must be a boolean", "$.active")
-            new = attrs.evolve(new, active=changes.active)
-        if changes.password is not UNSET:
-            check_password(changes.password, username=user.username)
-            new = attrs.evolve(new, password_hash=ctx.password_hasher.hash(changes.password))
-        if new == user:
-            return user
-        new = attrs.evolve(new, version=user.version + 1, updated_at=ctx.clock.now())
-        uow.users.update(new)
+    user = uow.users.get(user_id)
+    if user is None:
+        raise NotFound("user", user_id)
+    if expected_version is not None and expected_version != user.version:
+        raise VersionMismatch("user", user_id, expected_version, user.version)
+    new = user
+    if changes.role is not UNSET:
+        new = attrs.evolve(new, role=changes.role)
+    if changes.active is not UNSET:
+        if not isinstance(changes.active, bool):
+            raise ValidationError("must be a boolean", "$.active")
+        new = attrs.evolve(new, active=changes.active)
+    if changes.password is not UNSET:
+        check_password(changes.password, username=user.username)
+        new = attrs.evolve(new, password_hash=ctx.password_hasher.hash(changes.password))
+    if new == user:
+        return user
+    new = attrs.evolve(new, version=user.version + 1, updated_at=ctx.clock.now())
+    uow.users.update(new)
     return new
 
 
+@handles(ChangePassword, role=Role.VIEWER)
 def change_password(
-    ctx: ServiceContext,
-    uow: UnitOfWork,
-    actor: Actor,
-    current_password: str,
-    new_password: str,
+    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangePassword
 ) -> User:
     """A user changes their own password, proving the current one. The caller should end the
     user's other sessions."""
-    with uow:
-        user = uow.users.get(actor.user_id)
-        if user is None or not user.active:
-            raise AuthenticationFailed()
-        if not ctx.password_hasher.verify(user.password_hash, current_password):
-            raise AuthenticationFailed("current password is wrong")
-        check_password(new_password, username=user.username, path="$.new_password")
-        changed = attrs.evolve(
-            user,
-            password_hash=ctx.password_hasher.hash(new_password),
-            version=user.version + 1,
-            updated_at=ctx.clock.now(),
-        )
-        uow.users.update(changed)
+    current_password, new_password = command.current_password, command.new_password
+    user = uow.users.get(actor.user_id)
+    if user is None or not user.active:
+        raise AuthenticationFailed()
+    if not ctx.password_hasher.verify(user.password_hash, current_password):
+        raise AuthenticationFailed("current password is wrong")
+    check_password(new_password, username=user.username, path="$.new_password")
+    changed = attrs.evolve(
+        user,
+        password_hash=ctx.password_hasher.hash(new_password),
+        version=user.version + 1,
+        updated_at=ctx.clock.now(),
+    )
+    uow.users.update(changed)
     return changed
 
 
-def authenticate(ctx: ServiceContext, uow: UnitOfWork, username: str, password: str) -> User:
+@handles_trusted(Authenticate)
+def authenticate(ctx: ServiceContext, uow: UnitOfWork, command: Authenticate) -> User:
     """The active user with these credentials, else AuthenticationFailed -- the same error, and
     the same hashing work, whether the user is unknown, inactive or the password wrong."""
+    username, password = command.username, command.password
     hasher = ctx.password_hasher
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthenticationFailed()
-    with uow:
-        user = uow.users.get_by_username(normalize_username(username))
-        if user is None or not user.active:
-            hasher.verify(_dummy_hash.get(hasher), password)
-            raise AuthenticationFailed()
-        if not hasher.verify(user.password_hash, password):
-            raise AuthenticationFailed()
-        if hasher.needs_rehash(user.password_hash):
-            user = attrs.evolve(
-                user,
-                password_hash=hasher.hash(password),
-                version=user.version + 1,
-                updated_at=ctx.clock.now(),
-            )
-            uow.users.update(user)
+    user = uow.users.get_by_username(normalize_username(username))
+    if user is None or not user.active:
+        hasher.verify(_dummy_hash.get(hasher), password)
+        raise AuthenticationFailed()
+    if not hasher.verify(user.password_hash, password):
+        raise AuthenticationFailed()
+    if hasher.needs_rehash(user.password_hash):
+        user = attrs.evolve(
+            user,
+            password_hash=hasher.hash(password),
+            version=user.version + 1,
+            updated_at=ctx.clock.now(),
+        )
+        uow.users.update(user)
     return user

@@ -14,10 +14,11 @@ import attrs
 import cattrs
 import falcon
 
-from inventory_core.errors import FieldError, ValidationError
+from inventory_core.errors import FieldError, InventoryError, ValidationError
+from inventory_core.executor import Executor
+from inventory_core.feed import FeedPage, FeedPosition
 from inventory_core.paging import MAX_PAGE_SIZE
 from inventory_core.ports import LoginThrottle, SessionStore
-from inventory_core.service import Inventory
 from inventory_core.users import Actor
 from inventory_http.converter import StrictValueError, parse_uuid, structure
 from inventory_http.errors import Problem
@@ -34,6 +35,7 @@ __all__ = [
     "decode_cursor",
     "dump",
     "encode_cursor",
+    "feed_page",
     "if_match_version",
     "json_rendered",
     "not_modified",
@@ -121,13 +123,13 @@ def send_json(resp: falcon.Response, value: Any, status: int = 200) -> None:
 
 
 def encode_cursor(after: object) -> str | None:
-    """An opaque cursor for a page's ``next_after`` (UUID, int seq or (UUID, UUID) key)."""
+    """An opaque cursor for a page's ``next_after`` (UUID, feed position or (UUID, UUID) key)."""
     if after is None:
         return None
-    if isinstance(after, UUID):
-        payload: list[Any] = ["id", str(after)]
-    elif isinstance(after, int) and not isinstance(after, bool):
-        payload = ["seq", after]
+    if isinstance(after, FeedPosition):
+        payload: list[Any] = ["feed", after.txn, after.seq]
+    elif isinstance(after, UUID):
+        payload = ["id", str(after)]
     elif isinstance(after, tuple) and len(after) == 2:
         payload = ["key", str(after[0]), str(after[1])]
     else:
@@ -136,7 +138,7 @@ def encode_cursor(after: object) -> str | None:
 
 
 def decode_cursor(cursor: str, kind: str) -> Any:
-    """The keyset value inside ``cursor``, which must be of ``kind`` ("id", "seq" or "key");
+    """The keyset value inside ``cursor``, which must be of ``kind`` ("id", "feed" or "key");
     ValidationError (422) for anything the server did not issue."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
@@ -147,10 +149,17 @@ def decode_cursor(cursor: str, kind: str) -> Any:
             return parse_uuid(payload[1])
         if kind == "key" and len(payload) == 3:
             return (parse_uuid(payload[1]), parse_uuid(payload[2]))
-        if kind == "seq" and len(payload) == 2 and type(payload[1]) is int and payload[1] >= 0:
-            return payload[1]
+        if kind == "feed" and len(payload) == 3 and all(type(n) is int for n in payload[1:]):
+            return FeedPosition(payload[1], payload[2])
         raise ValueError("wrong shape")
-    except (ValueError, binascii.Error, UnicodeDecodeError, StrictValueError, RecursionError):
+    except (
+        ValueError,
+        binascii.Error,
+        UnicodeDecodeError,
+        StrictValueError,
+        RecursionError,
+        InventoryError,  # a feed position out of range
+    ):
         raise ValidationError("is not a cursor this API issued", "$.cursor") from None
 
 
@@ -245,6 +254,12 @@ class Query:
             self._errors.extend(exc.errors)
             return None
 
+    def retired(self, name: str, instead: str) -> None:
+        """A parameter the API no longer takes: refused with what to use ``instead``, never
+        silently ignored (a client relying on it would get something else than it asks for)."""
+        if name in self._params:
+            self._errors.append(FieldError(f"$.{name}", f"is no longer supported; {instead}"))
+
     def check(self) -> None:
         """Raise ValidationError (422) listing every bad parameter read so far."""
         if self._errors:
@@ -254,6 +269,16 @@ class Query:
 def page(data: list[Any], next_after: object) -> dict[str, Any]:
     """A collection body."""
     return {"data": data, "next_cursor": encode_cursor(next_after)}
+
+
+def feed_page(data: list[Any], result: FeedPage[Any]) -> dict[str, Any]:
+    """A feed's body: a collection, plus the ``position`` to resume from later, on every page
+    (DESIGN §9)."""
+    return {
+        "data": data,
+        "next_cursor": encode_cursor(result.next_position),
+        "position": encode_cursor(result.position),
+    }
 
 
 # ---------------------------------------------------------------- conditional requests
@@ -309,7 +334,7 @@ def send_versioned(
 class AppContext:
     """Everything resources are built from (handed to each resource's constructor)."""
 
-    inventory: Inventory
+    inventory: Executor
     sessions: SessionStore
     throttle: LoginThrottle
     deps: Deps

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from inventory_core.counts import CountLine
-from inventory_core.ports import UnitOfWork
+from inventory_core.counts import CountLine, CountResult
 from inventory_core.services.counts import CountStock
 from inventory_http.dto import CountBody
 from inventory_http.idempotency import Rendered
@@ -37,8 +36,7 @@ class CountsResource(Resource):
             reference=body.reference,
         )
 
-        def action(uow: UnitOfWork) -> Rendered:
-            result = self.inventory.count_stock(actor, command, uow=uow)
+        def render(result: CountResult) -> Rendered:
             return json_rendered(views.count_result(result), 201)
 
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, render)

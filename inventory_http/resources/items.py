@@ -6,8 +6,16 @@ from uuid import UUID
 
 import falcon
 
-from inventory_core.ports import ItemQuery, UnitOfWork
-from inventory_core.services.items import ChangeItem, CreateItem
+from inventory_core.items import Item
+from inventory_core.ports import ItemQuery
+from inventory_core.services.items import (
+    ChangeItem,
+    CreateItem,
+    GetItem,
+    GetItemStock,
+    ItemChanges,
+    ListItems,
+)
 from inventory_http.dto import ChangeItemBody, CreateItemBody
 from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
@@ -42,12 +50,11 @@ class ItemsResource(Resource):
             reorder_quantity=body.reorder_quantity,
         )
 
-        def action(uow: UnitOfWork) -> Rendered:
-            item = self.inventory.create_item(actor, command, uow=uow)
+        def render(item: Item) -> Rendered:
             headers = (("Location", f"/v1/items/{item.id}"), ("ETag", views.etag(item.version)))
             return json_rendered(views.item(item), 201, headers)
 
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, render)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Items in creation order."""
@@ -61,7 +68,7 @@ class ItemsResource(Resource):
         )
         limit, after = query.limit(), query.cursor("id")
         query.check()
-        result = self.inventory.list_items(actor, filters, after=after, limit=limit)
+        result = self.inventory.execute(actor, ListItems(filters, after=after, limit=limit))
         send_json(resp, page([views.item(i) for i in result.items], result.next_after))
 
 
@@ -70,15 +77,17 @@ class ItemResource(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
         """The item with its ``ETag``."""
-        item = self.inventory.get_item(actor_of(req), item_id)
+        item = self.inventory.execute(actor_of(req), GetItem(item_id))
         send_versioned(req, resp, item.version, lambda: views.item(item))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
         """Change the fields given (``null`` clears the reorder fields)."""
         actor = actor_of(req)
         body = read_body(req, self.ctx.deps, ChangeItemBody)
-        expected = if_match_version(req, lambda: self.inventory.get_item(actor, item_id).version)
-        changes = ChangeItem(
+        expected = if_match_version(
+            req, lambda: self.inventory.execute(actor, GetItem(item_id)).version
+        )
+        changes = ItemChanges(
             sku=body.sku,
             name=body.name,
             unit=body.unit,
@@ -87,7 +96,9 @@ class ItemResource(Resource):
             reorder_quantity=body.reorder_quantity,
             active=body.active,
         )
-        item = self.inventory.change_item(actor, item_id, changes, expected_version=expected)
+        item = self.inventory.execute(
+            actor, ChangeItem(item_id, changes, expected_version=expected)
+        )
         send_versioned(req, resp, item.version, lambda: views.item(item), conditional=False)
 
 
@@ -96,4 +107,6 @@ class ItemStockResource(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
         """The item's stock everywhere."""
-        send_json(resp, views.item_stock(self.inventory.item_stock(actor_of(req), item_id)))
+        send_json(
+            resp, views.item_stock(self.inventory.execute(actor_of(req), GetItemStock(item_id)))
+        )

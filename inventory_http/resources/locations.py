@@ -6,9 +6,15 @@ from uuid import UUID
 
 import falcon
 
-from inventory_core.locations import LocationKind
-from inventory_core.ports import LocationQuery, UnitOfWork
-from inventory_core.services.locations import ChangeLocation, CreateLocation
+from inventory_core.locations import Location, LocationKind
+from inventory_core.ports import LocationQuery
+from inventory_core.services.locations import (
+    ChangeLocation,
+    CreateLocation,
+    GetLocation,
+    ListLocations,
+    LocationChanges,
+)
 from inventory_http.dto import ChangeLocationBody, CreateLocationBody
 from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
@@ -38,15 +44,14 @@ class LocationsResource(Resource):
             code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id
         )
 
-        def action(uow: UnitOfWork) -> Rendered:
-            location = self.inventory.create_location(actor, command, uow=uow)
+        def render(location: Location) -> Rendered:
             headers = (
                 ("Location", f"/v1/locations/{location.id}"),
                 ("ETag", views.etag(location.version)),
             )
             return json_rendered(views.location(location), 201, headers)
 
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, render)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Locations in creation order (the three virtual ones included)."""
@@ -59,7 +64,7 @@ class LocationsResource(Resource):
         )
         limit, after = query.limit(), query.cursor("id")
         query.check()
-        result = self.inventory.list_locations(actor, filters, after=after, limit=limit)
+        result = self.inventory.execute(actor, ListLocations(filters, after=after, limit=limit))
         send_json(resp, page([views.location(x) for x in result.items], result.next_after))
 
 
@@ -68,7 +73,7 @@ class LocationResource(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, location_id: UUID) -> None:
         """The location with its ``ETag``."""
-        location = self.inventory.get_location(actor_of(req), location_id)
+        location = self.inventory.execute(actor_of(req), GetLocation(location_id))
         send_versioned(req, resp, location.version, lambda: views.location(location))
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, location_id: UUID) -> None:
@@ -76,13 +81,13 @@ class LocationResource(Resource):
         actor = actor_of(req)
         body = read_body(req, self.ctx.deps, ChangeLocationBody)
         expected = if_match_version(
-            req, lambda: self.inventory.get_location(actor, location_id).version
+            req, lambda: self.inventory.execute(actor, GetLocation(location_id)).version
         )
-        changes = ChangeLocation(
+        changes = LocationChanges(
             code=body.code, name=body.name, parent_id=body.parent_id, active=body.active
         )
-        location = self.inventory.change_location(
-            actor, location_id, changes, expected_version=expected
+        location = self.inventory.execute(
+            actor, ChangeLocation(location_id, changes, expected_version=expected)
         )
         send_versioned(
             req, resp, location.version, lambda: views.location(location), conditional=False

@@ -1,4 +1,4 @@
-"""The movement ledger: post, read in ``seq`` order, reverse."""
+"""The movement ledger: post, read as a feed (DESIGN §9), reverse."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from uuid import UUID
 
 import falcon
 
-from inventory_core.errors import ValidationError
+from inventory_core.feed import FEED_START
 from inventory_core.movements import Movement
-from inventory_core.ports import MovementQuery, UnitOfWork
-from inventory_core.services.movements import LineRequest, PostMovement, ReverseMovement
+from inventory_core.ports import MovementQuery
+from inventory_core.services.movements import (
+    GetMovement,
+    LineRequest,
+    ListMovements,
+    PostMovement,
+    ReverseMovement,
+)
 from inventory_http.dto import MovementBody, ReversalBody
 from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
@@ -17,15 +23,13 @@ from inventory_http.resources._common import (
     Query,
     Resource,
     actor_of,
+    feed_page,
     json_rendered,
-    page,
     read_body,
     send_json,
 )
 
 __all__ = ["MovementResource", "MovementsResource", "ReversalResource", "movement_created"]
-
-MAX_SEQ = 2**63 - 1
 
 
 def movement_created(movement: Movement) -> Rendered:
@@ -59,27 +63,23 @@ class MovementsResource(Resource):
             occurred_at=body.occurred_at,
         )
 
-        def action(uow: UnitOfWork) -> Rendered:
-            return movement_created(self.inventory.post_movement(actor, command, uow=uow))
-
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, movement_created)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Movements in ascending ``seq``: ``after`` (a seq) or ``cursor``, not both."""
+        """The ledger in feed order after ``cursor``: every page says its ``position``, the
+        cursor to resume from later (DESIGN §9)."""
         actor = actor_of(req)
         query = Query(req)
         filters = MovementQuery(
             item_id=query.uuid("item_id"), location_id=query.uuid("location_id")
         )
-        after_seq = query.integer("after", 0, MAX_SEQ)
-        cursor = query.cursor("seq")
+        cursor = query.cursor("feed")
+        query.retired("after", "page with cursor, from next_cursor or a page's position")
         limit = query.limit()
         query.check()
-        if after_seq is not None and cursor is not None:
-            raise ValidationError("give after or cursor, not both", "$.cursor")
-        after = cursor if cursor is not None else (after_seq or 0)
-        result = self.inventory.list_movements(actor, filters, after=after, limit=limit)
-        send_json(resp, page([views.movement(m) for m in result.items], result.next_after))
+        command = ListMovements(filters, after=cursor or FEED_START, limit=limit)
+        result = self.inventory.execute(actor, command)
+        send_json(resp, feed_page([views.movement(m) for m in result.items], result))
 
 
 class MovementResource(Resource):
@@ -87,7 +87,9 @@ class MovementResource(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, movement_id: UUID) -> None:
         """One movement."""
-        send_json(resp, views.movement(self.inventory.get_movement(actor_of(req), movement_id)))
+        send_json(
+            resp, views.movement(self.inventory.execute(actor_of(req), GetMovement(movement_id)))
+        )
 
 
 class ReversalResource(Resource):
@@ -97,10 +99,6 @@ class ReversalResource(Resource):
         """201 with the reversing movement; 409 if already reversed or stock no longer allows."""
         actor = actor_of(req)
         body = read_body(req, self.ctx.deps, ReversalBody, optional=True)
-        command = ReverseMovement(reference=body.reference, note=body.note)
+        command = ReverseMovement(movement_id, reference=body.reference, note=body.note)
 
-        def action(uow: UnitOfWork) -> Rendered:
-            reversal = self.inventory.reverse_movement(actor, movement_id, command, uow=uow)
-            return movement_created(reversal)
-
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, movement_created)

@@ -6,9 +6,16 @@ from uuid import UUID
 
 import falcon
 
-from inventory_core.ports import ReservationQuery, UnitOfWork
-from inventory_core.reservations import ReservationStatus
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_core.ports import ReservationQuery
+from inventory_core.reservations import Reservation, ReservationStatus
+from inventory_core.services.reservations import (
+    FulfilmentLine,
+    FulfilReservation,
+    GetReservation,
+    ListReservations,
+    ReleaseReservation,
+    ReserveStock,
+)
 from inventory_http.dto import FulfilmentBody, ReservationBody
 from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
@@ -41,12 +48,11 @@ class ReservationsResource(Resource):
             expires_at=body.expires_at,
         )
 
-        def action(uow: UnitOfWork) -> Rendered:
-            reservation = self.inventory.reserve_stock(actor, command, uow=uow)
+        def render(reservation: Reservation) -> Rendered:
             view = views.reservation(reservation, self.inventory.clock.now())
             return json_rendered(view, 201, (("Location", f"/v1/reservations/{reservation.id}"),))
 
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, render)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Reservations in creation order, by item, warehouse, status or reference."""
@@ -60,7 +66,7 @@ class ReservationsResource(Resource):
         )
         limit, after = query.limit(), query.cursor("id")
         query.check()
-        result = self.inventory.list_reservations(actor, filters, after=after, limit=limit)
+        result = self.inventory.execute(actor, ListReservations(filters, after=after, limit=limit))
         now = self.inventory.clock.now()
         send_json(resp, page([views.reservation(r, now) for r in result.items], result.next_after))
 
@@ -70,12 +76,12 @@ class ReservationResource(Resource):
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, reservation_id: UUID) -> None:
         """The reservation, its status as of now."""
-        reservation = self.inventory.get_reservation(actor_of(req), reservation_id)
+        reservation = self.inventory.execute(actor_of(req), GetReservation(reservation_id))
         send_json(resp, views.reservation(reservation, self.inventory.clock.now()))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, reservation_id: UUID) -> None:
         """204 released; 409 if it is no longer active."""
-        self.inventory.release_reservation(actor_of(req), reservation_id)
+        self.inventory.execute(actor_of(req), ReleaseReservation(reservation_id))
         resp.status = 204
 
 
@@ -87,6 +93,7 @@ class FulfilmentResource(Resource):
         actor = actor_of(req)
         body = read_body(req, self.ctx.deps, FulfilmentBody)
         command = FulfilReservation(
+            reservation_id,
             lines=[
                 FulfilmentLine(location_id=x.location_id, quantity=x.quantity) for x in body.lines
             ],
@@ -94,8 +101,4 @@ class FulfilmentResource(Resource):
             note=body.note,
         )
 
-        def action(uow: UnitOfWork) -> Rendered:
-            shipment = self.inventory.fulfil_reservation(actor, reservation_id, command, uow=uow)
-            return movement_created(shipment)
-
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, movement_created)

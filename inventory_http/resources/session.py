@@ -9,6 +9,7 @@ from typing import Any
 import falcon
 
 from inventory_core.errors import AuthenticationFailed, NotFound
+from inventory_core.services.users import Authenticate, GetUser
 from inventory_core.sessions import Session
 from inventory_core.users import User
 from inventory_http.dto import LoginBody
@@ -64,7 +65,7 @@ class SessionResource(Resource):
         if wait is not None:
             raise throttled(wait)
         try:
-            user = self.inventory.authenticate(body.username, body.password)
+            user = self.inventory.execute(None, Authenticate(body.username, body.password))
         except AuthenticationFailed:
             throttle.record_failure(username=body.username, client=client)
             raise Problem(401, "authentication-failed", "invalid username or password") from None
@@ -92,7 +93,7 @@ class SessionResource(Resource):
         """The current session: its user, CSRF token and expiry."""
         actor = actor_of(req)
         try:
-            user = self.inventory.get_user(actor, actor.user_id)
+            user = self.inventory.execute(actor, GetUser(actor.user_id))
         except NotFound:
             user = None
         if user is None or not user.active:  # sessions of deactivated users end

@@ -5,6 +5,7 @@ from __future__ import annotations
 import falcon
 
 from inventory_core.ports import LocationStockQuery, WarehouseStockQuery
+from inventory_core.services.stock import ListAvailability, ListLocationStock
 from inventory_http.resources import _views as views
 from inventory_http.resources._common import Query, Resource, actor_of, page, send_json
 
@@ -25,7 +26,7 @@ class StockResource(Resource):
         )
         limit, after = query.limit(), query.cursor("key")
         query.check()
-        result = self.inventory.list_location_stock(actor, filters, after=after, limit=limit)
+        result = self.inventory.execute(actor, ListLocationStock(filters, after=after, limit=limit))
         send_json(resp, page([views.location_stock(s) for s in result.items], result.next_after))
 
 
@@ -44,5 +45,5 @@ class AvailabilityResource(Resource):
         )
         limit, after = query.limit(), query.cursor("key")
         query.check()
-        result = self.inventory.list_availability(actor, filters, after=after, limit=limit)
+        result = self.inventory.execute(actor, ListAvailability(filters, after=after, limit=limit))
         send_json(resp, page([views.warehouse_stock(s) for s in result.items], result.next_after))

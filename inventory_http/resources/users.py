@@ -7,8 +7,15 @@ from uuid import UUID
 import falcon
 
 from inventory_core.errors import AuthenticationFailed
-from inventory_core.ports import UnitOfWork
-from inventory_core.services.users import ChangeUser, CreateUser
+from inventory_core.services.users import (
+    ChangePassword,
+    ChangeUser,
+    CreateUser,
+    GetUser,
+    ListUsers,
+    UserChanges,
+)
+from inventory_core.users import User
 from inventory_http.dto import ChangePasswordBody, ChangeUserBody, CreateUserBody
 from inventory_http.errors import Problem
 from inventory_http.idempotency import Rendered
@@ -38,11 +45,10 @@ class UsersResource(Resource):
         body = read_body(req, self.ctx.deps, CreateUserBody)
         command = CreateUser(username=body.username, password=body.password, role=body.role)
 
-        def action(uow: UnitOfWork) -> Rendered:
-            user = self.inventory.create_user(actor, command, uow=uow)
+        def render(user: User) -> Rendered:
             return json_rendered(views.user(user), 201, (("ETag", views.etag(user.version)),))
 
-        self.ctx.runner.run(req, resp, actor, action)
+        self.ctx.runner.run(req, resp, actor, command, render)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Users in creation order."""
@@ -50,7 +56,7 @@ class UsersResource(Resource):
         query = Query(req)
         limit, after = query.limit(), query.cursor("id")
         query.check()
-        result = self.inventory.list_users(actor, after=after, limit=limit)
+        result = self.inventory.execute(actor, ListUsers(after=after, limit=limit))
         send_json(resp, page([views.user(u) for u in result.items], result.next_after))
 
 
@@ -62,10 +68,12 @@ class UserResource(Resource):
         """Apply the fields given; honours ``If-Match``."""
         actor = actor_of(req)
         body = read_body(req, self.ctx.deps, ChangeUserBody)
-        before = self.inventory.get_user(actor, user_id)
+        before = self.inventory.execute(actor, GetUser(user_id))
         expected = if_match_version(req, lambda: before.version)
-        changes = ChangeUser(role=body.role, active=body.active, password=body.password)
-        user = self.inventory.change_user(actor, user_id, changes, expected_version=expected)
+        changes = UserChanges(role=body.role, active=body.active, password=body.password)
+        user = self.inventory.execute(
+            actor, ChangeUser(user_id, changes, expected_version=expected)
+        )
         if user.version != before.version:
             keep = req.context.session_id if user_id == actor.user_id else None
             self.ctx.sessions.destroy_user_sessions(user_id, keep=keep)
@@ -79,14 +87,14 @@ class PasswordResource(Resource):
         """204 on success; 401 when the current password is wrong (throttled like logins)."""
         actor = actor_of(req)
         body = read_body(req, self.ctx.deps, ChangePasswordBody)
-        username = self.inventory.get_user(actor, actor.user_id).username
+        username = self.inventory.execute(actor, GetUser(actor.user_id)).username
         client = client_address(req)
         throttle = self.ctx.throttle
         wait = throttle.retry_after(username=username, client=client)
         if wait is not None:
             raise throttled(wait)
         try:
-            self.inventory.change_password(actor, body.current_password, body.new_password)
+            self.inventory.execute(actor, ChangePassword(body.current_password, body.new_password))
         except AuthenticationFailed:
             throttle.record_failure(username=username, client=client)
             raise Problem(401, "authentication-failed", "the current password is wrong") from None

@@ -1,14 +1,18 @@
-"""The append-only movement ledger.
+"""The append-only movement ledger and its feed.
 
-How ``seq`` stays in commit order: :data:`APPEND_MOVEMENT` takes the next number by updating
-the single row of ``ledger_seq`` in the appending transaction. That row stays locked until the
-transaction ends, so the next append (in any other transaction) waits, and gets its number only
-after this transaction has committed -- PostgreSQL releases row locks after the commit is
-visible -- or rolled back (the number is then handed out again). Hence if a reader can see
-``seq = n``, every movement with a smaller seq was committed, and visible, before it: a reader
-paging with ``after=seq`` never skips one. The lock is taken by the last statement of a movement
-(after the stock levels), so it is held only for the tail of the transaction; the price is that
-appends of concurrent transactions are serialised from that point to their commit.
+How the feed stays complete without a global lock (DESIGN §9, invariant 5): an append takes its
+``seq`` from a sequence -- nothing is held until commit, so concurrent movements that touch
+different stock rows never wait for each other -- and records ``txn``, the id of the
+transaction writing it (``pg_current_xact_id()``). Commit order is then no longer seq order, so
+the feed is ordered by (txn, seq) and a listing serves only entries whose ``txn`` is below the
+xmin of the statement's own snapshot (``pg_snapshot_xmin(pg_current_snapshot())``): every
+transaction with a smaller id has ended, and every transaction still running, or yet to start,
+has a larger one. So once an entry has been served, no entry can commit at an earlier position:
+a reader resuming after the last position it got never misses one and never sees one twice.
+
+The price: a transaction that stays open delays the feed for everyone (entries after its id are
+held back until it ends), including one in another database of the same cluster. See
+docs/decisions.md, "The feed".
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from uuid import UUID
 import attrs
 
 from inventory_core.errors import AlreadyExists
+from inventory_core.feed import FeedPosition
 from inventory_core.movements import AdjustmentReason, Movement, MovementLine
 from inventory_core.ports import MovementQuery
 from inventory_core.stock import LocationChange, WarehouseChange
@@ -29,24 +34,24 @@ from inventory_pg.repositories.stock import plan_writes, refusal
 
 __all__ = ["PgMovementRepository"]
 
-# One statement appends the whole movement: seq, header, lines. A second reversal of the same
-# movement inserts nothing (ON CONFLICT on the unique reverses_id) instead of failing, so the
-# transaction stays usable and the caller gets AlreadyExists.
+# One statement appends the whole movement: header and lines, with the next seq and this
+# transaction's id. A second reversal of the same movement inserts nothing (ON CONFLICT on the
+# unique reverses_id) instead of failing, so the transaction stays usable and the caller gets
+# AlreadyExists. (Its seq is used up: seqs are unique, not dense.)
 APPEND_MOVEMENT = """
-WITH next_seq AS (
-    UPDATE ledger_seq SET last_seq = last_seq + 1 RETURNING last_seq
-), movement AS (
-    INSERT INTO movements (id, seq, kind, reason, actor_id, occurred_at, recorded_at, reference,
-                           note, reverses_id, reservation_id)
-    SELECT %(id)s, next_seq.last_seq, %(kind)s, %(reason)s, %(actor_id)s, %(occurred_at)s,
-           %(recorded_at)s, %(reference)s, %(note)s, %(reverses_id)s, %(reservation_id)s
-    FROM next_seq
+WITH movement AS (
+    INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
+                           reference, note, reverses_id, reservation_id)
+    VALUES (%(id)s, nextval('movement_seq'), pg_current_xact_id(), %(kind)s, %(reason)s,
+            %(actor_id)s, %(occurred_at)s, %(recorded_at)s, %(reference)s, %(note)s,
+            %(reverses_id)s, %(reservation_id)s)
     ON CONFLICT (reverses_id) DO NOTHING
-    RETURNING seq
+    RETURNING seq, txn
 ), lines AS (
-    INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
-                                to_location_id)
-    SELECT %(id)s, l.line_no, movement.seq, l.item_id, l.quantity, l.from_id, l.to_id
+    INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity,
+                                from_location_id, to_location_id)
+    SELECT %(id)s, l.line_no, movement.seq, movement.txn, l.item_id, l.quantity, l.from_id,
+           l.to_id
     FROM movement,
          unnest(%(item_ids)s::uuid[], %(quantities)s::bigint[], %(from_ids)s::uuid[],
                 %(to_ids)s::uuid[]) WITH ORDINALITY AS l(item_id, quantity, from_id, to_id, line_no)
@@ -57,7 +62,7 @@ SELECT seq FROM movement
 _COLUMNS = """
     m.id, m.seq, m.kind, m.reason, m.actor_id, m.occurred_at, m.recorded_at, m.reference,
     m.note, m.reverses_id, m.reservation_id,
-    l.item_ids, l.quantities, l.from_ids, l.to_ids
+    l.item_ids, l.quantities, l.from_ids, l.to_ids, m.txn::text::bigint
 """
 _LINES = """
 CROSS JOIN LATERAL (
@@ -72,64 +77,81 @@ CROSS JOIN LATERAL (
 SELECT_MOVEMENT = "SELECT" + _COLUMNS + "FROM movements m" + _LINES + "WHERE m.id = %(id)s"
 SELECT_REVERSAL = "SELECT" + _COLUMNS + "FROM movements m" + _LINES + "WHERE m.reverses_id = %(id)s"
 
+# Every listing: entries after the position (txn, seq), and only those of transactions below
+# the snapshot's xmin -- all of which have ended (see the module docstring).
 LIST_MOVEMENTS = (
     "SELECT"
     + _COLUMNS
     + "FROM movements m"
     + _LINES
-    + "WHERE m.seq > %(after)s ORDER BY m.seq LIMIT %(limit)s"
+    + """
+WHERE (m.txn, m.seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
+  AND m.txn < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY m.txn, m.seq LIMIT %(limit)s
+"""
 )
 
-# The filtered listings find the seqs first through the (item_id, seq) / (location, seq) indexes
-# of the lines, so a rare item or location does not mean scanning the whole ledger.
+# The filtered listings find the entries first through the (item_id, txn, seq) and
+# (location, txn, seq) indexes of the lines, so a rare item or location does not mean scanning
+# the whole ledger. One statement, one snapshot: the guard holds for the whole of it.
 LIST_MOVEMENTS_OF_ITEM = (
     "WITH hits AS ("  # noqa: S608 -- constant fragments only; values are always bound
     + """
-    SELECT DISTINCT seq FROM movement_lines
-    WHERE item_id = %(item_id)s AND seq > %(after)s
-    ORDER BY seq LIMIT %(limit)s
+    SELECT DISTINCT txn, seq FROM movement_lines
+    WHERE item_id = %(item_id)s
+      AND (txn, seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
+      AND txn < pg_snapshot_xmin(pg_current_snapshot())
+    ORDER BY txn, seq LIMIT %(limit)s
 )
 SELECT"""
     + _COLUMNS
     + "FROM hits JOIN movements m ON m.seq = hits.seq"
     + _LINES
-    + "ORDER BY m.seq"
+    + "ORDER BY m.txn, m.seq"
 )
 
 LIST_MOVEMENTS_AT_LOCATION = (
     "WITH hits AS ("  # noqa: S608 -- constant fragments only; values are always bound
     + """
-    (SELECT seq FROM movement_lines
-     WHERE from_location_id = %(location_id)s AND seq > %(after)s ORDER BY seq LIMIT %(limit)s)
+    (SELECT txn, seq FROM movement_lines
+     WHERE from_location_id = %(location_id)s
+       AND (txn, seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
+       AND txn < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY txn, seq LIMIT %(limit)s)
     UNION
-    (SELECT seq FROM movement_lines
-     WHERE to_location_id = %(location_id)s AND seq > %(after)s ORDER BY seq LIMIT %(limit)s)
-    ORDER BY seq LIMIT %(limit)s
+    (SELECT txn, seq FROM movement_lines
+     WHERE to_location_id = %(location_id)s
+       AND (txn, seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
+       AND txn < pg_snapshot_xmin(pg_current_snapshot())
+     ORDER BY txn, seq LIMIT %(limit)s)
+    ORDER BY txn, seq LIMIT %(limit)s
 )
 SELECT"""
     + _COLUMNS
     + "FROM hits JOIN movements m ON m.seq = hits.seq"
     + _LINES
-    + "ORDER BY m.seq"
+    + "ORDER BY m.txn, m.seq"
 )
 
 # Both filters: any line has the item and any line (not necessarily the same) the location.
 LIST_MOVEMENTS_OF_ITEM_AT_LOCATION = (
     "WITH hits AS ("  # noqa: S608 -- constant fragments only; values are always bound
     + """
-    SELECT DISTINCT x.seq FROM movement_lines x
-    WHERE x.item_id = %(item_id)s AND x.seq > %(after)s
+    SELECT DISTINCT x.txn, x.seq FROM movement_lines x
+    WHERE x.item_id = %(item_id)s
+      AND (x.txn, x.seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
+      AND x.txn < pg_snapshot_xmin(pg_current_snapshot())
       AND EXISTS (SELECT 1 FROM movement_lines y
                   WHERE y.movement_id = x.movement_id
                     AND (y.from_location_id = %(location_id)s
                          OR y.to_location_id = %(location_id)s))
-    ORDER BY x.seq LIMIT %(limit)s
+    ORDER BY x.txn, x.seq LIMIT %(limit)s
 )
 SELECT"""
     + _COLUMNS
     + "FROM hits JOIN movements m ON m.seq = hits.seq"
     + _LINES
-    + "ORDER BY m.seq"
+    + "ORDER BY m.txn, m.seq"
 )
 
 
@@ -150,6 +172,7 @@ def _movement(row: tuple[Any, ...]) -> Movement:
         quantities,
         from_ids,
         to_ids,
+        _txn,
     ) = row
     return Movement(
         id=id_,
@@ -180,8 +203,8 @@ class PgMovementRepository(Repository):
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
     ) -> Movement:
-        """Store a movement given with ``seq == 0`` and return it with its seq (commit-ordered,
-        see the module docstring), applying its stock changes in the same round trip.
+        """Store a movement given with ``seq == 0`` and return it with its seq (see the module
+        docstring for the feed's order), applying its stock changes in the same round trip.
         AlreadyExists(field="reverses_id") when the reversed movement already has a reversal,
         (field="id") for a duplicate id; a refused stock change raises as
         :meth:`PgStockRepository.apply` does. After any of these nothing of the call remains.
@@ -245,10 +268,13 @@ class PgMovementRepository(Repository):
         rows = self._rows(SELECT_REVERSAL, {"id": movement_id})
         return _movement(rows[0]) if rows else None
 
-    def list(self, query: MovementQuery, *, after: int, limit: int) -> list[Movement]:
-        """Ascending seq, strictly greater than ``after``; at most ``limit``."""
+    def list(
+        self, query: MovementQuery, *, after: FeedPosition, limit: int
+    ) -> list[tuple[FeedPosition, Movement]]:
+        """The feed after ``after``, at most ``limit`` entries (see the module docstring)."""
         params = {
-            "after": after,
+            "after_txn": after.txn,
+            "after_seq": after.seq,
             "limit": limit,
             "item_id": query.item_id,
             "location_id": query.location_id,
@@ -261,4 +287,4 @@ class PgMovementRepository(Repository):
             sql = LIST_MOVEMENTS_AT_LOCATION
         else:
             sql = LIST_MOVEMENTS
-        return [_movement(row) for row in self._rows(sql, params)]
+        return [(FeedPosition(row[-1], row[1]), _movement(row)) for row in self._rows(sql, params)]

@@ -200,6 +200,13 @@ def with_database(url: str, name: str) -> str:
 @pytest.fixture(scope="session")
 def e2e_database_url(database_url: str) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped after the session."""
+    with throwaway_database(database_url) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def throwaway_database(database_url: str) -> Iterator[str]:
+    """A fresh, empty database on the server of ``database_url``, dropped at the end."""
     name = f"e2e_{secrets.token_hex(6)}"
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

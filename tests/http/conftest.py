@@ -11,11 +11,11 @@ import falcon.testing
 import pytest
 
 from inventory_core.clocks import ManualClock
+from inventory_core.executor import Executor
 from inventory_core.memory.sessions import InMemorySessionStore
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.memory.throttle import InMemoryLoginThrottle
-from inventory_core.service import Inventory
-from inventory_core.services.users import CreateUser
+from inventory_core.services.users import ProvisionUser
 from inventory_core.sessions import SessionPolicy
 from inventory_core.users import Role
 from inventory_http.app import create_app
@@ -92,7 +92,7 @@ class World:
 
     settings: Settings
     clock: ManualClock
-    inventory: Inventory
+    inventory: Executor
     sessions: InMemorySessionStore
     throttle: InMemoryLoginThrottle
     app: falcon.App[falcon.Request, falcon.Response]
@@ -117,14 +117,14 @@ def build_world(
     settings = settings or Settings(cookie_secure=False)
     clock = ManualClock()
     store = InMemoryStore(clock)
-    inventory = Inventory(
+    inventory = Executor(
         store.unit_of_work,
         clock=clock,
         password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8),
     )
     for role in Role:
-        inventory.provision_user(
-            CreateUser(username=role.value, password=PASSWORDS[role.value], role=role)
+        inventory.execute(
+            None, ProvisionUser(username=role.value, password=PASSWORDS[role.value], role=role)
         )
     sessions = InMemorySessionStore(clock, SessionPolicy())
     throttle = InMemoryLoginThrottle(clock)

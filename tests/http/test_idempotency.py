@@ -6,9 +6,10 @@ from typing import Any
 from uuid import UUID
 
 from inventory_core.errors import ConcurrencyConflict, VersionMismatch
+from inventory_core.executor import Executor
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome
 from inventory_core.memory.store import InMemoryStore
-from inventory_core.service import Inventory
+from inventory_core.services.users import ProvisionUser
 from inventory_http.app import create_app
 from tests.http.conftest import Api, Stocked, World, assert_problem
 
@@ -48,9 +49,15 @@ def test_the_same_key_for_another_request_is_422(stocked: Stocked, clerk: Api) -
     )
     other = clerk.post("/v1/movements", json=_receipt(stocked, 2), headers=headers)
     assert_problem(other, 422, "idempotency-key-reused")
-    elsewhere = clerk.post("/v1/items", json={"sku": "K-2", "name": "x"}, headers=headers)
+    reserve = {"item_id": stocked.item_id, "warehouse_id": stocked.warehouse_id, "quantity": 1}
+    elsewhere = clerk.post("/v1/reservations", json=reserve, headers=headers)
     assert_problem(elsewhere, 422, "idempotency-key-reused")  # the path is part of the request
+    # Authorisation comes before the key is claimed (DESIGN §9): a request the role may not
+    # make is 403, whatever its key.
+    forbidden = clerk.post("/v1/items", json={"sku": "K-2", "name": "x"}, headers=headers)
+    assert_problem(forbidden, 403, "permission-denied")
     assert _on_hand(clerk, stocked) == 11
+    assert clerk.get("/v1/reservations").json["data"] == []
 
 
 def test_keys_belong_to_their_user(world: World, stocked: Stocked, clerk: Api, admin: Api) -> None:
@@ -159,16 +166,15 @@ class FlakyUnitOfWork:
 
 def _flaky_world(world: World, script: list[str]) -> Api:
     store = InMemoryStore(world.clock)
-    inventory = Inventory(
+    inventory = Executor(
         lambda: FlakyUnitOfWork(store.unit_of_work(), script),
         clock=world.clock,
         password_hasher=world.inventory.context.password_hasher,
     )
-    from inventory_core.services.users import CreateUser  # noqa: PLC0415
     from inventory_core.users import Role  # noqa: PLC0415
 
-    inventory.provision_user(
-        CreateUser(username="flaky", password="flaky-pass-83kd", role=Role.MANAGER)
+    inventory.execute(
+        None, ProvisionUser(username="flaky", password="flaky-pass-83kd", role=Role.MANAGER)
     )
     app = create_app(
         world.settings, inventory=inventory, sessions=world.sessions, throttle=world.throttle

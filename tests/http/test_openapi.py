@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from inventory_core.services.users import ListUsers
 from inventory_core.users import Actor, Role
 from tests.http.conftest import World, build_world, create_item, create_location, receive
 
@@ -85,7 +86,9 @@ def test_the_document_is_openapi_3_1_with_problem_errors(world: World) -> None:
 _WORLD = build_world()
 _ADMIN = next(
     user
-    for user in _WORLD.inventory.list_users(Actor(user_id=UUID(int=0), role=Role.ADMIN)).items
+    for user in _WORLD.inventory.execute(
+        Actor(user_id=UUID(int=0), role=Role.ADMIN), ListUsers()
+    ).items
     if user.username == "admin"
 )
 schema = schemathesis.openapi.from_wsgi("/openapi.json", _WORLD.app)
@@ -104,7 +107,9 @@ def _seed() -> dict[str, str]:
     ).json
     viewer = next(
         user
-        for user in _WORLD.inventory.list_users(Actor(user_id=_ADMIN.id, role=Role.ADMIN)).items
+        for user in _WORLD.inventory.execute(
+            Actor(user_id=_ADMIN.id, role=Role.ADMIN), ListUsers()
+        ).items
         if user.username == "viewer"
     )
     return {

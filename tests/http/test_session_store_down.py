@@ -5,9 +5,9 @@ from __future__ import annotations
 import falcon.testing
 
 from inventory_core.clocks import ManualClock
+from inventory_core.executor import Executor
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.memory.throttle import InMemoryLoginThrottle
-from inventory_core.service import Inventory
 from inventory_http.app import create_app
 from inventory_http.passwords import Argon2PasswordHasher
 from inventory_http.settings import Settings
@@ -22,7 +22,7 @@ def test_a_cookie_does_not_break_health_while_the_session_store_is_down() -> Non
     client = make_redis_client(f"redis://127.0.0.1:{free_port()}/0", retries=0)
     app = create_app(
         Settings(cookie_secure=False),
-        inventory=Inventory(
+        inventory=Executor(
             InMemoryStore(clock).unit_of_work,
             clock=clock,
             password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8),

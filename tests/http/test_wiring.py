@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from inventory_core.errors import Unavailable
+from inventory_core.services.users import Authenticate, ListUsers
 from inventory_core.users import Actor, Role
 from inventory_http import wiring, wsgi
 from inventory_http.settings import Settings
@@ -64,14 +65,14 @@ def test_embedded_runtime_without_demo_is_empty_but_for_the_admin() -> None:
         client = falcon.testing.TestClient(runtime.app)
         cookies = login(client)
         assert client.simulate_get("/v1/items", cookies=cookies).json["data"] == []
-        users = runtime.inventory.list_users(Actor(_admin_id(runtime), Role.ADMIN)).items
+        users = runtime.inventory.execute(Actor(_admin_id(runtime), Role.ADMIN), ListUsers()).items
         assert [(u.username, u.role) for u in users] == [("admin", Role.ADMIN)]
     finally:
         runtime.close()
 
 
 def _admin_id(runtime: wiring.Runtime) -> UUID:
-    return runtime.inventory.authenticate(wiring.EMBEDDED_ADMIN, PASSWORD).id
+    return runtime.inventory.execute(None, Authenticate(wiring.EMBEDDED_ADMIN, PASSWORD)).id
 
 
 def test_the_demo_needs_the_admin_and_postgres_takes_neither() -> None:

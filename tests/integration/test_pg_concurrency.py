@@ -1,4 +1,4 @@
-"""Concurrency on a real server: a pager never misses a movement, racing threads never oversell
+"""Concurrency on a real server: racing threads never oversell
 the last units, opposite-order movements never deadlock, and a client killed mid-movement
 leaves no partial movement."""
 
@@ -24,13 +24,21 @@ from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants
 from inventory_core.counts import CountLine
 from inventory_core.errors import CountConflict, InsufficientStock
+from inventory_core.executor import Executor
+from inventory_core.feed import FEED_START
 from inventory_core.locations import CUSTOMER_LOCATION_ID
 from inventory_core.movements import Movement
 from inventory_core.ports import MovementQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
 from inventory_core.services.counts import CountStock
 from inventory_core.services.movements import LineRequest, PostMovement
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_core.services.reservations import (
+    FulfilmentLine,
+    FulfilReservation,
+    ReleaseReservation,
+    ReserveStock,
+)
+from inventory_core.services.stock import ListAvailability
 from inventory_pg import PgStore
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
 
@@ -77,60 +85,12 @@ def _race(workers: int, work: Callable[[int], None], *, timeout: float = 120) ->
 
 
 def _receive(h: Harness, item: uuid.UUID, location: uuid.UUID, quantity: int) -> Movement:
-    return h.inventory.post_movement(
+    return h.inventory.execute(
         h.admin, PostMovement("receipt", [LineRequest(item, quantity, to_location_id=location)])
     )
 
 
-# ------------------------------------------------------------ seq is commit order
-
-
-def test_a_pager_sees_every_movement_exactly_once(h: Harness) -> None:
-    """Writers race while a reader pages with after=seq. A seq handed out in start order
-    instead of commit order lets the pager skip a movement that commits late."""
-    wh = h.warehouse()
-    a = h.bin(wh)
-    items = [h.item() for _ in range(4)]
-    writers, per_writer = 8, 30
-    written: list[uuid.UUID] = []
-    done = threading.Event()
-    seen: list[Movement] = []
-    pages_while_writing = 0
-
-    def write(n: int) -> None:
-        for i in range(per_writer):
-            written.append(_receive(h, items[(n + i) % len(items)], a, 1).id)
-
-    def page() -> None:
-        nonlocal pages_while_writing
-        after = 0
-        while True:
-            finished = done.is_set()  # read before paging: then one more drain sees the end
-            while True:
-                got = h.inventory.list_movements(h.admin, after=after, limit=25)
-                seen.extend(got.items)
-                if got.items:
-                    after = got.items[-1].seq
-                if not finished:
-                    pages_while_writing += 1
-                if got.next_after is None:
-                    break
-            if finished:
-                return
-
-    pager = threading.Thread(target=page, daemon=True)
-    pager.start()
-    try:
-        _race(writers, write)
-    finally:
-        done.set()
-        pager.join(60)
-    assert not pager.is_alive()
-    seqs = [m.seq for m in seen]
-    assert seqs == sorted(set(seqs)), "pages must be strictly increasing, without repeats"
-    assert Counter(m.id for m in seen) == Counter(written), "every movement exactly once"
-    assert len(written) == writers * per_writer
-    assert pages_while_writing > 10, "the pager should have raced the writers"
+# The feed's completeness under concurrent writers: tests/integration/test_feed.py.
 
 
 # ------------------------------------------------------------ the last units
@@ -152,7 +112,7 @@ def test_64_threads_racing_for_the_last_units_never_oversell(h: Harness) -> None
     def ship_one(rng: random.Random, item: uuid.UUID, wh: uuid.UUID) -> bool:
         for location in rng.sample(bins[wh], 2):
             try:
-                h.inventory.post_movement(
+                h.inventory.execute(
                     h.admin,
                     PostMovement("shipment", [LineRequest(item, 1, from_location_id=location)]),
                 )
@@ -163,19 +123,19 @@ def test_64_threads_racing_for_the_last_units_never_oversell(h: Harness) -> None
 
     def reserve_and_fulfil(rng: random.Random, item: uuid.UUID, wh: uuid.UUID) -> bool:
         try:
-            reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+            reservation = h.inventory.execute(h.admin, ReserveStock(item, wh, 1))
         except InsufficientStock:
             return False
         for location in rng.sample(bins[wh], 2):
             try:
-                h.inventory.fulfil_reservation(
-                    h.admin, reservation.id, FulfilReservation([FulfilmentLine(location, 1)])
+                h.inventory.execute(
+                    h.admin, FulfilReservation(reservation.id, [FulfilmentLine(location, 1)])
                 )
             except InsufficientStock:
                 continue
             return True
         # A reserved unit is always in one of the bins: only a bug gets here.
-        h.inventory.release_reservation(h.admin, reservation.id)
+        h.inventory.execute(h.admin, ReleaseReservation(reservation.id))
         raise AssertionError(f"reservation {reservation.id} could not be fulfilled")
 
     def work(n: int) -> None:
@@ -191,7 +151,9 @@ def test_64_threads_racing_for_the_last_units_never_oversell(h: Harness) -> None
 
     levels = {
         (w.item_id, w.warehouse_id): w
-        for w in h.inventory.list_availability(h.admin, WarehouseStockQuery(), limit=500).items
+        for w in h.inventory.execute(
+            h.admin, ListAvailability(WarehouseStockQuery(), limit=500)
+        ).items
     }
     for item in items:
         for wh in warehouses:
@@ -237,7 +199,7 @@ def test_counts_racing_movements_post_the_difference_against_the_level_they_lock
             counted = max(0, seen + rng.choice([-2, -1, 1, 2]))
             line = CountLine(item, counted_bin, counted, expected_on_hand=seen)
             try:
-                result = h.inventory.count_stock(h.admin, CountStock([line]))
+                result = h.inventory.execute(h.admin, CountStock([line]))
             except CountConflict:
                 with lock:
                     conflicts += 1
@@ -252,7 +214,7 @@ def test_counts_racing_movements_post_the_difference_against_the_level_they_lock
             source, dest = (counted_bin, other_bin) if out else (other_bin, counted_bin)
             line = LineRequest(item, 1, from_location_id=source, to_location_id=dest)
             try:
-                h.inventory.post_movement(h.admin, PostMovement("transfer", [line]))
+                h.inventory.execute(h.admin, PostMovement("transfer", [line]))
             except InsufficientStock:
                 continue
 
@@ -298,15 +260,16 @@ def test_counts_racing_movements_post_the_difference_against_the_level_they_lock
 
 def _all_movements(h: Harness) -> list[Movement]:
     with h.unit_of_work() as uow:
-        return list(uow.movements.list(MovementQuery(), after=0, limit=1_000_000))
+        feed = uow.movements.list(MovementQuery(), after=FEED_START, limit=1_000_000)
+    return [movement for _, movement in feed]
 
 
 # ------------------------------------------------------------ lock order
 
 
 def test_opposite_order_movements_never_deadlock(h: Harness, store: PgStore) -> None:
-    """Lines naming the same rows in opposite orders, within and across warehouses. Each call
-    gets its own unit of work (``uow=``), so the facade's retry cannot hide a deadlock."""
+    """Lines naming the same rows in opposite orders, within and across warehouses. The
+    executor here never retries a conflict, so a retry cannot hide a deadlock."""
     east, west = h.warehouse(), h.warehouse()
     a, b, c = h.bin(east), h.bin(east), h.bin(west)
     x, y = h.item(), h.item()
@@ -327,11 +290,11 @@ def test_opposite_order_movements_never_deadlock(h: Harness, store: PgStore) -> 
             command = PostMovement(
                 "transfer", lines(x, y, here, there) if forward else lines(y, x, there, here)
             )
-            h.inventory.post_movement(h.admin, command, uow=store.unit_of_work())
+            no_retries.execute(h.admin, command)
 
+    no_retries = Executor(store.unit_of_work, conflict_retries=0)
     _race(16, work)
-    with h.unit_of_work() as uow:
-        assert len(uow.movements.list(MovementQuery(), after=0, limit=1000)) == 6 + 16 * 15
+    assert len(_all_movements(h)) == 6 + 16 * 15
     check_invariants(h)
 
 
@@ -339,24 +302,25 @@ def test_opposite_order_movements_never_deadlock(h: Harness, store: PgStore) -> 
 
 _CHILD = """
 import sys, uuid
-from inventory_core.errors import InventoryError
-from inventory_core.service import Inventory
-from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.executor import Executor
+from inventory_core.services.movements import LineRequest, PostMovement, post_movement
 from inventory_core.users import Actor, Role
 from inventory_pg import PgStore
 
 url, item, location = sys.argv[1], uuid.UUID(sys.argv[2]), uuid.UUID(sys.argv[3])
 store = PgStore.open(url, min_size=1, max_size=1)
-inventory = Inventory(store.unit_of_work)
+executor = Executor(store.unit_of_work)
 uow = store.unit_of_work()
 with uow:
-    shipment = inventory.post_movement(
+    # The use case itself, in a unit of work of our own: so we can stop before the commit.
+    shipment = post_movement(
+        executor.context,
+        uow,
         Actor(uuid.uuid4(), Role.CLERK),
         PostMovement("shipment", [LineRequest(item, 3, from_location_id=location)]),
-        uow=uow,
     )
     # Levels changed and the movement appended, in a transaction not yet committed.
-    print("ready", uow.backend_pid, shipment.id, flush=True)
+    print("ready", uow.backend_pid, shipment.id, shipment.seq, flush=True)
     sys.stdin.read()  # wait here until killed
 """
 
@@ -393,7 +357,7 @@ def test_a_client_killed_mid_movement_leaves_no_partial_movement(
     try:
         ready = _read_line(child.stdout, 60).split()
         assert ready[0] == "ready", (ready, child.stderr.read() if child.stderr else "")
-        backend, movement_id = int(ready[1]), uuid.UUID(ready[2])
+        backend, movement_id, dead_seq = int(ready[1]), uuid.UUID(ready[2]), int(ready[3])
         with psycopg.connect(database_url, autocommit=True) as conn:
             # While the child is alive its shipment is in flight, holding the bin's row lock.
             state = conn.execute(
@@ -417,16 +381,16 @@ def test_a_client_killed_mid_movement_leaves_no_partial_movement(
                 stream.close()
     with h.unit_of_work() as uow:
         assert uow.movements.get(movement_id) is None
-        assert [m.kind for m in uow.movements.list(MovementQuery(), after=0, limit=10)] == [
-            "receipt"
-        ]
+        feed = uow.movements.list(MovementQuery(), after=FEED_START, limit=10)
+        assert [m.kind for _, m in feed] == ["receipt"]
         assert uow.stock.on_hand([(item, a), (item, CUSTOMER_LOCATION_ID)]) == {
             (item, a): 10,
             (item, CUSTOMER_LOCATION_ID): 0,
         }
     # The dead transaction's locks are gone: all ten units can ship now.
-    shipped = h.inventory.post_movement(
+    shipped = h.inventory.execute(
         h.admin, PostMovement("shipment", [LineRequest(item, 10, from_location_id=a)])
     )
-    assert shipped.seq == 2  # the number the dead transaction had taken was never used
+    # Seqs are unique, not dense: the number the dead transaction took is never used again.
+    assert shipped.seq > dead_seq
     check_invariants(h)

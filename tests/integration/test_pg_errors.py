@@ -23,6 +23,7 @@ from inventory_core.errors import (
     Unavailable,
     ValidationError,
 )
+from inventory_core.feed import FEED_START
 from inventory_core.idempotency import IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import SUPPLIER_LOCATION_ID, Location
@@ -153,7 +154,7 @@ def test_a_second_reversal_is_already_exists_and_leaves_the_transaction_usable(
 ) -> None:
     _stocked(pg, 5)
     with pg.unit_of_work() as uow:
-        original = uow.movements.list(_all(), after=0, limit=1)[0]
+        ((_, original),) = uow.movements.list(_all(), after=FEED_START, limit=1)
     reversal = Movement(
         id=uuid.uuid4(),
         seq=0,
@@ -178,8 +179,8 @@ def test_a_second_reversal_is_already_exists_and_leaves_the_transaction_usable(
         pytest.raises(psycopg.errors.UniqueViolation) as raw,
     ):
         conn.execute(
-            "INSERT INTO movements (id, seq, kind, actor_id, occurred_at, recorded_at,"
-            " reverses_id) VALUES (%s, 99, 'reversal', %s, %s, %s, %s)",
+            "INSERT INTO movements (id, seq, txn, kind, actor_id, occurred_at, recorded_at,"
+            " reverses_id) VALUES (%s, 99, pg_current_xact_id(), 'reversal', %s, %s, %s, %s)",
             (uuid.uuid4(), uuid.uuid4(), NOW, NOW, original.id),
         )
     error = translate(raw.value)

@@ -94,7 +94,7 @@ def test_an_edited_applied_migration_is_refused(empty_schema: str) -> None:
 def test_a_connection_inside_a_transaction_is_migrated_within_it(empty_schema: str) -> None:
     with psycopg.connect(empty_schema) as conn:
         conn.execute("SELECT 1")  # a transaction is open now
-        assert apply_migrations(conn) == ["0001_initial"]
+        assert apply_migrations(conn) == [m.name for m in available_migrations()]
         conn.rollback()
         assert applied_migrations(conn) == []
 
@@ -118,8 +118,8 @@ def test_the_ledger_refuses_updates_and_deletes(empty_schema: str) -> None:
     movement = uuid.uuid4()
     with psycopg.connect(empty_schema, autocommit=True) as conn:
         conn.execute(
-            "INSERT INTO movements (id, seq, kind, actor_id, occurred_at, recorded_at)"
-            " VALUES (%s, 1, 'receipt', %s, %s, %s)",
+            "INSERT INTO movements (id, seq, txn, kind, actor_id, occurred_at, recorded_at)"
+            " VALUES (%s, 1, pg_current_xact_id(), 'receipt', %s, %s, %s)",
             (movement, uuid.uuid4(), now, now),
         )
         statements: tuple[LiteralString, ...] = (

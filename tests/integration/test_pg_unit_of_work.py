@@ -26,6 +26,7 @@ from inventory_core.errors import (
     InvalidOperation,
     ValidationError,
 )
+from inventory_core.feed import FEED_START
 from inventory_core.idempotency import IdempotencyOutcome, IdempotencyRecord
 from inventory_core.locations import CUSTOMER_LOCATION_ID, SUPPLIER_LOCATION_ID
 from inventory_core.ports import (
@@ -35,7 +36,13 @@ from inventory_core.ports import (
     WarehouseStockQuery,
 )
 from inventory_core.reservations import Reservation
-from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.services.items import GetItem
+from inventory_core.services.movements import (
+    LineRequest,
+    ListMovements,
+    PostMovement,
+    post_movement,
+)
 from inventory_core.services.reservations import ReserveStock
 from inventory_core.stock import LocationChange, WarehouseChange
 from inventory_pg import PgStore, configure_connection
@@ -56,7 +63,7 @@ def _on_hand(pg: PgStore, item: uuid.UUID, location: uuid.UUID) -> int:
 
 
 def _receive(h: Harness, item: uuid.UUID, location: uuid.UUID, quantity: int) -> None:
-    h.inventory.post_movement(
+    h.inventory.execute(
         h.admin, PostMovement("receipt", [LineRequest(item, quantity, to_location_id=location)])
     )
 
@@ -105,7 +112,7 @@ def test_a_refused_warehouse_change_names_the_warehouse(h: Harness, pg: PgStore)
     a = h.bin(wh)
     item = h.item()
     _receive(h, item, a, 3)
-    h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 2))
+    h.inventory.execute(h.admin, ReserveStock(item, wh, 2))
     with pg.unit_of_work() as uow:
         with pytest.raises(InsufficientStock) as refused:
             uow.stock.apply([], [WarehouseChange(item, wh, reserved_delta=2)])
@@ -116,7 +123,7 @@ def test_a_refused_warehouse_change_names_the_warehouse(h: Harness, pg: PgStore)
 
 
 def test_a_failed_add_changes_nothing_and_the_transaction_goes_on(h: Harness, pg: PgStore) -> None:
-    existing = h.inventory.get_item(h.admin, h.item())
+    existing = h.inventory.execute(h.admin, GetItem(h.item()))
     with pg.unit_of_work() as uow:
         clash = existing.__class__(
             id=uuid.uuid4(),
@@ -149,28 +156,24 @@ def test_a_nested_block_that_fails_undoes_only_its_own_work(h: Harness, pg: PgSt
     a = h.bin(wh)
     item = h.item()
 
+    # The use cases themselves, inside units of work of the test's own.
+    def run(uow: UnitOfWork, command: PostMovement) -> None:
+        post_movement(h.inventory.context, uow, h.admin, command)
+
     def receive_then_fail(uow: UnitOfWork) -> None:
         with uow:
-            h.inventory.post_movement(
-                h.admin, PostMovement("receipt", [LineRequest(item, 3, to_location_id=a)]), uow=uow
-            )
+            run(uow, PostMovement("receipt", [LineRequest(item, 3, to_location_id=a)]))
             raise RuntimeError("the inner part fails")
 
     uow = pg.unit_of_work()
     with uow:
-        h.inventory.post_movement(
-            h.admin, PostMovement("receipt", [LineRequest(item, 4, to_location_id=a)]), uow=uow
-        )
+        run(uow, PostMovement("receipt", [LineRequest(item, 4, to_location_id=a)]))
         with pytest.raises(RuntimeError):
             receive_then_fail(uow)
-        with pytest.raises(InsufficientStock):  # a use case failing inside the outer block
-            h.inventory.post_movement(
-                h.admin,
-                PostMovement("shipment", [LineRequest(item, 9, from_location_id=a)]),
-                uow=uow,
-            )
+        with pytest.raises(InsufficientStock), uow:  # a use case failing inside the outer block
+            run(uow, PostMovement("shipment", [LineRequest(item, 9, from_location_id=a)]))
     assert _on_hand(pg, item, a) == 4
-    assert [m.lines[0].quantity for m in h.inventory.list_movements(h.admin).items] == [4]
+    assert [m.lines[0].quantity for m in h.inventory.execute(h.admin, ListMovements()).items] == [4]
 
 
 def test_a_swallowed_database_error_cannot_be_committed(h: Harness, pg: PgStore) -> None:
@@ -277,8 +280,8 @@ def test_expire_due_for_keys_touches_only_those(h: Harness, pg: PgStore) -> None
     _receive(h, item, a, 5)
     _receive(h, other, a, 5)
     soon = h.clock.now() + timedelta(seconds=10)
-    mine = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1, expires_at=soon))
-    theirs = h.inventory.reserve_stock(h.admin, ReserveStock(other, wh, 1, expires_at=soon))
+    mine = h.inventory.execute(h.admin, ReserveStock(item, wh, 1, expires_at=soon))
+    theirs = h.inventory.execute(h.admin, ReserveStock(other, wh, 1, expires_at=soon))
     later = soon + timedelta(seconds=1)
     with pg.unit_of_work() as uow:
         expired: list[Reservation] = uow.reservations.expire_due(later, keys=[(item, wh)])
@@ -293,7 +296,7 @@ def test_movement_filters_match_any_line(h: Harness, pg: PgStore) -> None:
     item, other = h.item(), h.item()
     _receive(h, item, a, 5)
     _receive(h, other, b, 5)
-    both = h.inventory.post_movement(
+    both = h.inventory.execute(
         h.admin,
         PostMovement(
             "transfer",
@@ -304,12 +307,16 @@ def test_movement_filters_match_any_line(h: Harness, pg: PgStore) -> None:
         ),
     )
     with pg.unit_of_work() as uow:
-        found = uow.movements.list(MovementQuery(item_id=other, location_id=a), after=0, limit=9)
-        assert [m.id for m in found] == [both.id]
-        assert uow.movements.list(MovementQuery(location_id=a), after=both.seq - 1, limit=9) == [
-            both
-        ]
-        assert [m.seq for m in uow.movements.list(MovementQuery(), after=0, limit=2)] == [1, 2]
+        found = uow.movements.list(
+            MovementQuery(item_id=other, location_id=a), after=FEED_START, limit=9
+        )
+        assert [m.id for _, m in found] == [both.id]
+        at_a = uow.movements.list(MovementQuery(location_id=a), after=FEED_START, limit=9)
+        assert [m.seq for _, m in at_a] == [1, 3]
+        after_first = uow.movements.list(MovementQuery(location_id=a), after=at_a[0][0], limit=9)
+        assert after_first == at_a[1:]
+        everything = uow.movements.list(MovementQuery(), after=FEED_START, limit=2)
+        assert [m.seq for _, m in everything] == [1, 2]
 
 
 # ------------------------------------------------------------ round trips
@@ -365,7 +372,8 @@ def test_round_trips_per_use_case(
     def measure(command: PostMovement) -> tuple[int, int]:
         uow = store.unit_of_work()
         before = waits()
-        h.inventory.post_movement(h.admin, command, uow=uow)
+        with uow:
+            post_movement(h.inventory.context, uow, h.admin, command)
         return uow.round_trips, waits() - before
 
     # items, locations, levels and append (+BEGIN), COMMIT

@@ -16,6 +16,7 @@ import pytest
 
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants
+from inventory_core.services.items import GetItemStock
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_pg import PgStore
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
@@ -54,7 +55,7 @@ def test_grown_ledger_keeps_every_invariant(store: PgStore, database_url: str) -
     h = Harness(FreshDatabaseAdapter(store))
     bin1 = h.bin(h.warehouse())
     item = h.item()
-    h.inventory.post_movement(
+    h.inventory.execute(
         h.admin, PostMovement("receipt", [LineRequest(item, 100, to_location_id=bin1)])
     )
 
@@ -72,7 +73,7 @@ def test_grown_ledger_keeps_every_invariant(store: PgStore, database_url: str) -
     # The library reads every grown movement back and checks invariants 1-5 on its own.
     check_invariants(h)
     # The measured item is left alone: one receipt, one bin.
-    stock = h.inventory.item_stock(h.admin, item)
+    stock = h.inventory.execute(h.admin, GetItemStock(item))
     assert [(level.location_id, level.on_hand) for level in stock.locations] == [(bin1, 100)]
     # Already that large: nothing to do.
     assert ledger.grow(database_url, 2_000, h.admin.user_id, bin1).after == 2_502

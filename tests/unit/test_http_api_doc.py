@@ -11,10 +11,10 @@ from typing import Any
 import falcon
 
 from inventory_core.clocks import ManualClock
+from inventory_core.executor import Executor
 from inventory_core.memory.sessions import InMemorySessionStore
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.memory.throttle import InMemoryLoginThrottle
-from inventory_core.service import Inventory
 from inventory_core.sessions import SessionPolicy
 from inventory_http.app import create_app
 from inventory_http.passwords import Argon2PasswordHasher
@@ -43,7 +43,7 @@ def build_app() -> falcon.App[falcon.Request, falcon.Response]:
     """The app on the in-memory adapters, as tests/http/conftest.py builds it."""
     clock = ManualClock()
     store = InMemoryStore(clock)
-    inventory = Inventory(
+    inventory = Executor(
         store.unit_of_work,
         clock=clock,
         password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8),

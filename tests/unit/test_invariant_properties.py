@@ -32,8 +32,15 @@ from inventory_core.locations import SUPPLIER_LOCATION_ID as SUPPLIER
 from inventory_core.movements import AdjustmentReason
 from inventory_core.ports import WarehouseStockQuery
 from inventory_core.services.counts import CountStock
-from inventory_core.services.movements import LineRequest, PostMovement
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_core.services.movements import LineRequest, PostMovement, ReverseMovement
+from inventory_core.services.reservations import (
+    ExpireReservations,
+    FulfilmentLine,
+    FulfilReservation,
+    ReleaseReservation,
+    ReserveStock,
+)
+from inventory_core.services.stock import ListAvailability
 
 REFUSALS = (InsufficientStock, InvalidOperation, ValidationError, CountConflict)
 Line = tuple[UUID, int, UUID, UUID]  # item, quantity, from, to
@@ -179,7 +186,7 @@ class Scenario:
             keys = [(i, b) for i in self.items for b in self.model.warehouse_of]
             stored = uow.stock.on_hand(keys)
         assert stored == {k: self.model.on_hand[k] for k in keys}
-        rows = self.h.inventory.list_availability(self.h.admin, WarehouseStockQuery()).items
+        rows = self.h.inventory.execute(self.h.admin, ListAvailability(WarehouseStockQuery())).items
         for row in rows:
             assert row.available == self.model.available(row.item_id, row.warehouse_id, self.now)
 
@@ -213,7 +220,7 @@ class Scenario:
                 request = LineRequest(item_id, qty, to_location_id=dest)
         ok = self.model.can_post([line], self.now, guard=guard)
         command = PostMovement(kind, [request], reason=reason if kind == "adjustment" else None)
-        posted = self.attempt(ok, lambda: self.h.inventory.post_movement(self.h.admin, command))
+        posted = self.attempt(ok, lambda: self.h.inventory.execute(self.h.admin, command))
         if posted is not None:
             if guard:
                 self.model.expire_overdue(self.model.lowered([line]), self.now)
@@ -225,7 +232,7 @@ class Scenario:
         expires = None if expires_in is None else self.now + timedelta(seconds=expires_in)
         ok = self.model.available(item_id, wh_id, self.now) >= qty
         command = ReserveStock(item_id, wh_id, qty, expires_at=expires)
-        made = self.attempt(ok, lambda: self.h.inventory.reserve_stock(self.h.admin, command))
+        made = self.attempt(ok, lambda: self.h.inventory.execute(self.h.admin, command))
         if made is not None:
             self.model.expire_overdue([(item_id, wh_id)], self.now)
             self.model.reservations[made.id] = ModelReservation(item_id, wh_id, qty, expires)
@@ -237,7 +244,9 @@ class Scenario:
         rid = self.pick(self.reservation_ids, index)
         reservation = self.model.reservations[rid]
         ok = reservation.counts(self.now)
-        if self.attempt(ok, lambda: self.h.inventory.release_reservation(self.h.admin, rid)):
+        if self.attempt(
+            ok, lambda: self.h.inventory.execute(self.h.admin, ReleaseReservation(rid))
+        ):
             reservation.status = "released"
 
     def fulfil(self, index: int, at: int) -> None:
@@ -252,10 +261,8 @@ class Scenario:
         ok = r.counts(self.now) and self.model.can_post(
             [line], self.now, guard=True, reserved={key: -r.quantity}
         )
-        command = FulfilReservation([FulfilmentLine(source, r.quantity)])
-        shipped = self.attempt(
-            ok, lambda: self.h.inventory.fulfil_reservation(self.h.admin, rid, command)
-        )
+        command = FulfilReservation(rid, [FulfilmentLine(source, r.quantity)])
+        shipped = self.attempt(ok, lambda: self.h.inventory.execute(self.h.admin, command))
         if shipped is not None:
             self.model.expire_overdue(self.model.lowered([line], {key: -r.quantity}), self.now)
             r.status = "fulfilled"
@@ -266,7 +273,7 @@ class Scenario:
         item_id, where = self.pick(self.items, item), self.pick(self.bins, at)
         difference = counted - self.model.on_hand[(item_id, where)]
         command = CountStock([CountLine(item_id, where, counted)])
-        result = self.attempt(True, lambda: self.h.inventory.count_stock(self.h.admin, command))
+        result = self.attempt(True, lambda: self.h.inventory.execute(self.h.admin, command))
         if difference == 0:
             assert result.movement is None
             return
@@ -285,7 +292,9 @@ class Scenario:
         lines, reversible = self.model.movements[mid]
         mirrored = [(i, q, to, frm) for i, q, frm, to in lines]
         ok = reversible and self.model.can_post(mirrored, self.now, guard=True)
-        reversal = self.attempt(ok, lambda: self.h.inventory.reverse_movement(self.h.admin, mid))
+        reversal = self.attempt(
+            ok, lambda: self.h.inventory.execute(self.h.admin, ReverseMovement(mid))
+        )
         if reversal is not None:
             self.model.expire_overdue(self.model.lowered(mirrored), self.now)
             self.model.movements[mid] = (lines, False)
@@ -296,7 +305,7 @@ class Scenario:
         self.h.clock.advance(seconds)
 
     def expire(self) -> None:
-        expired = self.h.inventory.expire_reservations()
+        expired = self.h.inventory.execute(None, ExpireReservations())
         due = [
             r
             for r in self.model.reservations.values()
@@ -398,9 +407,7 @@ def test_multi_line_movements_are_all_or_nothing(
         return
     ok = scenario.model.can_post(model_lines, scenario.now, guard=True)
     command = PostMovement(kind, requests)
-    posted = scenario.attempt(
-        ok, lambda: scenario.h.inventory.post_movement(scenario.h.admin, command)
-    )
+    posted = scenario.attempt(ok, lambda: scenario.h.inventory.execute(scenario.h.admin, command))
     if posted is not None:
         assert len(posted.lines) == len(requests)
         scenario.model.post(posted.id, model_lines)

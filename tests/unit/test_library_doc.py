@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+from inventory_core.services.items import GetItemStock
+
 pytest_plugins = ["pytester"]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "library.md"
@@ -40,7 +42,10 @@ def test_the_doc_has_the_expected_python_blocks() -> None:
 
 def test_every_python_block_runs_in_order(namespace: dict[str, Any]) -> None:
     assert (
-        namespace["inventory"].item_stock(namespace["clerk"], namespace["widget"].id).on_hand == 40
+        namespace["inventory"]
+        .execute(namespace["clerk"], GetItemStock(namespace["widget"].id))
+        .on_hand
+        == 40
     )
     assert [m.kind for m in namespace["adapter"].outbox] == ["receipt"]
 

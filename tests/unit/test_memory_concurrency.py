@@ -12,6 +12,7 @@ from inventory_core.errors import InsufficientStock, InvalidOperation
 from inventory_core.ports import WarehouseStockQuery
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
+from inventory_core.services.stock import ListAvailability
 from inventory_core.users import Role
 
 THREADS = 32
@@ -25,7 +26,7 @@ def test_racing_reservations_and_shipments_never_oversell() -> None:
     items = [h.item() for _ in range(3)]
     for item in items:
         for b in bins:
-            h.inventory.post_movement(
+            h.inventory.execute(
                 h.admin, PostMovement("receipt", [LineRequest(item, 15, to_location_id=b)])
             )
     clerk = h.user(Role.CLERK)
@@ -42,11 +43,11 @@ def test_racing_reservations_and_shipments_never_oversell() -> None:
             quantity = 1 + (n + attempt) % 3
             try:
                 if (n + attempt) % 2:
-                    h.inventory.reserve_stock(clerk, ReserveStock(item, wh, quantity))
+                    h.inventory.execute(clerk, ReserveStock(item, wh, quantity))
                     outcome = "reserved"
                 else:
                     source = bins[n % 2]
-                    h.inventory.post_movement(
+                    h.inventory.execute(
                         clerk,
                         PostMovement(
                             "shipment", [LineRequest(item, quantity, from_location_id=source)]
@@ -74,7 +75,9 @@ def test_racing_reservations_and_shipments_never_oversell() -> None:
 
     rows = {
         r.item_id: r
-        for r in h.inventory.list_availability(h.admin, WarehouseStockQuery(warehouse_id=wh)).items
+        for r in h.inventory.execute(
+            h.admin, ListAvailability(WarehouseStockQuery(warehouse_id=wh))
+        ).items
     }
     for item in items:
         row = rows[item]
@@ -91,10 +94,8 @@ def test_racing_fulfilments_of_one_reservation_ship_once() -> None:
     wh = h.warehouse()
     a = h.bin(wh)
     item = h.item()
-    h.inventory.post_movement(
-        h.admin, PostMovement("receipt", [LineRequest(item, 10, to_location_id=a)])
-    )
-    reservations = [h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 2)) for _ in range(4)]
+    h.inventory.execute(h.admin, PostMovement("receipt", [LineRequest(item, 10, to_location_id=a)]))
+    reservations = [h.inventory.execute(h.admin, ReserveStock(item, wh, 2)) for _ in range(4)]
     barrier = threading.Barrier(THREADS)
     shipped: list[UUID] = []
     lock = threading.Lock()
@@ -103,9 +104,7 @@ def test_racing_fulfilments_of_one_reservation_ship_once() -> None:
         reservation = reservations[n % len(reservations)]
         barrier.wait()
         try:
-            h.inventory.fulfil_reservation(
-                h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 2)])
-            )
+            h.inventory.execute(h.admin, FulfilReservation(reservation.id, [FulfilmentLine(a, 2)]))
         except InvalidOperation:  # the losers: the reservation is no longer active
             return
         with lock:
@@ -117,6 +116,6 @@ def test_racing_fulfilments_of_one_reservation_ship_once() -> None:
     for t in threads:
         t.join(timeout=120)
     assert sorted(shipped) == sorted(r.id for r in reservations)
-    (row,) = h.inventory.list_availability(h.admin, WarehouseStockQuery(item_id=item)).items
+    (row,) = h.inventory.execute(h.admin, ListAvailability(WarehouseStockQuery(item_id=item))).items
     assert (row.on_hand, row.reserved, row.available) == (2, 0, 2)
     check_invariants(h)

@@ -12,11 +12,22 @@ import pytest
 from inventory_core.clocks import ManualClock, SystemClock
 from inventory_core.contract.adapter import Harness, InMemoryContractAdapter
 from inventory_core.errors import ValidationError
+from inventory_core.feed import FEED_START, FeedPage
 from inventory_core.ids import UuidV7Generator
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.paging import MAX_PAGE_SIZE, Page, check_limit
 from inventory_core.ports import ItemQuery, LocationStockQuery, MovementQuery
-from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.services.items import ListItems
+from inventory_core.services.locations import ListLocations
+from inventory_core.services.movements import (
+    LineRequest,
+    ListMovements,
+    PostMovement,
+    post_movement,
+)
+from inventory_core.services.reservations import ListReservations
+from inventory_core.services.stock import ListAvailability, ListLocationStock
+from inventory_core.services.users import ListUsers
 
 # ---------------------------------------------------------------- ids
 
@@ -124,25 +135,25 @@ def h() -> Harness:
 
 def test_every_listing_validates_its_limit(h: Harness) -> None:
     listings: list[Callable[[int], object]] = [
-        lambda limit: h.inventory.list_items(h.admin, limit=limit),
-        lambda limit: h.inventory.list_locations(h.admin, limit=limit),
-        lambda limit: h.inventory.list_movements(h.admin, limit=limit),
-        lambda limit: h.inventory.list_location_stock(h.admin, limit=limit),
-        lambda limit: h.inventory.list_availability(h.admin, limit=limit),
-        lambda limit: h.inventory.list_reservations(h.admin, limit=limit),
-        lambda limit: h.inventory.list_users(h.admin, limit=limit),
+        lambda limit: h.inventory.execute(h.admin, ListItems(limit=limit)),
+        lambda limit: h.inventory.execute(h.admin, ListLocations(limit=limit)),
+        lambda limit: h.inventory.execute(h.admin, ListMovements(limit=limit)),
+        lambda limit: h.inventory.execute(h.admin, ListLocationStock(limit=limit)),
+        lambda limit: h.inventory.execute(h.admin, ListAvailability(limit=limit)),
+        lambda limit: h.inventory.execute(h.admin, ListReservations(limit=limit)),
+        lambda limit: h.inventory.execute(h.admin, ListUsers(limit=limit)),
     ]
     for listing in listings:
         for bad in (0, MAX_PAGE_SIZE + 1):
             with pytest.raises(ValidationError):
                 listing(bad)
-        assert isinstance(listing(MAX_PAGE_SIZE), Page)
+        assert isinstance(listing(MAX_PAGE_SIZE), Page | FeedPage)
 
 
-@pytest.mark.parametrize("after", [-1, True, "3", 1.5])
-def test_movement_after_must_be_a_non_negative_integer(h: Harness, after: object) -> None:
+@pytest.mark.parametrize("after", [-1, True, "3", 1.5, (0, 0)])
+def test_movement_after_must_be_a_feed_position(h: Harness, after: object) -> None:
     with pytest.raises(ValidationError) as bad:
-        h.inventory.list_movements(h.admin, after=after)  # type: ignore[arg-type]
+        h.inventory.execute(h.admin, ListMovements(after=after))  # type: ignore[arg-type]
     assert bad.value.errors[0].path == "$.after"
 
 
@@ -151,22 +162,36 @@ def test_pages_have_next_after_only_when_there_is_more(h: Harness) -> None:
     bins = [h.bin(wh) for _ in range(3)]
     item = h.item()
     for b in bins:
-        h.inventory.post_movement(
+        h.inventory.execute(
             h.admin, PostMovement("receipt", [LineRequest(item, 1, to_location_id=b)])
         )
-    full = h.inventory.list_location_stock(h.admin, LocationStockQuery(item_id=item), limit=3)
+    full = h.inventory.execute(
+        h.admin, ListLocationStock(LocationStockQuery(item_id=item), limit=3)
+    )
     assert (len(full.items), full.next_after) == (3, None)
-    first = h.inventory.list_location_stock(h.admin, LocationStockQuery(item_id=item), limit=2)
+    first = h.inventory.execute(
+        h.admin, ListLocationStock(LocationStockQuery(item_id=item), limit=2)
+    )
     assert first.next_after == (item, first.items[-1].location_id)
-    rest = h.inventory.list_location_stock(
-        h.admin, LocationStockQuery(item_id=item), after=first.next_after, limit=2
+    rest = h.inventory.execute(
+        h.admin,
+        ListLocationStock(LocationStockQuery(item_id=item), after=first.next_after, limit=2),
     )
     assert [r.location_id for r in first.items + rest.items] == sorted(bins)
     assert rest.next_after is None
-    moves = h.inventory.list_movements(h.admin, MovementQuery(item_id=item), after=1, limit=1)
-    assert [m.seq for m in moves.items] == [2]
-    assert moves.next_after == 2
-    assert h.inventory.list_items(h.admin, ItemQuery(sku="nope")).items == ()
+    everything = h.inventory.execute(h.admin, ListMovements(MovementQuery(item_id=item)))
+    first_moves = h.inventory.execute(h.admin, ListMovements(MovementQuery(item_id=item), limit=1))
+    assert first_moves.next_position == first_moves.position
+    moves = h.inventory.execute(
+        h.admin,
+        ListMovements(MovementQuery(item_id=item), after=first_moves.position, limit=1),
+    )
+    assert moves.items == everything.items[1:2]
+    assert moves.next_position == moves.position > first_moves.position
+    last = h.inventory.execute(h.admin, ListMovements(after=moves.position, limit=5))
+    assert (last.items, last.next_position) == (everything.items[2:], None)
+    assert last.position > moves.position
+    assert h.inventory.execute(h.admin, ListItems(ItemQuery(sku="nope"))).items == ()
 
 
 # ---------------------------------------------------------------- the in-memory unit of work
@@ -188,11 +213,9 @@ def test_nested_block_failure_undoes_only_its_own_writes(h: Harness) -> None:
     uow = h.unit_of_work()
 
     def receive(quantity: int) -> None:
-        h.inventory.post_movement(
-            h.admin,
-            PostMovement("receipt", [LineRequest(item, quantity, to_location_id=a)]),
-            uow=uow,
-        )
+        # The use case itself, inside the caller's unit of work (as a library user may).
+        command = PostMovement("receipt", [LineRequest(item, quantity, to_location_id=a)])
+        post_movement(h.inventory.context, uow, h.admin, command)
 
     with uow:
         receive(5)
@@ -202,12 +225,13 @@ def test_nested_block_failure_undoes_only_its_own_writes(h: Harness) -> None:
         receive(1)
     with h.unit_of_work() as check:
         assert check.stock.on_hand([(item, a)])[(item, a)] == 6
-        assert [m.seq for m in check.movements.list(MovementQuery(), after=0, limit=10)] == [1, 2]
+        feed = check.movements.list(MovementQuery(), after=FEED_START, limit=10)
+        assert [m.seq for _, m in feed] == [1, 2]
 
 
 def test_a_thread_cannot_open_two_units_of_work_on_one_store() -> None:
     store = InMemoryStore()
-    with store.unit_of_work(), pytest.raises(RuntimeError, match="pass it as uow="):
+    with store.unit_of_work(), pytest.raises(RuntimeError, match="one unit of work"):
         store.unit_of_work().__enter__()
     with store.unit_of_work() as again:  # the lock was released after the failure
         assert again.locations.get(UUID(int=1)) is None

@@ -1,23 +1,60 @@
-"""Every use case checks the actor's role itself (viewer < clerk < manager < admin), refuses a
-too-low role with PermissionDenied before touching anything, and works for that role and above."""
+"""Every command is authorised by the executor for the role its handler is registered with
+(viewer < clerk < manager < admin): a too-low role, or no actor, is refused with PermissionDenied
+before anything is touched, and that role and above succeed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
+from inventory_core.commands import Command, registered_handlers
 from inventory_core.contract.adapter import Harness, InMemoryContractAdapter
 from inventory_core.contract.invariants import snapshot
 from inventory_core.counts import CountLine
 from inventory_core.errors import PermissionDenied
 from inventory_core.ports import ItemQuery
 from inventory_core.services.counts import CountStock
-from inventory_core.services.items import ChangeItem, CreateItem
-from inventory_core.services.locations import ChangeLocation, CreateLocation
-from inventory_core.services.movements import LineRequest, PostMovement
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
-from inventory_core.services.users import ChangeUser, CreateUser
+from inventory_core.services.items import (
+    ChangeItem,
+    CreateItem,
+    GetItem,
+    GetItemStock,
+    ItemChanges,
+    ListItems,
+)
+from inventory_core.services.locations import (
+    ChangeLocation,
+    CreateLocation,
+    GetLocation,
+    ListLocations,
+    LocationChanges,
+)
+from inventory_core.services.movements import (
+    GetMovement,
+    LineRequest,
+    ListMovements,
+    PostMovement,
+    ReverseMovement,
+)
+from inventory_core.services.reservations import (
+    FulfilmentLine,
+    FulfilReservation,
+    GetReservation,
+    ListReservations,
+    ReleaseReservation,
+    ReserveStock,
+)
+from inventory_core.services.stock import ListAvailability, ListLocationStock
+from inventory_core.services.users import (
+    ChangePassword,
+    ChangeUser,
+    CreateUser,
+    GetUser,
+    ListUsers,
+    UserChanges,
+)
 from inventory_core.users import Actor, Role
 
 ROLES = [Role.VIEWER, Role.CLERK, Role.MANAGER, Role.ADMIN]
@@ -32,111 +69,118 @@ class World:
         self.wh = h.warehouse()
         self.bin = h.bin(self.wh)
         self.item = h.item()
-        self.receipt = h.inventory.post_movement(
+        self.receipt = h.inventory.execute(
             h.admin, PostMovement("receipt", [LineRequest(self.item, 10, to_location_id=self.bin)])
         )
-        self.extra = h.inventory.post_movement(
+        self.extra = h.inventory.execute(
             h.admin, PostMovement("receipt", [LineRequest(self.item, 1, to_location_id=self.bin)])
         )
-        self.reservation = h.inventory.reserve_stock(h.admin, ReserveStock(self.item, self.wh, 2))
+        self.reservation = h.inventory.execute(h.admin, ReserveStock(self.item, self.wh, 2))
         self.other_user = h.user(Role.VIEWER)
 
 
 UseCase = Callable[[World, Actor], object]
 
-USE_CASES: dict[str, tuple[Role, UseCase]] = {
-    "create_item": (
+# Keyed by command type; GetUser is checked as reading another user (anyone may read themself).
+USE_CASES: dict[type[Command[Any]], tuple[Role, UseCase]] = {
+    CreateItem: (
         Role.MANAGER,
-        lambda w, a: w.h.inventory.create_item(a, CreateItem("NEW-1", "New")),
+        lambda w, a: w.h.inventory.execute(a, CreateItem("NEW-1", "New")),
     ),
-    "get_item": (Role.VIEWER, lambda w, a: w.h.inventory.get_item(a, w.item)),
-    "list_items": (Role.VIEWER, lambda w, a: w.h.inventory.list_items(a, ItemQuery())),
-    "change_item": (
+    GetItem: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, GetItem(w.item))),
+    ListItems: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListItems(ItemQuery()))),
+    ChangeItem: (
         Role.MANAGER,
-        lambda w, a: w.h.inventory.change_item(a, w.item, ChangeItem(name="Renamed")),
+        lambda w, a: w.h.inventory.execute(a, ChangeItem(w.item, ItemChanges(name="Renamed"))),
     ),
-    "item_stock": (Role.VIEWER, lambda w, a: w.h.inventory.item_stock(a, w.item)),
-    "create_location": (
+    GetItemStock: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, GetItemStock(w.item))),
+    CreateLocation: (
         Role.MANAGER,
-        lambda w, a: w.h.inventory.create_location(a, CreateLocation("NEW-L", "n", "warehouse")),
+        lambda w, a: w.h.inventory.execute(a, CreateLocation("NEW-L", "n", "warehouse")),
     ),
-    "get_location": (Role.VIEWER, lambda w, a: w.h.inventory.get_location(a, w.bin)),
-    "list_locations": (Role.VIEWER, lambda w, a: w.h.inventory.list_locations(a)),
-    "change_location": (
+    GetLocation: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, GetLocation(w.bin))),
+    ListLocations: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListLocations())),
+    ChangeLocation: (
         Role.MANAGER,
-        lambda w, a: w.h.inventory.change_location(a, w.bin, ChangeLocation(name="Renamed")),
+        lambda w, a: w.h.inventory.execute(
+            a, ChangeLocation(w.bin, LocationChanges(name="Renamed"))
+        ),
     ),
-    "post_movement": (
+    PostMovement: (
         Role.CLERK,
-        lambda w, a: w.h.inventory.post_movement(
+        lambda w, a: w.h.inventory.execute(
             a, PostMovement("receipt", [LineRequest(w.item, 1, to_location_id=w.bin)])
         ),
     ),
-    "reverse_movement": (
+    ReverseMovement: (
         Role.MANAGER,
-        lambda w, a: w.h.inventory.reverse_movement(a, w.extra.id),
+        lambda w, a: w.h.inventory.execute(a, ReverseMovement(w.extra.id)),
     ),
-    "get_movement": (Role.VIEWER, lambda w, a: w.h.inventory.get_movement(a, w.receipt.id)),
-    "list_movements": (Role.VIEWER, lambda w, a: w.h.inventory.list_movements(a)),
-    "list_location_stock": (Role.VIEWER, lambda w, a: w.h.inventory.list_location_stock(a)),
-    "list_availability": (Role.VIEWER, lambda w, a: w.h.inventory.list_availability(a)),
-    "reserve_stock": (
-        Role.CLERK,
-        lambda w, a: w.h.inventory.reserve_stock(a, ReserveStock(w.item, w.wh, 1)),
-    ),
-    "release_reservation": (
-        Role.CLERK,
-        lambda w, a: w.h.inventory.release_reservation(a, w.reservation.id),
-    ),
-    "fulfil_reservation": (
-        Role.CLERK,
-        lambda w, a: w.h.inventory.fulfil_reservation(
-            a, w.reservation.id, FulfilReservation([FulfilmentLine(w.bin, 2)])
-        ),
-    ),
-    "get_reservation": (
+    GetMovement: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, GetMovement(w.receipt.id))),
+    ListMovements: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListMovements())),
+    ListLocationStock: (
         Role.VIEWER,
-        lambda w, a: w.h.inventory.get_reservation(a, w.reservation.id),
+        lambda w, a: w.h.inventory.execute(a, ListLocationStock()),
     ),
-    "list_reservations": (Role.VIEWER, lambda w, a: w.h.inventory.list_reservations(a)),
-    "count_stock": (
+    ListAvailability: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListAvailability())),
+    ReserveStock: (
         Role.CLERK,
-        lambda w, a: w.h.inventory.count_stock(a, CountStock([CountLine(w.item, w.bin, 9)])),
+        lambda w, a: w.h.inventory.execute(a, ReserveStock(w.item, w.wh, 1)),
     ),
-    "create_user": (
-        Role.ADMIN,
-        lambda w, a: w.h.inventory.create_user(
-            a, CreateUser("newbie", "a-long-password-9", "clerk")
+    ReleaseReservation: (
+        Role.CLERK,
+        lambda w, a: w.h.inventory.execute(a, ReleaseReservation(w.reservation.id)),
+    ),
+    FulfilReservation: (
+        Role.CLERK,
+        lambda w, a: w.h.inventory.execute(
+            a, FulfilReservation(w.reservation.id, [FulfilmentLine(w.bin, 2)])
         ),
     ),
-    "get_other_user": (Role.ADMIN, lambda w, a: w.h.inventory.get_user(a, w.other_user.user_id)),
-    "list_users": (Role.ADMIN, lambda w, a: w.h.inventory.list_users(a)),
-    "change_user": (
+    GetReservation: (
+        Role.VIEWER,
+        lambda w, a: w.h.inventory.execute(a, GetReservation(w.reservation.id)),
+    ),
+    ListReservations: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListReservations())),
+    CountStock: (
+        Role.CLERK,
+        lambda w, a: w.h.inventory.execute(a, CountStock([CountLine(w.item, w.bin, 9)])),
+    ),
+    CreateUser: (
         Role.ADMIN,
-        lambda w, a: w.h.inventory.change_user(
-            a, w.other_user.user_id, ChangeUser(role=Role.CLERK)
+        lambda w, a: w.h.inventory.execute(a, CreateUser("newbie", "a-long-password-9", "clerk")),
+    ),
+    GetUser: (
+        Role.ADMIN,
+        lambda w, a: w.h.inventory.execute(a, GetUser(w.other_user.user_id)),
+    ),
+    ListUsers: (Role.ADMIN, lambda w, a: w.h.inventory.execute(a, ListUsers())),
+    ChangeUser: (
+        Role.ADMIN,
+        lambda w, a: w.h.inventory.execute(
+            a, ChangeUser(w.other_user.user_id, UserChanges(role=Role.CLERK))
         ),
     ),
 }
 
 
 def _user_state(w: World) -> object:
-    return w.h.inventory.list_users(w.h.admin, limit=500).items
+    return w.h.inventory.execute(w.h.admin, ListUsers(limit=500)).items
 
 
 def _state(w: World) -> object:
     h, admin = w.h, w.h.admin
     return (
         snapshot(h),
-        h.inventory.list_items(admin).items,
-        h.inventory.list_locations(admin, limit=500).items,
+        h.inventory.execute(admin, ListItems()).items,
+        h.inventory.execute(admin, ListLocations(limit=500)).items,
         _user_state(w),
     )
 
 
 @pytest.mark.parametrize("role", ROLES)
-@pytest.mark.parametrize("use_case", list(USE_CASES))
-def test_role_is_checked(use_case: str, role: Role) -> None:
+@pytest.mark.parametrize("use_case", list(USE_CASES), ids=lambda t: t.__name__)
+def test_role_is_checked(use_case: type[Command[Any]], role: Role) -> None:
     required, call = USE_CASES[use_case]
     world = World()
     actor = world.h.user(role)
@@ -149,27 +193,28 @@ def test_role_is_checked(use_case: str, role: Role) -> None:
         assert _state(world) == before
 
 
-def test_the_table_covers_every_role_checked_use_case() -> None:
-    inventory = World().h.inventory
-    facade_methods = {
-        name
-        for name in dir(inventory)
-        if not name.startswith("_") and callable(getattr(inventory, name))
-    }
-    without_actor_role = {
-        "provision_user",  # trusted bootstrap, no actor
-        "expire_reservations",  # housekeeping, no actor
-        "authenticate",  # before there is an actor
-        "change_password",  # one's own, proven by the current password
-        "get_user",  # covered as get_other_user (anyone may read themself)
-        "unit_of_work",
-        "prepare_authentication",  # start-up work, no use case
-    }
-    assert facade_methods - without_actor_role <= set(USE_CASES)
+def test_the_table_covers_every_role_checked_command_with_its_role() -> None:
+    handlers = registered_handlers()
+    checked = {t: h.role for t, h in handlers.items() if h.role is not None}
+    # One's own password change is proven by the current password, open to every role.
+    assert checked.pop(ChangePassword) is Role.VIEWER
+    # GetUser is open to viewers for themselves, admin-only for others.
+    assert checked.pop(GetUser) is Role.VIEWER
+    assert checked == {t: role for t, (role, _) in USE_CASES.items() if t is not GetUser}
+
+
+@pytest.mark.parametrize("use_case", list(USE_CASES), ids=lambda t: t.__name__)
+def test_no_actor_is_refused_for_every_role_checked_command(use_case: type[Command[Any]]) -> None:
+    _, call = USE_CASES[use_case]
+    world = World()
+    before = _state(world)
+    with pytest.raises(PermissionDenied, match="needs a logged-in user"):
+        call(world, None)  # type: ignore[arg-type]
+    assert _state(world) == before
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_everyone_may_read_themself(role: Role) -> None:
     world = World()
     actor = world.h.user(role)
-    assert world.h.inventory.get_user(actor, actor.user_id).id == actor.user_id
+    assert world.h.inventory.execute(actor, GetUser(actor.user_id)).id == actor.user_id

@@ -22,20 +22,48 @@ from inventory_core.errors import (
     ValidationError,
     VersionMismatch,
 )
+from inventory_core.executor import Executor
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID, CUSTOMER_LOCATION_ID, LocationKind
 from inventory_core.memory.store import InMemoryStore, InMemoryUnitOfWork
 from inventory_core.movements import MAX_LINES, AdjustmentReason, MovementKind
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import LocationQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
-from inventory_core.service import Inventory
 from inventory_core.services._common import UNSET
 from inventory_core.services.counts import CountStock
-from inventory_core.services.items import ChangeItem, CreateItem
-from inventory_core.services.locations import ChangeLocation, CreateLocation
-from inventory_core.services.movements import LineRequest, PostMovement, ReverseMovement
-from inventory_core.services.reservations import FulfilmentLine, FulfilReservation, ReserveStock
-from inventory_core.services.users import CreateUser
+from inventory_core.services.items import (
+    ChangeItem,
+    CreateItem,
+    GetItem,
+    GetItemStock,
+    ItemChanges,
+    ListItems,
+)
+from inventory_core.services.locations import (
+    ChangeLocation,
+    CreateLocation,
+    GetLocation,
+    ListLocations,
+    LocationChanges,
+)
+from inventory_core.services.movements import (
+    GetMovement,
+    LineRequest,
+    ListMovements,
+    PostMovement,
+    ReverseMovement,
+)
+from inventory_core.services.reservations import (
+    ExpireReservations,
+    FulfilmentLine,
+    FulfilReservation,
+    GetReservation,
+    ListReservations,
+    ReleaseReservation,
+    ReserveStock,
+)
+from inventory_core.services.stock import ListAvailability
+from inventory_core.services.users import ListUsers, ProvisionUser
 
 MISSING = UUID(int=404)
 
@@ -46,20 +74,20 @@ def h() -> Harness:
 
 
 def receive(h: Harness, item: UUID, at: UUID, quantity: int) -> UUID:
-    return h.inventory.post_movement(
+    return h.inventory.execute(
         h.admin, PostMovement("receipt", [LineRequest(item, quantity, to_location_id=at)])
     ).id
 
 
 def ship(h: Harness, item: UUID, at: UUID, quantity: int) -> UUID:
-    return h.inventory.post_movement(
+    return h.inventory.execute(
         h.admin, PostMovement("shipment", [LineRequest(item, quantity, from_location_id=at)])
     ).id
 
 
 def availability(h: Harness, item: UUID, wh: UUID) -> tuple[int, int, int]:
-    (row,) = h.inventory.list_availability(
-        h.admin, WarehouseStockQuery(item_id=item, warehouse_id=wh)
+    (row,) = h.inventory.execute(
+        h.admin, ListAvailability(WarehouseStockQuery(item_id=item, warehouse_id=wh))
     ).items
     return row.on_hand, row.reserved, row.available
 
@@ -72,14 +100,13 @@ def paths(excinfo: pytest.ExceptionInfo[ValidationError]) -> list[str]:
 
 
 def test_change_item_leaves_unset_fields_alone(h: Harness) -> None:
-    created = h.inventory.create_item(
-        h.admin,
-        CreateItem("BOLT-1", "Bolt", unit="box", barcodes=("111",), reorder_point=4),
+    created = h.inventory.execute(
+        h.admin, CreateItem("BOLT-1", "Bolt", unit="box", barcodes=("111",), reorder_point=4)
     )
-    assert ChangeItem().name is UNSET
-    same = h.inventory.change_item(h.admin, created.id, ChangeItem())
+    assert ItemChanges().name is UNSET
+    same = h.inventory.execute(h.admin, ChangeItem(created.id, ItemChanges()))
     assert same == created  # nothing given: no new version
-    renamed = h.inventory.change_item(h.admin, created.id, ChangeItem(name="Hex bolt"))
+    renamed = h.inventory.execute(h.admin, ChangeItem(created.id, ItemChanges(name="Hex bolt")))
     assert (renamed.name, renamed.unit, renamed.barcodes, renamed.reorder_point) == (
         "Hex bolt",
         "box",
@@ -87,34 +114,34 @@ def test_change_item_leaves_unset_fields_alone(h: Harness) -> None:
         4,
     )
     assert renamed.version == 2
-    cleared = h.inventory.change_item(h.admin, created.id, ChangeItem(reorder_point=None))
+    cleared = h.inventory.execute(h.admin, ChangeItem(created.id, ItemChanges(reorder_point=None)))
     assert cleared.reorder_point is None  # None is a value; UNSET is "not given"
     assert cleared.name == "Hex bolt"
 
 
 def test_change_item_frees_and_takes_unique_values(h: Harness) -> None:
-    item = h.inventory.create_item(h.admin, CreateItem("OLD", "x", barcodes=("B1", "B2")))
-    h.inventory.change_item(h.admin, item.id, ChangeItem(sku="NEW", barcodes=("B2", "B3")))
-    reuse = h.inventory.create_item(h.admin, CreateItem("OLD", "y", barcodes=("B1",)))
+    item = h.inventory.execute(h.admin, CreateItem("OLD", "x", barcodes=("B1", "B2")))
+    h.inventory.execute(h.admin, ChangeItem(item.id, ItemChanges(sku="NEW", barcodes=("B2", "B3"))))
+    reuse = h.inventory.execute(h.admin, CreateItem("OLD", "y", barcodes=("B1",)))
     with pytest.raises(AlreadyExists):
-        h.inventory.change_item(h.admin, reuse.id, ChangeItem(sku="NEW"))
+        h.inventory.execute(h.admin, ChangeItem(reuse.id, ItemChanges(sku="NEW")))
     with pytest.raises(AlreadyExists):
-        h.inventory.create_item(h.admin, CreateItem("OTHER", "z", barcodes=("B3",)))
+        h.inventory.execute(h.admin, CreateItem("OTHER", "z", barcodes=("B3",)))
 
 
 def test_change_item_errors(h: Harness) -> None:
     item = h.item()
     with pytest.raises(NotFound):
-        h.inventory.change_item(h.admin, MISSING, ChangeItem(name="x"))
+        h.inventory.execute(h.admin, ChangeItem(MISSING, ItemChanges(name="x")))
     with pytest.raises(VersionMismatch) as stale:
-        h.inventory.change_item(h.admin, item, ChangeItem(), expected_version=7)
+        h.inventory.execute(h.admin, ChangeItem(item, ItemChanges(), expected_version=7))
     assert (stale.value.expected, stale.value.actual) == (7, 1)
     with pytest.raises(ValidationError):
-        h.inventory.change_item(h.admin, item, ChangeItem(barcodes=5))  # type: ignore[arg-type]
+        h.inventory.execute(h.admin, ChangeItem(item, ItemChanges(barcodes=5)))  # type: ignore[arg-type]
     with pytest.raises(ValidationError) as bad:
-        h.inventory.change_item(h.admin, item, ChangeItem(sku="bad sku"))
+        h.inventory.execute(h.admin, ChangeItem(item, ItemChanges(sku="bad sku")))
     assert paths(bad) == ["$.sku"]
-    assert h.inventory.get_item(h.admin, item).version == 1
+    assert h.inventory.execute(h.admin, GetItem(item)).version == 1
 
 
 def test_item_stock_sums_warehouses(h: Harness) -> None:
@@ -124,8 +151,8 @@ def test_item_stock_sums_warehouses(h: Harness) -> None:
     receive(h, item, a, 7)
     receive(h, item, b, 3)
     receive(h, item, w2, 1)  # a warehouse itself can hold stock
-    h.inventory.reserve_stock(h.admin, ReserveStock(item, w2, 2))
-    stock = h.inventory.item_stock(h.admin, item)
+    h.inventory.execute(h.admin, ReserveStock(item, w2, 2))
+    stock = h.inventory.execute(h.admin, GetItemStock(item))
     assert (stock.on_hand, stock.reserved, stock.available) == (11, 2, 9)
     assert {(w.warehouse_id, w.available) for w in stock.warehouses} == {(w1, 7), (w2, 2)}
     assert len(stock.locations) == 3
@@ -148,7 +175,7 @@ def test_location_creation_rules(h: Harness) -> None:
     ]
     for command, message in cases:
         with pytest.raises(ValidationError, match=message):
-            h.inventory.create_location(h.admin, command)
+            h.inventory.execute(h.admin, command)
     with pytest.raises(ValueError, match="not a valid LocationKind"):
         CreateLocation("Q", "q", "shelf")
 
@@ -156,28 +183,30 @@ def test_location_creation_rules(h: Harness) -> None:
 def test_change_location_unset_and_errors(h: Harness) -> None:
     wh = h.warehouse()
     zone = h.bin(wh)
-    created = h.inventory.get_location(h.admin, zone)
-    assert h.inventory.change_location(h.admin, zone, ChangeLocation()) == created
-    same_parent = h.inventory.change_location(h.admin, zone, ChangeLocation(parent_id=wh))
+    created = h.inventory.execute(h.admin, GetLocation(zone))
+    assert h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges())) == created
+    same_parent = h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(parent_id=wh)))
     assert (same_parent.parent_id, same_parent.version) == (wh, 2)
-    recoded = h.inventory.change_location(h.admin, zone, ChangeLocation(code="ZONE-A"))
+    recoded = h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(code="ZONE-A")))
     assert (recoded.code, recoded.name, recoded.version) == ("ZONE-A", "Bin", 3)
-    h.inventory.create_location(h.admin, CreateLocation(created.code, "reuse", "warehouse"))
+    h.inventory.execute(h.admin, CreateLocation(created.code, "reuse", "warehouse"))
     with pytest.raises(AlreadyExists):
-        h.inventory.change_location(h.admin, wh, ChangeLocation(code="ZONE-A"))
+        h.inventory.execute(h.admin, ChangeLocation(wh, LocationChanges(code="ZONE-A")))
     with pytest.raises(NotFound):
-        h.inventory.change_location(h.admin, MISSING, ChangeLocation(name="x"))
+        h.inventory.execute(h.admin, ChangeLocation(MISSING, LocationChanges(name="x")))
     with pytest.raises(VersionMismatch):
-        h.inventory.change_location(h.admin, zone, ChangeLocation(name="x"), expected_version=1)
+        h.inventory.execute(
+            h.admin, ChangeLocation(zone, LocationChanges(name="x"), expected_version=1)
+        )
     other = h.warehouse()
     with pytest.raises(ValidationError, match="a warehouse has no parent"):
-        h.inventory.change_location(h.admin, wh, ChangeLocation(parent_id=other))
+        h.inventory.execute(h.admin, ChangeLocation(wh, LocationChanges(parent_id=other)))
     with pytest.raises(ValidationError, match="under itself"):
-        h.inventory.change_location(h.admin, zone, ChangeLocation(parent_id=zone))
+        h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(parent_id=zone)))
     with pytest.raises(ValidationError, match="no such location"):
-        h.inventory.change_location(h.admin, zone, ChangeLocation(parent_id=MISSING))
+        h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(parent_id=MISSING)))
     with pytest.raises(ValidationError):
-        h.inventory.change_location(h.admin, zone, ChangeLocation(name=""))
+        h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(name="")))
 
 
 def test_inactive_locations_cannot_receive_but_can_be_emptied(h: Harness) -> None:
@@ -185,11 +214,11 @@ def test_inactive_locations_cannot_receive_but_can_be_emptied(h: Harness) -> Non
     a, b = h.bin(wh), h.bin(wh)
     item = h.item()
     receive(h, item, a, 5)
-    h.inventory.change_location(h.admin, a, ChangeLocation(active=False))
+    h.inventory.execute(h.admin, ChangeLocation(a, LocationChanges(active=False)))
     with pytest.raises(ValidationError) as bad:
         receive(h, item, a, 1)
     assert paths(bad) == ["$.lines[0].to_location_id"]
-    h.inventory.post_movement(
+    h.inventory.execute(
         h.admin,
         PostMovement("transfer", [LineRequest(item, 5, from_location_id=a, to_location_id=b)]),
     )
@@ -201,14 +230,14 @@ def test_inactive_items_cannot_be_received_or_reserved_but_can_leave(h: Harness)
     a = h.bin(wh)
     item = h.item()
     receive(h, item, a, 5)
-    h.inventory.change_item(h.admin, item, ChangeItem(active=False))
+    h.inventory.execute(h.admin, ChangeItem(item, ItemChanges(active=False)))
     with pytest.raises(ValidationError) as bad:
         receive(h, item, a, 1)
     assert paths(bad) == ["$.lines[0].item_id"]
     with pytest.raises(ValidationError, match="inactive"):
-        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+        h.inventory.execute(h.admin, ReserveStock(item, wh, 1))
     with pytest.raises(ValidationError):  # found stock is a receipt-like inflow too
-        h.inventory.post_movement(
+        h.inventory.execute(
             h.admin,
             PostMovement(
                 "adjustment",
@@ -228,18 +257,16 @@ def test_post_movement_validation_collects_every_error(h: Harness) -> None:
     a = h.bin(wh)
     item = h.item()
     with pytest.raises(ValidationError) as bad:
-        h.inventory.post_movement(
-            h.admin, PostMovement("reversal", [], reason=AdjustmentReason.LOSS)
-        )
+        h.inventory.execute(h.admin, PostMovement("reversal", [], reason=AdjustmentReason.LOSS))
     assert paths(bad) == ["$.kind", "$.reason", "$.lines"]
     with pytest.raises(ValidationError) as missing:
-        h.inventory.post_movement(h.admin, PostMovement("adjustment", [LineRequest(item, 1)]))
+        h.inventory.execute(h.admin, PostMovement("adjustment", [LineRequest(item, 1)]))
     assert paths(missing) == ["$.reason"]
     with pytest.raises(ValidationError) as sides:
-        h.inventory.post_movement(h.admin, PostMovement("transfer", [LineRequest(item, 1)]))
+        h.inventory.execute(h.admin, PostMovement("transfer", [LineRequest(item, 1)]))
     assert paths(sides) == ["$.lines[0].from_location_id", "$.lines[0].to_location_id"]
     with pytest.raises(ValidationError) as unknown:
-        h.inventory.post_movement(
+        h.inventory.execute(
             h.admin,
             PostMovement(
                 "transfer",
@@ -258,13 +285,13 @@ def test_post_movement_validation_collects_every_error(h: Harness) -> None:
     ]
     too_many = [LineRequest(item, 1, to_location_id=a)] * (MAX_LINES + 1)
     with pytest.raises(ValidationError):
-        h.inventory.post_movement(h.admin, PostMovement("receipt", too_many))
+        h.inventory.execute(h.admin, PostMovement("receipt", too_many))
     with pytest.raises(ValidationError, match="from and to must differ"):
-        h.inventory.post_movement(
+        h.inventory.execute(
             h.admin,
             PostMovement("transfer", [LineRequest(item, 1, from_location_id=a, to_location_id=a)]),
         )
-    assert h.inventory.list_movements(h.admin).items == ()
+    assert h.inventory.execute(h.admin, ListMovements()).items == ()
 
 
 def test_movement_keeps_occurred_at_reference_and_note(h: Harness) -> None:
@@ -272,7 +299,7 @@ def test_movement_keeps_occurred_at_reference_and_note(h: Harness) -> None:
     a = h.bin(wh)
     item = h.item()
     earlier = h.clock.now() - timedelta(hours=3)
-    posted = h.inventory.post_movement(
+    posted = h.inventory.execute(
         h.admin,
         PostMovement(
             "adjustment",
@@ -290,7 +317,7 @@ def test_movement_keeps_occurred_at_reference_and_note(h: Harness) -> None:
         AdjustmentReason.FOUND,
     )
     assert posted.actor_id == h.admin.user_id
-    assert h.inventory.get_movement(h.admin, posted.id) == posted
+    assert h.inventory.execute(h.admin, GetMovement(posted.id)) == posted
 
 
 def test_reversal_rules(h: Harness) -> None:
@@ -299,10 +326,8 @@ def test_reversal_rules(h: Harness) -> None:
     item = h.item()
     receipt = receive(h, item, a, 4)
     with pytest.raises(NotFound):
-        h.inventory.reverse_movement(h.admin, MISSING)
-    reversal = h.inventory.reverse_movement(
-        h.admin, receipt, ReverseMovement(reference="undo", note="typo")
-    )
+        h.inventory.execute(h.admin, ReverseMovement(MISSING))
+    reversal = h.inventory.execute(h.admin, ReverseMovement(receipt, reference="undo", note="typo"))
     assert (reversal.kind, reversal.reverses_id, reversal.reference) == (
         MovementKind.REVERSAL,
         receipt,
@@ -310,15 +335,17 @@ def test_reversal_rules(h: Harness) -> None:
     )
     assert availability(h, item, wh) == (0, 0, 0)
     with pytest.raises(InvalidOperation, match="already reversed"):
-        h.inventory.reverse_movement(h.admin, receipt)
+        h.inventory.execute(h.admin, ReverseMovement(receipt))
     with pytest.raises(InvalidOperation, match="cannot itself be reversed"):
-        h.inventory.reverse_movement(h.admin, reversal.id)
+        h.inventory.execute(h.admin, ReverseMovement(reversal.id))
     shipment_source = receive(h, item, a, 3)
     shipment = ship(h, item, a, 3)
-    back = h.inventory.reverse_movement(h.admin, shipment)
+    back = h.inventory.execute(h.admin, ReverseMovement(shipment))
     assert back.reference is None
     assert availability(h, item, wh) == (3, 0, 3)
-    assert h.inventory.reverse_movement(h.admin, shipment_source).kind is MovementKind.REVERSAL
+    assert (
+        h.inventory.execute(h.admin, ReverseMovement(shipment_source)).kind is MovementKind.REVERSAL
+    )
     check_invariants(h)
 
 
@@ -329,8 +356,8 @@ def test_adjustment_reason_given_as_text_is_converted(h: Harness) -> None:
     a = h.bin(wh)
     item = h.item()
     receive(h, item, a, 3)
-    h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 3))
-    lost = h.inventory.post_movement(
+    h.inventory.execute(h.admin, ReserveStock(item, wh, 3))
+    lost = h.inventory.execute(
         h.admin,
         PostMovement("adjustment", [LineRequest(item, 1, from_location_id=a)], reason="loss"),
     )
@@ -349,15 +376,15 @@ def test_reserve_validation(h: Harness) -> None:
     a = h.bin(wh)
     item = h.item()
     with pytest.raises(ValidationError) as bad:
-        h.inventory.reserve_stock(h.admin, ReserveStock(MISSING, a, 1))
+        h.inventory.execute(h.admin, ReserveStock(MISSING, a, 1))
     assert paths(bad) == ["$.item_id", "$.warehouse_id"]
     naive = datetime(2030, 1, 1)  # naive on purpose
     with pytest.raises(ValidationError, match="timezone-aware"):
-        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1, expires_at=naive))
+        h.inventory.execute(h.admin, ReserveStock(item, wh, 1, expires_at=naive))
     with pytest.raises(ValidationError):
-        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 0))
+        h.inventory.execute(h.admin, ReserveStock(item, wh, 0))
     with pytest.raises(InsufficientStock) as short:
-        h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 1))
+        h.inventory.execute(h.admin, ReserveStock(item, wh, 1))
     assert (short.value.location_id, short.value.available, short.value.requested) == (wh, 0, 1)
 
 
@@ -367,15 +394,13 @@ def test_release_and_fulfil_need_an_active_reservation(h: Harness) -> None:
     item = h.item()
     receive(h, item, a, 5)
     with pytest.raises(NotFound):
-        h.inventory.release_reservation(h.admin, MISSING)
+        h.inventory.execute(h.admin, ReleaseReservation(MISSING))
     with pytest.raises(NotFound):
-        h.inventory.fulfil_reservation(h.admin, MISSING, FulfilReservation([FulfilmentLine(a, 1)]))
-    reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 2))
-    h.inventory.release_reservation(h.admin, reservation.id)
+        h.inventory.execute(h.admin, FulfilReservation(MISSING, [FulfilmentLine(a, 1)]))
+    reservation = h.inventory.execute(h.admin, ReserveStock(item, wh, 2))
+    h.inventory.execute(h.admin, ReleaseReservation(reservation.id))
     with pytest.raises(InvalidOperation, match="is released, not active"):
-        h.inventory.fulfil_reservation(
-            h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 2)])
-        )
+        h.inventory.execute(h.admin, FulfilReservation(reservation.id, [FulfilmentLine(a, 2)]))
 
 
 def test_fulfilment_validation(h: Harness) -> None:
@@ -383,21 +408,24 @@ def test_fulfilment_validation(h: Harness) -> None:
     a, foreign = h.bin(wh), h.bin(other)
     item = h.item()
     receive(h, item, a, 5)
-    reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 3, reference="o-9"))
+    reservation = h.inventory.execute(h.admin, ReserveStock(item, wh, 3, reference="o-9"))
     with pytest.raises(ValidationError):
-        h.inventory.fulfil_reservation(h.admin, reservation.id, FulfilReservation([]))
+        h.inventory.execute(h.admin, FulfilReservation(reservation.id, []))
     with pytest.raises(ValidationError) as bad:
-        h.inventory.fulfil_reservation(
+        h.inventory.execute(
             h.admin,
-            reservation.id,
             FulfilReservation(
-                [FulfilmentLine(foreign, 1), FulfilmentLine(MISSING, 2), FulfilmentLine(a, 0)]
+                reservation.id,
+                [FulfilmentLine(foreign, 1), FulfilmentLine(MISSING, 2), FulfilmentLine(a, 0)],
             ),
         )
     assert paths(bad) == ["$.lines[0].location_id", "$.lines[1].location_id", "$.quantity"]
-    assert h.inventory.get_reservation(h.admin, reservation.id).status is ReservationStatus.ACTIVE
-    shipment = h.inventory.fulfil_reservation(
-        h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 3)], reference="parcel-1")
+    assert (
+        h.inventory.execute(h.admin, GetReservation(reservation.id)).status
+        is ReservationStatus.ACTIVE
+    )
+    shipment = h.inventory.execute(
+        h.admin, FulfilReservation(reservation.id, [FulfilmentLine(a, 3)], reference="parcel-1")
     )
     assert shipment.reference == "parcel-1"
     assert availability(h, item, wh) == (2, 0, 2)
@@ -410,20 +438,16 @@ def test_fulfilment_is_allowed_on_a_short_warehouse(h: Harness) -> None:
     a = h.bin(wh)
     item = h.item()
     receive(h, item, a, 10)
-    reservation = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 6))
-    h.inventory.post_movement(
+    reservation = h.inventory.execute(h.admin, ReserveStock(item, wh, 6))
+    h.inventory.execute(
         h.admin,
         PostMovement("adjustment", [LineRequest(item, 7, from_location_id=a)], reason="loss"),
     )
     assert availability(h, item, wh) == (3, 6, -3)
     with pytest.raises(InsufficientStock):  # the bin itself only has 3
-        h.inventory.fulfil_reservation(
-            h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 6)])
-        )
+        h.inventory.execute(h.admin, FulfilReservation(reservation.id, [FulfilmentLine(a, 6)]))
     receive(h, item, a, 3)
-    h.inventory.fulfil_reservation(
-        h.admin, reservation.id, FulfilReservation([FulfilmentLine(a, 6)])
-    )
+    h.inventory.execute(h.admin, FulfilReservation(reservation.id, [FulfilmentLine(a, 6)]))
     assert availability(h, item, wh) == (0, 0, 0)
     check_invariants(h)
 
@@ -434,16 +458,16 @@ def test_overdue_reservations_stop_counting_before_housekeeping(h: Harness) -> N
     item = h.item()
     receive(h, item, a, 10)
     due = h.clock.now() + timedelta(seconds=60)
-    first = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 6, expires_at=due))
-    kept = h.inventory.reserve_stock(h.admin, ReserveStock(item, wh, 4))
+    first = h.inventory.execute(h.admin, ReserveStock(item, wh, 6, expires_at=due))
+    kept = h.inventory.execute(h.admin, ReserveStock(item, wh, 4))
     assert availability(h, item, wh) == (10, 10, 0)
     h.clock.advance(60)
     # Reads subtract the overdue reservation although it is still stored as active...
     assert availability(h, item, wh) == (10, 4, 6)
-    stored = h.inventory.list_reservations(h.admin, ReservationQuery(item_id=item)).items
+    stored = h.inventory.execute(h.admin, ListReservations(ReservationQuery(item_id=item))).items
     assert [r.status for r in stored] == [ReservationStatus.EXPIRED, ReservationStatus.ACTIVE]
-    active = h.inventory.list_reservations(
-        h.admin, ReservationQuery(status=ReservationStatus.ACTIVE)
+    active = h.inventory.execute(
+        h.admin, ListReservations(ReservationQuery(status=ReservationStatus.ACTIVE))
     ).items
     assert [r.id for r in active] == [kept.id]
     # ... and a write that lowers available expires it first.
@@ -452,7 +476,7 @@ def test_overdue_reservations_stop_counting_before_housekeeping(h: Harness) -> N
         raw = uow.reservations.get(first.id)
     assert raw is not None
     assert raw.status is ReservationStatus.EXPIRED
-    assert h.inventory.expire_reservations() == 0
+    assert h.inventory.execute(None, ExpireReservations()) == 0
     check_invariants(h)
 
 
@@ -461,11 +485,11 @@ def test_list_reservations_by_reference_and_warehouse(h: Harness) -> None:
     item = h.item()
     receive(h, item, h.bin(w1), 5)
     receive(h, item, h.bin(w2), 5)
-    r1 = h.inventory.reserve_stock(h.admin, ReserveStock(item, w1, 1, reference="A"))
-    r2 = h.inventory.reserve_stock(h.admin, ReserveStock(item, w2, 1, reference="B"))
-    by_ref = h.inventory.list_reservations(h.admin, ReservationQuery(reference="B")).items
+    r1 = h.inventory.execute(h.admin, ReserveStock(item, w1, 1, reference="A"))
+    r2 = h.inventory.execute(h.admin, ReserveStock(item, w2, 1, reference="B"))
+    by_ref = h.inventory.execute(h.admin, ListReservations(ReservationQuery(reference="B"))).items
     assert [r.id for r in by_ref] == [r2.id]
-    by_wh = h.inventory.list_reservations(h.admin, ReservationQuery(warehouse_id=w1)).items
+    by_wh = h.inventory.execute(h.admin, ListReservations(ReservationQuery(warehouse_id=w1))).items
     assert [r.id for r in by_wh] == [r1.id]
 
 
@@ -477,12 +501,12 @@ def test_count_validation(h: Harness) -> None:
     a = h.bin(wh)
     item = h.item()
     with pytest.raises(ValidationError):
-        h.inventory.count_stock(h.admin, CountStock([]))
+        h.inventory.execute(h.admin, CountStock([]))
     with pytest.raises(ValidationError) as twice:
-        h.inventory.count_stock(h.admin, CountStock([CountLine(item, a, 1), CountLine(item, a, 2)]))
+        h.inventory.execute(h.admin, CountStock([CountLine(item, a, 1), CountLine(item, a, 2)]))
     assert paths(twice) == ["$.lines[1]"]
     with pytest.raises(ValidationError) as unknown:
-        h.inventory.count_stock(
+        h.inventory.execute(
             h.admin,
             CountStock(
                 [
@@ -504,7 +528,7 @@ def test_count_up_and_down_in_one_adjustment(h: Harness) -> None:
     a, b = h.bin(wh), h.bin(wh)
     item = h.item()
     receive(h, item, a, 5)
-    result = h.inventory.count_stock(
+    result = h.inventory.execute(
         h.admin,
         CountStock(
             [CountLine(item, a, 2), CountLine(item, b, 4, expected_on_hand=0)],
@@ -530,15 +554,19 @@ def test_below_reorder_means_available_below_the_reorder_point(h: Harness) -> No
     receive(h, at_point, a, 5)
     receive(h, below, a, 9)
     receive(h, no_point, a, 1)
-    h.inventory.reserve_stock(h.admin, ReserveStock(below, wh, 5))  # available 4 < 5
-    rows = h.inventory.list_availability(h.admin, WarehouseStockQuery(below_reorder=True)).items
+    h.inventory.execute(h.admin, ReserveStock(below, wh, 5))  # available 4 < 5
+    rows = h.inventory.execute(
+        h.admin, ListAvailability(WarehouseStockQuery(below_reorder=True))
+    ).items
     assert [r.item_id for r in rows] == [below]
 
 
 def test_every_location_kind_listing(h: Harness) -> None:
     wh = h.warehouse()
     h.bin(wh)
-    virtual = h.inventory.list_locations(h.admin, LocationQuery(kind=LocationKind.SUPPLIER)).items
+    virtual = h.inventory.execute(
+        h.admin, ListLocations(LocationQuery(kind=LocationKind.SUPPLIER))
+    ).items
     assert [v.code for v in virtual] == ["SUPPLIER"]
 
 
@@ -569,27 +597,27 @@ class FlakyUnitOfWork(InMemoryUnitOfWork):
 
 def test_facade_retries_concurrency_conflicts_a_bounded_number_of_times() -> None:
     store = InMemoryStore()
-    inventory = Inventory(
+    inventory = Executor(
         lambda: FlakyUnitOfWork(store),
         conflict_retries=2,
         password_hasher=Pbkdf2PasswordHasher(iterations=1),
     )
     assert inventory.clock.now().tzinfo is not None
     FlakyUnitOfWork.failures = 2
-    admin = inventory.provision_user(CreateUser("root", "long-enough-pw-1", "admin"))
+    admin = inventory.execute(None, ProvisionUser("root", "long-enough-pw-1", "admin"))
     assert FlakyUnitOfWork.failures == 0
-    assert inventory.list_users(admin.actor).items == (admin,)  # stored exactly once
+    assert inventory.execute(admin.actor, ListUsers()).items == (admin,)  # stored exactly once
     FlakyUnitOfWork.failures = 3
     with pytest.raises(ConcurrencyConflict):
-        inventory.create_item(admin.actor, CreateItem("X-1", "x"))
+        inventory.execute(admin.actor, CreateItem("X-1", "x"))
     FlakyUnitOfWork.failures = 0
-    assert inventory.list_items(admin.actor).items == ()
+    assert inventory.execute(admin.actor, ListItems()).items == ()
 
 
 def test_facade_does_not_retry_a_version_mismatch(h: Harness) -> None:
     item = h.item()
     before = snapshot(h)
     with pytest.raises(VersionMismatch):
-        h.inventory.change_item(h.admin, item, ChangeItem(name="n"), expected_version=9)
+        h.inventory.execute(h.admin, ChangeItem(item, ItemChanges(name="n"), expected_version=9))
     assert snapshot(h) == before
     assert isinstance(h.inventory.unit_of_work(), InMemoryUnitOfWork)

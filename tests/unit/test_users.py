@@ -25,7 +25,15 @@ from inventory_core.passwords import (
     check_password,
 )
 from inventory_core.services._common import UNSET
-from inventory_core.services.users import ChangeUser, CreateUser
+from inventory_core.services.users import (
+    Authenticate,
+    ChangePassword,
+    ChangeUser,
+    CreateUser,
+    GetUser,
+    ListUsers,
+    UserChanges,
+)
 from inventory_core.users import Role
 
 GOOD = "correct-horse-battery"
@@ -110,28 +118,28 @@ def test_default_hasher_follows_owasp() -> None:
 
 
 def test_usernames_are_normalised_and_unique(h: Harness) -> None:
-    user = h.inventory.create_user(h.admin, CreateUser("  Mina.Murray ", GOOD, Role.CLERK))
+    user = h.inventory.execute(h.admin, CreateUser("  Mina.Murray ", GOOD, Role.CLERK))
     assert user.username == "mina.murray"
     with pytest.raises(AlreadyExists) as dup:
-        h.inventory.create_user(h.admin, CreateUser("MINA.MURRAY", GOOD, Role.VIEWER))
+        h.inventory.execute(h.admin, CreateUser("MINA.MURRAY", GOOD, Role.VIEWER))
     assert dup.value.field == "username"
-    assert h.inventory.authenticate(" MINA.murray", GOOD).id == user.id
+    assert h.inventory.execute(None, Authenticate(" MINA.murray", GOOD)).id == user.id
 
 
 def test_create_user_validates_before_storing(h: Harness) -> None:
     with pytest.raises(ValidationError):
-        h.inventory.create_user(h.admin, CreateUser("x", GOOD, Role.CLERK))
+        h.inventory.execute(h.admin, CreateUser("x", GOOD, Role.CLERK))
     with pytest.raises(ValidationError):
-        h.inventory.create_user(h.admin, CreateUser("lucy", "lucy", Role.CLERK))
+        h.inventory.execute(h.admin, CreateUser("lucy", "lucy", Role.CLERK))
     with pytest.raises(ValidationError, match="username"):
-        h.inventory.create_user(h.admin, CreateUser("Lucy.Westenra", "LUCY.westenra", Role.CLERK))
+        h.inventory.execute(h.admin, CreateUser("Lucy.Westenra", "LUCY.westenra", Role.CLERK))
     with pytest.raises(ValueError, match="not a valid Role"):
         CreateUser("lucy", GOOD, "root")
-    assert [u.username for u in h.inventory.list_users(h.admin).items] == ["admin"]
+    assert [u.username for u in h.inventory.execute(h.admin, ListUsers()).items] == ["admin"]
 
 
 def test_authentication_failures_look_alike(h: Harness) -> None:
-    h.inventory.create_user(h.admin, CreateUser("quincey", GOOD, Role.VIEWER))
+    h.inventory.execute(h.admin, CreateUser("quincey", GOOD, Role.VIEWER))
     messages = set()
     for username, password in [
         ("quincey", "wrong-password-1"),
@@ -140,87 +148,93 @@ def test_authentication_failures_look_alike(h: Harness) -> None:
         ("quincey", None),
     ]:
         with pytest.raises(AuthenticationFailed) as failed:
-            h.inventory.authenticate(username, password)  # type: ignore[arg-type]
+            h.inventory.execute(None, Authenticate(username, password))  # type: ignore[arg-type]
         messages.add(failed.value.message)
     assert messages == {"invalid username or password"}
 
 
 def test_authentication_upgrades_an_outdated_hash(h: Harness) -> None:
     # Same store, different hasher strength: the next login rehashes.
-    user = h.inventory.create_user(h.admin, CreateUser("renfield", GOOD, Role.VIEWER))
+    user = h.inventory.execute(h.admin, CreateUser("renfield", GOOD, Role.VIEWER))
     stronger = type(h.inventory)(
         h.unit_of_work, clock=h.clock, password_hasher=Pbkdf2PasswordHasher(iterations=2)
     )
-    again = stronger.authenticate("renfield", GOOD)
+    again = stronger.execute(None, Authenticate("renfield", GOOD))
     assert again.version == user.version + 1
     assert again.password_hash.startswith("pbkdf2_sha256$2$")
-    assert stronger.authenticate("renfield", GOOD).version == again.version
+    assert stronger.execute(None, Authenticate("renfield", GOOD)).version == again.version
 
 
 def test_change_user_role_active_and_password(h: Harness) -> None:
-    user = h.inventory.create_user(h.admin, CreateUser("arthur", GOOD, Role.VIEWER))
-    unchanged = h.inventory.change_user(h.admin, user.id, ChangeUser())
+    user = h.inventory.execute(h.admin, CreateUser("arthur", GOOD, Role.VIEWER))
+    unchanged = h.inventory.execute(h.admin, ChangeUser(user.id, UserChanges()))
     assert unchanged == user
-    same_role = h.inventory.change_user(h.admin, user.id, ChangeUser(role=Role.VIEWER))
+    same_role = h.inventory.execute(h.admin, ChangeUser(user.id, UserChanges(role=Role.VIEWER)))
     assert same_role.version == 1
-    promoted = h.inventory.change_user(h.admin, user.id, ChangeUser(role=Role.MANAGER))
+    promoted = h.inventory.execute(h.admin, ChangeUser(user.id, UserChanges(role=Role.MANAGER)))
     assert (promoted.role, promoted.version) == (Role.MANAGER, 2)
-    renewed = h.inventory.change_user(h.admin, user.id, ChangeUser(password="a-fresh-password"))
+    renewed = h.inventory.execute(
+        h.admin, ChangeUser(user.id, UserChanges(password="a-fresh-password"))
+    )
     assert renewed.version == 3
-    assert h.inventory.authenticate("arthur", "a-fresh-password").id == user.id
+    assert h.inventory.execute(None, Authenticate("arthur", "a-fresh-password")).id == user.id
     with pytest.raises(AuthenticationFailed):
-        h.inventory.authenticate("arthur", GOOD)
+        h.inventory.execute(None, Authenticate("arthur", GOOD))
     with pytest.raises(ValidationError):
-        h.inventory.change_user(h.admin, user.id, ChangeUser(password="password123"))
+        h.inventory.execute(h.admin, ChangeUser(user.id, UserChanges(password="password123")))
     with pytest.raises(ValidationError, match="boolean"):
-        h.inventory.change_user(h.admin, user.id, ChangeUser(active="no"))  # type: ignore[arg-type]
+        h.inventory.execute(h.admin, ChangeUser(user.id, UserChanges(active="no")))  # type: ignore[arg-type]
     with pytest.raises(VersionMismatch):
-        h.inventory.change_user(
-            h.admin, user.id, ChangeUser(active=False), expected_version=user.version
+        h.inventory.execute(
+            h.admin, ChangeUser(user.id, UserChanges(active=False), expected_version=user.version)
         )
-    off = h.inventory.change_user(h.admin, user.id, ChangeUser(active=False), expected_version=3)
+    off = h.inventory.execute(
+        h.admin, ChangeUser(user.id, UserChanges(active=False), expected_version=3)
+    )
     assert off.active is False
-    assert h.inventory.get_user(h.admin, user.id) == off
+    assert h.inventory.execute(h.admin, GetUser(user.id)) == off
     with pytest.raises(NotFound):
-        h.inventory.change_user(h.admin, UUID(int=7), ChangeUser(active=False))
+        h.inventory.execute(h.admin, ChangeUser(UUID(int=7), UserChanges(active=False)))
 
 
 def test_admins_cannot_demote_or_deactivate_themselves(h: Harness) -> None:
-    for changes in (ChangeUser(role=Role.MANAGER), ChangeUser(active=False)):
+    for changes in (UserChanges(role=Role.MANAGER), UserChanges(active=False)):
         with pytest.raises(InvalidOperation):
-            h.inventory.change_user(h.admin, h.admin.user_id, changes)
-    same = h.inventory.change_user(h.admin, h.admin.user_id, ChangeUser(role=Role.ADMIN))
+            h.inventory.execute(h.admin, ChangeUser(h.admin.user_id, changes))
+    same = h.inventory.execute(h.admin, ChangeUser(h.admin.user_id, UserChanges(role=Role.ADMIN)))
     assert same.role is Role.ADMIN
-    assert ChangeUser().role is UNSET
+    assert UserChanges().role is UNSET
     assert repr(UNSET) == "UNSET"
 
 
 def test_change_password_needs_the_current_one(h: Harness) -> None:
     clerk = h.user(Role.CLERK)
     with pytest.raises(AuthenticationFailed, match="current password"):
-        h.inventory.change_password(clerk, "not-it-at-all", "another-long-one")
+        h.inventory.execute(clerk, ChangePassword("not-it-at-all", "another-long-one"))
     with pytest.raises(ValidationError) as weak:
-        h.inventory.change_password(clerk, "contract-suite-user-pw", "short")
+        h.inventory.execute(clerk, ChangePassword("contract-suite-user-pw", "short"))
     assert weak.value.errors[0].path == "$.new_password"
-    changed = h.inventory.change_password(clerk, "contract-suite-user-pw", "another-long-one")
+    changed = h.inventory.execute(
+        clerk, ChangePassword("contract-suite-user-pw", "another-long-one")
+    )
     assert changed.version == 2
-    h.inventory.change_user(h.admin, clerk.user_id, ChangeUser(active=False))
+    h.inventory.execute(h.admin, ChangeUser(clerk.user_id, UserChanges(active=False)))
     with pytest.raises(AuthenticationFailed):
-        h.inventory.change_password(clerk, "another-long-one", "yet-another-long-one")
+        h.inventory.execute(clerk, ChangePassword("another-long-one", "yet-another-long-one"))
 
 
 def test_get_user_visibility(h: Harness) -> None:
     viewer, clerk = h.user(Role.VIEWER), h.user(Role.CLERK)
-    assert h.inventory.get_user(viewer, viewer.user_id).role is Role.VIEWER
+    assert h.inventory.execute(viewer, GetUser(viewer.user_id)).role is Role.VIEWER
     with pytest.raises(PermissionDenied):
-        h.inventory.get_user(viewer, clerk.user_id)
+        h.inventory.execute(viewer, GetUser(clerk.user_id))
     with pytest.raises(NotFound):
-        h.inventory.get_user(h.admin, UUID(int=7))
+        h.inventory.execute(h.admin, GetUser(UUID(int=7)))
 
 
 def test_prepare_authentication_makes_the_dummy_hash_up_front() -> None:
+    from inventory_core.executor import Executor  # noqa: PLC0415
     from inventory_core.memory.store import InMemoryStore  # noqa: PLC0415
-    from inventory_core.service import Inventory  # noqa: PLC0415
 
     class CountingHasher(Pbkdf2PasswordHasher):
         hashed = 0
@@ -230,9 +244,9 @@ def test_prepare_authentication_makes_the_dummy_hash_up_front() -> None:
             return super().hash(password)
 
     hasher = CountingHasher(iterations=1)
-    inventory = Inventory(InMemoryStore().unit_of_work, password_hasher=hasher)
+    inventory = Executor(InMemoryStore().unit_of_work, password_hasher=hasher)
     inventory.prepare_authentication()
     assert CountingHasher.hashed == 1
     with pytest.raises(AuthenticationFailed):
-        inventory.authenticate("nobody-here", "some-password-1")
+        inventory.execute(None, Authenticate("nobody-here", "some-password-1"))
     assert CountingHasher.hashed == 1  # the first unknown-user login hashed nothing new

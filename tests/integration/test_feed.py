@@ -1,0 +1,237 @@
+"""The movement feed is complete under concurrent writers (DESIGN §9, invariant 5).
+
+Eight writers post thousands of movements on items of their own -- so they never wait for each
+other's rows -- while a reader pages the feed the whole time, resuming from each page's position.
+The reader must see every committed movement exactly once, and a second reader paging from the
+start afterwards must see the same order.
+
+The same race runs against three ways of numbering and serving the ledger, swapped into the
+real adapter:
+
+- ``xmin-guard``: the adapter as shipped (a sequence, the writing transaction's id, and only
+  entries below the snapshot's xmin served);
+- ``single-row``: the design before it (every append takes the next seq from one row whose lock
+  is held to commit, so seq order is commit order; correct, but every writer queues on that row);
+- ``broken``: a plain sequence with no visibility guard. Commit order then differs from seq
+  order, and a reader that has paged past a seq never comes back for a smaller one that commits
+  later. The test must catch that, or it could not be trusted to catch anything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import attrs
+import psycopg
+import pytest
+
+from inventory_core.contract.adapter import Harness
+from inventory_core.feed import FEED_START
+from inventory_core.services.movements import LineRequest, ListMovements, PostMovement
+from inventory_pg import PgStore
+from inventory_pg.repositories import movements as pg_movements
+from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+WRITERS = 8
+PER_WRITER = 400  # 3,200 movements
+PAGE = 100
+DEADLINE = 240.0
+
+GUARD = "  AND m.txn < pg_snapshot_xmin(pg_current_snapshot())\n"
+GUARD_OF_LINES = "      AND txn < pg_snapshot_xmin(pg_current_snapshot())\n"
+
+# The single-row design: the next seq from one row, locked until commit; no transaction ids.
+SINGLE_ROW_TABLE = """
+CREATE TABLE IF NOT EXISTS feed_test_ledger_seq (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    last_seq bigint NOT NULL
+)
+"""
+RESET_SINGLE_ROW = """
+INSERT INTO feed_test_ledger_seq (only_row, last_seq) VALUES (true, 0)
+ON CONFLICT (only_row) DO UPDATE SET last_seq = 0
+"""
+APPEND_FROM_ONE_ROW = """
+WITH next_seq AS (
+    UPDATE feed_test_ledger_seq SET last_seq = last_seq + 1 RETURNING last_seq
+), movement AS (
+    INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
+                           reference, note, reverses_id, reservation_id)
+    SELECT %(id)s, next_seq.last_seq, '0', %(kind)s, %(reason)s, %(actor_id)s, %(occurred_at)s,
+           %(recorded_at)s, %(reference)s, %(note)s, %(reverses_id)s, %(reservation_id)s
+    FROM next_seq
+    ON CONFLICT (reverses_id) DO NOTHING
+    RETURNING seq, txn
+), lines AS (
+    INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity,
+                                from_location_id, to_location_id)
+    SELECT %(id)s, l.line_no, movement.seq, movement.txn, l.item_id, l.quantity, l.from_id,
+           l.to_id
+    FROM movement,
+         unnest(%(item_ids)s::uuid[], %(quantities)s::bigint[], %(from_ids)s::uuid[],
+                %(to_ids)s::uuid[]) WITH ORDINALITY AS l(item_id, quantity, from_id, to_id, line_no)
+)
+SELECT seq FROM movement
+"""
+
+
+def _without(query: str, line: str) -> str:
+    assert line in query, "the shipped query changed: update the variants of this test"
+    return query.replace(line, "")
+
+
+# The broken design: the shipped append, minus the transaction id (all entries in one txn).
+APPEND_PLAIN_SEQUENCE = pg_movements.APPEND_MOVEMENT.replace("pg_current_xact_id()", "'0'::xid8")
+LIST_WITHOUT_GUARD = _without(pg_movements.LIST_MOVEMENTS, GUARD)
+
+
+@attrs.frozen
+class Design:
+    name: str
+    append: str | None  # None: the shipped query
+    listing: str | None
+
+
+DESIGNS = {
+    "xmin-guard": Design("xmin-guard", None, None),
+    "single-row": Design("single-row", APPEND_FROM_ONE_ROW, LIST_WITHOUT_GUARD),
+    "broken": Design("broken", APPEND_PLAIN_SEQUENCE, LIST_WITHOUT_GUARD),
+}
+
+
+@pytest.fixture(scope="module")
+def store(database_url: str) -> Iterator[PgStore]:
+    store = open_test_store(database_url, max_size=WRITERS + 4)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(SINGLE_ROW_TABLE)
+    yield store
+    store.close()
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS feed_test_ledger_seq")
+
+
+def _use(design: Design, store: PgStore, monkeypatch: pytest.MonkeyPatch) -> Harness:
+    h = Harness(FreshDatabaseAdapter(store))
+    with store.pool.connection() as conn:
+        conn.execute(RESET_SINGLE_ROW)
+    if design.append is not None:
+        monkeypatch.setattr(pg_movements, "APPEND_MOVEMENT", design.append)
+    if design.listing is not None:
+        monkeypatch.setattr(pg_movements, "LIST_MOVEMENTS", design.listing)
+    return h
+
+
+@attrs.frozen
+class Race:
+    written: Counter[uuid.UUID]
+    seen: list[uuid.UUID]  # by the reader that paged while the writers wrote
+    again: list[uuid.UUID]  # by a second reader, from the start, afterwards
+    pages_while_writing: int
+
+    @property
+    def missed(self) -> set[uuid.UUID]:
+        return set(self.written) - set(self.seen)
+
+    @property
+    def repeated(self) -> set[uuid.UUID]:
+        return {i for i, n in Counter(self.seen).items() if n > 1}
+
+
+def _read_all(h: Harness) -> list[uuid.UUID]:
+    ids: list[uuid.UUID] = []
+    after = FEED_START
+    while True:
+        page = h.inventory.execute(h.admin, ListMovements(after=after, limit=PAGE))
+        ids += [m.id for m in page.items]
+        after = page.position
+        if page.next_position is None:
+            return ids
+
+
+def _race(h: Harness) -> Race:
+    wh = h.warehouse()
+    bins = [h.bin(wh), h.bin(wh)]
+    items = [h.item() for _ in range(WRITERS * 2)]  # two of its own per writer
+    written: Counter[uuid.UUID] = Counter()
+    seen: list[uuid.UUID] = []
+    lock = threading.Lock()
+    done = threading.Event()
+    errors: list[BaseException] = []
+    pages = 0
+    start = threading.Barrier(WRITERS + 1)
+
+    def write(n: int) -> None:
+        try:
+            start.wait(30)
+            for i in range(PER_WRITER):
+                line = LineRequest(items[2 * n + i % 2], 1, to_location_id=bins[i % 2])
+                movement = h.inventory.execute(h.admin, PostMovement("receipt", [line]))
+                with lock:
+                    written[movement.id] += 1
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    def read() -> None:
+        nonlocal pages
+        try:
+            start.wait(30)
+            after = FEED_START
+            while True:
+                finished = done.is_set()  # read first: then one more drain sees everything
+                while True:
+                    page = h.inventory.execute(h.admin, ListMovements(after=after, limit=PAGE))
+                    seen.extend(m.id for m in page.items)
+                    after = page.position
+                    if not finished:
+                        pages += 1
+                    if page.next_position is None:
+                        break
+                if finished:
+                    return
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,), daemon=True) for n in range(WRITERS)]
+    reader = threading.Thread(target=read, daemon=True)
+    for thread in [*threads, reader]:
+        thread.start()
+    deadline = time.monotonic() + DEADLINE
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    done.set()
+    reader.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in [*threads, reader]), "the race did not end in time"
+    if errors:
+        raise errors[0]
+    assert sum(written.values()) == WRITERS * PER_WRITER
+    return Race(written, seen, _read_all(h), pages)
+
+
+@pytest.mark.parametrize("design", ["xmin-guard", "single-row"])
+def test_a_reader_racing_the_writers_sees_every_movement_once_in_a_stable_order(
+    design: str, store: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    race = _race(_use(DESIGNS[design], store, monkeypatch))
+    assert race.pages_while_writing > 20, "the reader should have raced the writers"
+    assert not race.missed, f"{len(race.missed)} committed movements never reached the reader"
+    assert not race.repeated, f"{len(race.repeated)} movements were read twice"
+    assert Counter(race.seen) == race.written
+    assert race.again == race.seen, "a second reader from the start saw another order"
+
+
+def test_the_race_catches_a_feed_without_a_visibility_guard(
+    store: PgStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    race = _race(_use(DESIGNS["broken"], store, monkeypatch))
+    assert race.pages_while_writing > 20, "the reader should have raced the writers"
+    # The movements are all there afterwards, but the reader paged past some before they
+    # committed, and never came back for them.
+    assert Counter(race.again) == race.written
+    assert race.missed, "the broken feed lost nothing: this race cannot tell a broken feed"
+    assert race.again != race.seen
