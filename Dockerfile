@@ -42,10 +42,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     INVENTORY_BIND=0.0.0.0:8000
 
-# psycopg 3 (pure Python) loads libpq at run time; it is a shared library, not a compiler.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libpq5 \
- && rm -rf /var/lib/apt/lists/*
+# No system libraries: the [pg] extra's psycopg[binary] wheel brings psycopg's C implementation
+# with its own libpq.
 
 # Install from the builder's wheels only (--no-index): no network, no build tools, and the
 # wheels themselves never become a layer of this image.

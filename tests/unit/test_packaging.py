@@ -34,7 +34,7 @@ def run_clean(code: str) -> subprocess.CompletedProcess[str]:
 
 def test_import_inventory_core_loads_no_adapter_dependency() -> None:
     result = run_clean(
-        "import inventory_core, inventory_core.memory.store, inventory_core.service\n"
+        "import inventory_core, inventory_core.memory.store, inventory_core.executor\n"
         f"loaded = sorted({{m.split('.')[0] for m in sys.modules}} & set({FORBIDDEN!r}))\n"
         "print(loaded)\n"
         "assert inventory_core.__file__.startswith(sys.path[0])\n"
@@ -106,3 +106,16 @@ def test_every_package_ships_py_typed() -> None:
     for package in ("inventory_core", "inventory_pg", "inventory_redis", "inventory_http"):
         if (ROOT / package).is_dir():
             assert (ROOT / package / "py.typed").is_file(), package
+
+
+def test_the_pg_extra_brings_psycopgs_c_implementation() -> None:
+    """``[pg]`` installs psycopg[binary] (its C implementation with its own libpq), and that is
+    the implementation the adapter runs on here: the pure-Python one costs a third more CPU per
+    request and needs a system libpq."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert any(re.match(r"psycopg\[binary\]", requirement) for requirement in extras["pg"])
+    import psycopg  # noqa: PLC0415
+
+    assert psycopg.pq.__impl__ in {"binary", "c"}, psycopg.pq.__impl__
