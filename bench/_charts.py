@@ -100,7 +100,9 @@ def draw(
     formatter = FuncFormatter(_powers_of_ten if powers_of_ten else _plain)
     for name, points in series.items():
         ordered = sorted(points, key=lambda p: p.x)
-        style = {"color": COLOURS.get(name.split()[0]), "marker": "o", "label": name}
+        # A hot-row run shares its colour with the spread load of the same kind: another marker.
+        marker = "X" if "hot row" in name else "o"
+        style = {"color": COLOURS.get(name.split()[0]), "marker": marker, "label": name}
         rps_axes.plot([p.x for p in ordered], [p.rps for p in ordered], **style)
         p99_axes.plot([p.x for p in ordered], [p.p99_ms for p in ordered], **style)
     for marker, ceiling in zip("*D^v", ceilings, strict=False):

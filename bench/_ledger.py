@@ -2,7 +2,8 @@
 
 Posting 10^6 movements over HTTP would take hours, so ``grow`` writes them with a few
 ``INSERT ... SELECT generate_series`` statements, the way the Postgres adapter would have left
-them: seqs taken from ``ledger_seq`` (inventory_pg/repositories/movements.py),
+them: seqs taken from the ``movement_seq`` sequence, and the writing transaction's id as ``txn``
+(inventory_pg/repositories/movements.py),
 one line per movement, and the stock levels raised by the sum of the new lines, so that levels
 stay the projection of the ledger (DESIGN §2, invariant 4). ``check`` verifies that in SQL.
 
@@ -57,9 +58,13 @@ WAREHOUSE_OF = "SELECT warehouse_id FROM locations WHERE id = %(location)s"
 
 COUNT_MOVEMENTS = "SELECT count(*) FROM movements"
 
-# The whole range in one update: the row lock serialises this with any concurrent append, as
-# the adapter's own UPDATE does, and the range is then ours.
-TAKE_SEQS = "UPDATE ledger_seq SET last_seq = last_seq + %(n)s RETURNING last_seq - %(n)s + 1"
+# The whole range at once, from the sequence appends take theirs from (the bench grows the
+# ledger while nothing else writes, so the range is ours), and the transaction's id, which the
+# movements and their lines (written by another connection) both record as their ``txn``.
+TAKE_SEQS = """
+SELECT setval('movement_seq', nextval('movement_seq') + %(n)s - 1) - %(n)s + 1,
+       pg_current_xact_id()::text
+"""
 
 # The rows to append. The cycle number continues from the first seq, so consecutive batches walk
 # on through items and bins instead of starting over. Ids look like the application's (UUIDv7: a
@@ -95,15 +100,16 @@ CROSS JOIN LATERAL (
 GENERATE = "CREATE TEMPORARY TABLE grown ON COMMIT DROP AS" + GENERATED
 
 INSERT_MOVEMENTS = """
-INSERT INTO movements (id, seq, kind, reason, actor_id, occurred_at, recorded_at, reference)
-SELECT id, seq, kind, reason, %(actor)s, at, at, 'bench-ledger' FROM grown ORDER BY seq
+INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at, reference)
+SELECT id, seq, %(txn)s::xid8, kind, reason, %(actor)s, at, at, 'bench-ledger'
+FROM grown ORDER BY seq
 """
 
 INSERT_LINES = (
     """
-INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
+INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity, from_location_id,
                             to_location_id)
-SELECT id, 1, seq, item_id, quantity, from_id, to_id FROM ("""
+SELECT id, 1, seq, %(txn)s::xid8, item_id, quantity, from_id, to_id FROM ("""
     + GENERATED
     + ") m ORDER BY seq"
 )
@@ -146,8 +152,8 @@ ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = w.on_hand + EXCLUDED
 )
 
 # Invariant 4 over the whole database, not just the rows grown here: every level row against the
-# sum of the ledger lines (a missing row counts as 0 on either side), and the seq counter against
-# the ledger (no rollback in between, so no number was handed out twice or skipped).
+# sum of the ledger lines (a missing row counts as 0 on either side), and that seqs are unique
+# and every line carries its movement's seq and txn.
 CHECK = """
 WITH ledger AS (
     SELECT item_id, location_id, sum(delta) AS on_hand
@@ -174,8 +180,9 @@ SELECT
      WHERE NOT EXISTS (SELECT 1 FROM movement_lines x WHERE x.movement_id = m.id)) AS empty,
     (SELECT count(*) FROM movements) AS movements,
     (SELECT count(*) FROM movement_lines) AS lines,
-    (SELECT coalesce(max(seq), 0) FROM movements) AS max_seq,
-    (SELECT last_seq FROM ledger_seq) AS last_seq
+    (SELECT count(DISTINCT seq) FROM movements) AS seqs,
+    (SELECT count(*) FROM movement_lines x JOIN movements m ON m.id = x.movement_id
+     WHERE x.seq <> m.seq OR x.txn <> m.txn) AS misplaced_lines
 """
 
 
@@ -228,11 +235,12 @@ def grow(url: str, target: int, actor: UUID, beside: UUID) -> Grown:
         conn.execute(CREATE_FILLER_BINS, {"count": FILLER_BINS, "warehouse": warehouse})
         items = [row[0] for row in conn.execute(FILLER_ITEM_IDS).fetchall()]
         bins = [row[0] for row in conn.execute(FILLER_BIN_IDS).fetchall()]
-        (first,) = _one(conn, TAKE_SEQS, {"n": n})
+        first, txn = _one(conn, TAKE_SEQS, {"n": n})
         (now,) = _one(conn, "SELECT now()", {})
         params = {
             "first": first,
             "last": first + n - 1,
+            "txn": txn,
             "now": now,
             "items": items,
             "bins": bins,
@@ -283,13 +291,13 @@ def _bulk_settings(conn: psycopg.Connection[Any]) -> None:
 
 def check(conn: psycopg.Connection[Any]) -> Checked:
     """Raise LedgerBroken unless every stock level equals the sum of the ledger lines and the
-    seq counter matches the ledger."""
+    seqs are unique and every line carries its movement's position."""
     start = time.perf_counter()
     with conn.transaction():
         conn.execute("SET LOCAL work_mem = '256MB'")  # the aggregates of 10^6 lines fit in memory
         row = conn.execute(CHECK).fetchone()
     assert row is not None  # one row by construction
-    loc_off, wh_off, loc_rows, wh_rows, orphans, empty, movements, lines, max_seq, last_seq = row
+    loc_off, wh_off, loc_rows, wh_rows, orphans, empty, movements, lines, seqs, misplaced = row
     problems = []
     if orphans or empty:
         problems.append(f"{orphans} lines without their movement, {empty} movements without lines")
@@ -297,11 +305,10 @@ def check(conn: psycopg.Connection[Any]) -> Checked:
         problems.append(f"{loc_off} location_stock rows differ from the sum of the ledger")
     if wh_off:
         problems.append(f"{wh_off} warehouse_stock rows differ from the sum of the ledger")
-    if not movements == max_seq == last_seq:
-        problems.append(
-            f"{movements} movements, max seq {max_seq}, ledger_seq.last_seq {last_seq}: "
-            "they should all be equal"
-        )
+    if seqs != movements:
+        problems.append(f"{movements} movements but {seqs} distinct seqs")
+    if misplaced:
+        problems.append(f"{misplaced} lines with another seq or txn than their movement")
     if problems:
         raise LedgerBroken("; ".join(problems))
     return Checked(movements, lines, loc_rows, wh_rows, time.perf_counter() - start)

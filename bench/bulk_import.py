@@ -32,7 +32,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 
-from inventory_core import CreateItem, CreateLocation, CreateUser, Inventory, Pbkdf2PasswordHasher
+from inventory_core import CreateItem, CreateLocation, Executor, Pbkdf2PasswordHasher
+from inventory_core.services.users import ProvisionUser
 from inventory_core.users import Role
 from inventory_http.import_stock import import_stock
 from inventory_pg import PgStore, apply_migrations
@@ -64,24 +65,20 @@ def _with_database(url: str, name: str) -> str:
 def _setup(url: str) -> tuple[list[str], list[str]]:
     apply_migrations(url)
     with PgStore.open(url, min_size=1, max_size=2) as store:
-        inventory = Inventory(store.unit_of_work, password_hasher=Pbkdf2PasswordHasher(1))
-        admin = inventory.provision_user(
-            CreateUser("admin", "bench-admin-password", Role.ADMIN)
+        inventory = Executor(store.unit_of_work, password_hasher=Pbkdf2PasswordHasher(1))
+        admin = inventory.execute(
+            None, ProvisionUser("admin", "bench-admin-password", Role.ADMIN)
         ).actor
         bins: list[str] = []
         for w in range(WAREHOUSES):
-            warehouse = inventory.create_location(
-                admin, CreateLocation(f"WH{w}", "Warehouse", "warehouse")
-            )
+            warehouse = inventory.execute(admin, CreateLocation(f"WH{w}", "Warehouse", "warehouse"))
             for b in range(BINS_PER_WAREHOUSE):
                 code = f"WH{w}-BIN{b:02d}"
-                inventory.create_location(
-                    admin, CreateLocation(code, "Bin", "internal", warehouse.id)
-                )
+                inventory.execute(admin, CreateLocation(code, "Bin", "internal", warehouse.id))
                 bins.append(code)
         skus = [f"SKU-{i:05d}" for i in range(ITEMS)]
         for sku in skus:
-            inventory.create_item(admin, CreateItem(sku, f"Item {sku}"))
+            inventory.execute(admin, CreateItem(sku, f"Item {sku}"))
     return skus, bins
 
 

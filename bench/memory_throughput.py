@@ -1,6 +1,6 @@
 """Movements per second through the use cases on the in-memory adapter.
 
-Method: for each thread count, build a fresh InMemoryStore and Inventory (ManualClock, so time
+Method: for each thread count, build a fresh InMemoryStore and Executor (ManualClock, so time
 does not vary; a fixed random seed, so every run posts the same movements), with 8 warehouses of
 4 bins and 64 items. Each thread does 500 untimed warm-up operations, then all threads wait on a
 barrier and share the timed operations (--movements, the total, split evenly); the wall time
@@ -9,7 +9,8 @@ from the barrier to the last thread finishing gives operations/second. Each thre
 
 The movement mix is what a warehouse does: 40% shipments of 1-3 units, 30% receipts of 1-20
 units, 20% transfers between two bins of one warehouse, 10% reservations (reserve_stock) -- each
-through Inventory.post_movement / reserve_stock as an application would call them, so the figure
+through Executor.execute(PostMovement / ReserveStock) as an application would call them, so the
+figure
 includes role checks, validation, the unit of work, the availability guard and the ledger append.
 A shipment refused for lack of stock still counts as an operation (it did all the work).
 
@@ -29,10 +30,9 @@ from uuid import UUID
 from inventory_core import (
     CreateItem,
     CreateLocation,
-    CreateUser,
+    Executor,
     InMemoryStore,
     InsufficientStock,
-    Inventory,
     LineRequest,
     ManualClock,
     Pbkdf2PasswordHasher,
@@ -40,6 +40,7 @@ from inventory_core import (
     ReserveStock,
     Role,
 )
+from inventory_core.services.users import ProvisionUser
 from inventory_core.users import Actor
 
 SEED = 20260101
@@ -53,36 +54,34 @@ class World:
     def __init__(self) -> None:
         self.clock = ManualClock()
         store = InMemoryStore(self.clock)
-        self.inventory = Inventory(
+        self.inventory = Executor(
             store.unit_of_work,
             clock=self.clock,
             password_hasher=Pbkdf2PasswordHasher(iterations=1),  # not what is measured
         )
-        self.actor: Actor = self.inventory.provision_user(
-            CreateUser("bench", "bench-password-1", Role.ADMIN)
+        self.actor: Actor = self.inventory.execute(
+            None, ProvisionUser("bench", "bench-password-1", Role.ADMIN)
         ).actor
         self.warehouses: list[UUID] = []
         self.bins: list[list[UUID]] = []
         for w in range(WAREHOUSES):
-            wh = self.inventory.create_location(
-                self.actor, CreateLocation(f"WH-{w}", "w", "warehouse")
-            ).id
+            wh = self.inventory.execute(self.actor, CreateLocation(f"WH-{w}", "w", "warehouse")).id
             self.warehouses.append(wh)
             self.bins.append(
                 [
-                    self.inventory.create_location(
+                    self.inventory.execute(
                         self.actor, CreateLocation(f"WH-{w}-B{b}", "b", "internal", wh)
                     ).id
                     for b in range(BINS_PER_WAREHOUSE)
                 ]
             )
         self.items = [
-            self.inventory.create_item(self.actor, CreateItem(f"SKU-{i}", "item")).id
+            self.inventory.execute(self.actor, CreateItem(f"SKU-{i}", "item")).id
             for i in range(ITEMS)
         ]
         for item in self.items:  # opening stock everywhere
             for bins in self.bins:
-                self.inventory.post_movement(
+                self.inventory.execute(
                     self.actor,
                     PostMovement(
                         "receipt", [LineRequest(item, 50, to_location_id=b) for b in bins]
@@ -99,16 +98,16 @@ def operate(world: World, rng: random.Random) -> None:
     try:
         if roll < 0.4:
             line = LineRequest(item, rng.randint(1, 3), from_location_id=rng.choice(bins))
-            inventory.post_movement(actor, PostMovement("shipment", [line]))
+            inventory.execute(actor, PostMovement("shipment", [line]))
         elif roll < 0.7:
             line = LineRequest(item, rng.randint(1, 20), to_location_id=rng.choice(bins))
-            inventory.post_movement(actor, PostMovement("receipt", [line]))
+            inventory.execute(actor, PostMovement("receipt", [line]))
         elif roll < 0.9:
             source, dest = rng.sample(bins, 2)
             line = LineRequest(item, 1, from_location_id=source, to_location_id=dest)
-            inventory.post_movement(actor, PostMovement("transfer", [line]))
+            inventory.execute(actor, PostMovement("transfer", [line]))
         else:
-            inventory.reserve_stock(actor, ReserveStock(item, world.warehouses[w], 1))
+            inventory.execute(actor, ReserveStock(item, world.warehouses[w], 1))
     except InsufficientStock:
         pass
 

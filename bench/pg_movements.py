@@ -4,7 +4,7 @@ Method: migrate and empty the benchmark database (it is wiped: use a throwaway o
 warehouse with two bins and one item, and put 1,000,000 units in each bin so no movement is ever
 refused. Then, for each thread count, two measurements of --duration seconds each:
 
-* use cases: that many threads call ``Inventory.post_movement`` with transfers of 1-5 units
+* use cases: that many threads call ``Executor.execute(PostMovement)`` with transfers of 1-5 units
   between the two bins, in a random direction -- role check, validation, reads of the item and
   the bins, the conditional stock updates, the ledger append with its seq, the commit -- over a
   ``PgStore`` pool of one connection per thread;
@@ -53,12 +53,18 @@ sys.path.insert(0, str(ROOT))
 
 from inventory_core.clocks import SystemClock  # noqa: E402
 from inventory_core.errors import ConcurrencyConflict  # noqa: E402
+from inventory_core.executor import Executor  # noqa: E402
 from inventory_core.passwords import Pbkdf2PasswordHasher  # noqa: E402
-from inventory_core.service import Inventory  # noqa: E402
 from inventory_core.services.items import CreateItem  # noqa: E402
 from inventory_core.services.locations import CreateLocation  # noqa: E402
-from inventory_core.services.movements import LineRequest, PostMovement  # noqa: E402
-from inventory_core.services.users import CreateUser  # noqa: E402
+from inventory_core.services.movements import (  # noqa: E402
+    LineRequest,
+    PostMovement,
+    post_movement,
+)
+from inventory_core.services.users import (  # noqa: E402
+    ProvisionUser,
+)
 from inventory_core.users import Actor, Role  # noqa: E402
 from inventory_pg import PgStore, apply_migrations  # noqa: E402
 from inventory_pg.testing import reset_database  # noqa: E402
@@ -108,23 +114,22 @@ class World:
 
     def __init__(self, store: PgStore) -> None:
         reset_database(store)
-        self.inventory = Inventory(
+        self.inventory = Executor(
             store.unit_of_work,
             clock=SystemClock(),
             password_hasher=Pbkdf2PasswordHasher(iterations=1),  # not what is measured
         )
-        self.actor: Actor = self.inventory.provision_user(
-            CreateUser("bench", "bench-password-1", Role.ADMIN)
+        self.actor: Actor = self.inventory.execute(
+            None, ProvisionUser("bench", "bench-password-1", Role.ADMIN)
         ).actor
         inv, actor = self.inventory, self.actor
-        wh = inv.create_location(actor, CreateLocation("WH", "Warehouse", "warehouse")).id
+        wh = inv.execute(actor, CreateLocation("WH", "Warehouse", "warehouse")).id
         bins = sorted(
-            inv.create_location(actor, CreateLocation(f"B{n}", "Bin", "internal", wh)).id
-            for n in (1, 2)
+            inv.execute(actor, CreateLocation(f"B{n}", "Bin", "internal", wh)).id for n in (1, 2)
         )
         self.bin1, self.bin2 = bins
-        self.item: UUID = inv.create_item(actor, CreateItem("SKU-BENCH", "Item")).id
-        inv.post_movement(
+        self.item: UUID = inv.execute(actor, CreateItem("SKU-BENCH", "Item")).id
+        inv.execute(
             actor,
             PostMovement(
                 "receipt",
@@ -137,7 +142,7 @@ class World:
         line = LineRequest(
             self.item, rng.randint(1, 5), from_location_id=source, to_location_id=dest
         )
-        self.inventory.post_movement(self.actor, PostMovement("transfer", [line]))
+        self.inventory.execute(self.actor, PostMovement("transfer", [line]))
 
 
 def use_cases(world: World, threads: int, duration: float) -> tuple[float, int]:
@@ -224,7 +229,10 @@ def round_trips(store: PgStore, world: World, movements: int = 200) -> float:
         uow = store.unit_of_work()
         source, dest = (world.bin1, world.bin2) if rng.random() < 0.5 else (world.bin2, world.bin1)
         line = LineRequest(world.item, 1, from_location_id=source, to_location_id=dest)
-        world.inventory.post_movement(world.actor, PostMovement("transfer", [line]), uow=uow)
+        with uow:  # the use case itself, in a unit of work of ours, to count its round trips
+            post_movement(
+                world.inventory.context, uow, world.actor, PostMovement("transfer", [line])
+            )
         total += uow.round_trips
     return total / movements
 

@@ -1,6 +1,6 @@
 -- The database ceiling of DESIGN §8: the SQL of one transfer movement, as the Postgres adapter
 -- sends it (inventory_pg/repositories/stock.py and movements.py), without the HTTP layer.
--- Two conditional stock updates and the ledger append (seq, header, one line) in one
+-- Two conditional stock updates and the ledger append (seq and transaction id, header, one line) in one
 -- transaction, between the same two bins in both directions, like the HTTP POST load.
 -- (The adapter also wraps the level updates and the append in a savepoint, so that it can
 -- undo both when a level is refused; DESIGN §8's ceiling is the bare SQL, so it is left out.)
@@ -21,19 +21,17 @@ UPDATE location_stock SET on_hand = on_hand + (CASE WHEN :bin1::uuid < :bin2::uu
 WHERE item_id = :item::uuid AND location_id = GREATEST(:bin1::uuid, :bin2::uuid)
   AND on_hand + (CASE WHEN :bin1::uuid < :bin2::uuid THEN :d2::bigint ELSE :d1::bigint END) >= 0
 RETURNING false;
-WITH next_seq AS (
-    UPDATE ledger_seq SET last_seq = last_seq + 1 RETURNING last_seq
-), movement AS (
-    INSERT INTO movements (id, seq, kind, reason, actor_id, occurred_at, recorded_at, reference,
-                           note, reverses_id, reservation_id)
-    SELECT gen_random_uuid(), next_seq.last_seq, 'transfer', NULL, :actor::uuid, now(), now(),
-           'pgbench', NULL, NULL, NULL
-    FROM next_seq
-    RETURNING id, seq
+WITH movement AS (
+    INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
+                           reference, note, reverses_id, reservation_id)
+    VALUES (gen_random_uuid(), nextval('movement_seq'), pg_current_xact_id(), 'transfer', NULL,
+            :actor::uuid, now(), now(), 'pgbench', NULL, NULL, NULL)
+    RETURNING id, seq, txn
 )
-INSERT INTO movement_lines (movement_id, line_no, seq, item_id, quantity, from_location_id,
+INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity, from_location_id,
                             to_location_id)
-SELECT movement.id, 1, movement.seq, :item::uuid, :q::bigint,
+SELECT movement.id, 1, movement.seq, movement.txn, :item::uuid,
+       :q::bigint,
        (CASE WHEN :dir::int = 1 THEN :bin1::uuid ELSE :bin2::uuid END),
        (CASE WHEN :dir::int = 1 THEN :bin2::uuid ELSE :bin1::uuid END)
 FROM movement;
