@@ -63,7 +63,7 @@ COUNT_MOVEMENTS = "SELECT count(*) FROM movements"
 # movements and their lines (written by another connection) both record as their ``txn``.
 TAKE_SEQS = """
 SELECT setval('movement_seq', nextval('movement_seq') + %(n)s - 1) - %(n)s + 1,
-       pg_current_xact_id()::text
+       inventory_feed_txn()::text
 """
 
 # The rows to append. The cycle number continues from the first seq, so consecutive batches walk

@@ -24,7 +24,7 @@ RETURNING false;
 WITH movement AS (
     INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
                            reference, note, reverses_id, reservation_id)
-    VALUES (gen_random_uuid(), nextval('movement_seq'), pg_current_xact_id(), 'transfer', NULL,
+    VALUES (gen_random_uuid(), nextval('movement_seq'), inventory_feed_txn(), 'transfer', NULL,
             :actor::uuid, now(), now(), 'pgbench', NULL, NULL, NULL)
     RETURNING id, seq, txn
 )

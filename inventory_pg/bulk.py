@@ -169,14 +169,14 @@ WITH numbered AS (
 ), movement AS (
     INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
                            reference, note, reverses_id, reservation_id)
-    SELECT id, seq, pg_current_xact_id(), 'receipt', NULL, %(actor_id)s::uuid, %(now)s, %(now)s,
+    SELECT id, seq, inventory_feed_txn(), 'receipt', NULL, %(actor_id)s::uuid, %(now)s, %(now)s,
            reference, %(note)s::text, NULL, NULL
     FROM numbered
     RETURNING seq
 ), lines AS (
     INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity,
                                 from_location_id, to_location_id)
-    SELECT numbered.id, p.line_in_movement, numbered.seq, pg_current_xact_id(), p.item_id,
+    SELECT numbered.id, p.line_in_movement, numbered.seq, inventory_feed_txn(), p.item_id,
            p.quantity, %(supplier_id)s::uuid, p.location_id
     FROM inventory_import_lines p JOIN numbered ON numbered.n = p.movement_no
     ORDER BY p.movement_no, p.line_in_movement

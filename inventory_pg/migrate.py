@@ -3,7 +3,9 @@
 Each file ``NNNN_name.sql`` is applied once, in number order, and recorded in
 ``schema_migrations`` with a checksum. :func:`apply_migrations` runs every pending file in one
 transaction that first takes a transaction-scoped advisory lock, so two concurrent runs are safe
-(the second waits, then finds nothing to do) and a re-run is a no-op.
+(the second waits, then finds nothing to do) and a re-run is a no-op. Last, it realigns the
+movement feed's transaction ids after a restore (``ALIGN_FEED_CLOCK``), which is why a restore is
+followed by ``inventory migrate``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ TAKE_MIGRATION_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
 SELECT_APPLIED = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"
 RECORD_APPLIED = "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)"
 SCHEMA_MIGRATIONS_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
+
+# After a logical restore into another cluster, the stored feed entries may carry transaction
+# ids (txn) the new cluster's counter is far behind: new entries would sort before them, and the
+# xmin guard would hide them. Raise the offset added to transaction ids until every transaction
+# after this one comes after every stored entry (migration 0002). Never lowered; a no-op in a
+# database that was not restored, since every stored txn is then below this transaction's.
+ALIGN_FEED_CLOCK = """
+UPDATE feed_txn_offset SET txn_offset = greatest(
+    txn_offset,
+    (SELECT coalesce(max(txn)::text::bigint, 0) FROM movements)
+        - pg_current_xact_id()::text::bigint + 1
+)
+"""
 
 _FILE_NAME = re.compile(r"^(?P<version>\d{4})_(?P<slug>[a-z0-9_]+)\.sql$")
 
@@ -136,6 +151,8 @@ def _apply(conn: psycopg.Connection[Any]) -> list[str]:
                     RECORD_APPLIED, (migration.version, migration.name, migration.checksum)
                 )
                 applied_now.append(migration.name)
+            current = "aligning the feed's transaction ids"
+            conn.execute(ALIGN_FEED_CLOCK)
     except InventoryError:
         raise
     except psycopg.Error as exc:

@@ -10,7 +10,7 @@ from inventory_core.contract.adapter import Harness
 from inventory_core.feed import FEED_START, FeedPosition
 from inventory_core.locations import Location
 from inventory_core.movements import Movement
-from inventory_core.ports import LocationQuery, MovementQuery, ReservationQuery, WarehouseStockQuery
+from inventory_core.ports import LocationQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.stock import WarehouseStock
 
@@ -18,11 +18,13 @@ __all__ = ["Snapshot", "check_invariants", "snapshot"]
 
 
 def _feed(h: Harness) -> list[tuple[FeedPosition, Movement]]:
+    """The whole ledger as committed now: not the feed, which may hold entries back while any
+    transaction of the database server runs (another test's, another database's)."""
     found: list[tuple[FeedPosition, Movement]] = []
     after = FEED_START
     with h.unit_of_work() as uow:
         while True:
-            page = uow.movements.list(MovementQuery(), after=after, limit=200)
+            page = uow.movements.ledger(after=after, limit=200)
             found.extend(page)
             if len(page) < 200:
                 return found

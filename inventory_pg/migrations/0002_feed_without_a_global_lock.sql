@@ -12,6 +12,30 @@
 --
 -- Entries written before this migration get txn 0, so they keep their seq order, ahead of every
 -- new entry; a seq is still unique, and increases within a transaction.
+--
+-- A logical dump restored into another cluster brings txn values from the old cluster's
+-- transaction counter, which the new one may be far behind: its new entries would then sort
+-- before the old ones, and the old ones would stay hidden behind the xmin guard. So the feed's
+-- txn is the transaction id plus an offset, and `inventory migrate` (which a restore is followed
+-- by) raises the offset until new transactions come after every stored entry
+-- (inventory_pg/migrate.py, ALIGN_FEED_CLOCK). In a cluster that was never restored it stays 0.
+
+CREATE TABLE feed_txn_offset (
+    only_row   boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    txn_offset bigint  NOT NULL CHECK (txn_offset >= 0)
+);
+INSERT INTO feed_txn_offset (only_row, txn_offset) VALUES (true, 0);
+
+-- The txn of an entry the current transaction writes (assigns the transaction an id).
+CREATE FUNCTION inventory_feed_txn() RETURNS xid8 LANGUAGE sql VOLATILE AS $$
+    SELECT (pg_current_xact_id()::text::bigint + txn_offset)::text::xid8 FROM feed_txn_offset
+$$;
+-- Entries below this have been written by transactions that have all ended, as of the calling
+-- statement's snapshot (STABLE: a STABLE function sees its caller's snapshot).
+CREATE FUNCTION inventory_feed_horizon() RETURNS xid8 LANGUAGE sql STABLE AS $$
+    SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint + txn_offset)::text::xid8
+    FROM feed_txn_offset
+$$;
 
 CREATE SEQUENCE movement_seq AS bigint;
 SELECT setval('movement_seq', (SELECT last_seq + 1 FROM ledger_seq), false);

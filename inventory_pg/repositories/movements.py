@@ -3,12 +3,14 @@
 How the feed stays complete without a global lock (DESIGN §9, invariant 5): an append takes its
 ``seq`` from a sequence -- nothing is held until commit, so concurrent movements that touch
 different stock rows never wait for each other -- and records ``txn``, the id of the
-transaction writing it (``pg_current_xact_id()``). Commit order is then no longer seq order, so
-the feed is ordered by (txn, seq) and a listing serves only entries whose ``txn`` is below the
-xmin of the statement's own snapshot (``pg_snapshot_xmin(pg_current_snapshot())``): every
-transaction with a smaller id has ended, and every transaction still running, or yet to start,
-has a larger one. So once an entry has been served, no entry can commit at an earlier position:
-a reader resuming after the last position it got never misses one and never sees one twice.
+transaction writing it (``inventory_feed_txn()``: ``pg_current_xact_id()`` plus an offset that
+is 0 unless the database was restored from a logical dump, see migration 0002). Commit order is
+then no longer seq order, so the feed is ordered by (txn, seq) and a listing serves only entries
+whose ``txn`` is below the xmin of the statement's own snapshot
+(``inventory_feed_horizon()``: ``pg_snapshot_xmin(pg_current_snapshot())`` plus the offset):
+every transaction with a smaller id has ended, and every transaction still running, or yet to
+start, has a larger one. So once an entry has been served, no entry can commit at an earlier
+position: a reader resuming after the last position it got never misses one nor sees one twice.
 
 The price: a transaction that stays open delays the feed for everyone (entries after its id are
 held back until it ends), including one in another database of the same cluster. See
@@ -42,7 +44,7 @@ APPEND_MOVEMENT = """
 WITH movement AS (
     INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at,
                            reference, note, reverses_id, reservation_id)
-    VALUES (%(id)s, nextval('movement_seq'), pg_current_xact_id(), %(kind)s, %(reason)s,
+    VALUES (%(id)s, nextval('movement_seq'), inventory_feed_txn(), %(kind)s, %(reason)s,
             %(actor_id)s, %(occurred_at)s, %(recorded_at)s, %(reference)s, %(note)s,
             %(reverses_id)s, %(reservation_id)s)
     ON CONFLICT (reverses_id) DO NOTHING
@@ -86,7 +88,20 @@ LIST_MOVEMENTS = (
     + _LINES
     + """
 WHERE (m.txn, m.seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
-  AND m.txn < pg_snapshot_xmin(pg_current_snapshot())
+  AND m.txn < (SELECT inventory_feed_horizon())
+ORDER BY m.txn, m.seq LIMIT %(limit)s
+"""
+)
+
+# The whole ledger without the guard, for checks at rest (MovementRepository.ledger): what has
+# committed, in feed order, whatever still runs.
+LIST_LEDGER = (
+    "SELECT"
+    + _COLUMNS
+    + "FROM movements m"
+    + _LINES
+    + """
+WHERE (m.txn, m.seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
 ORDER BY m.txn, m.seq LIMIT %(limit)s
 """
 )
@@ -100,7 +115,7 @@ LIST_MOVEMENTS_OF_ITEM = (
     SELECT DISTINCT txn, seq FROM movement_lines
     WHERE item_id = %(item_id)s
       AND (txn, seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
-      AND txn < pg_snapshot_xmin(pg_current_snapshot())
+      AND txn < (SELECT inventory_feed_horizon())
     ORDER BY txn, seq LIMIT %(limit)s
 )
 SELECT"""
@@ -116,13 +131,13 @@ LIST_MOVEMENTS_AT_LOCATION = (
     (SELECT txn, seq FROM movement_lines
      WHERE from_location_id = %(location_id)s
        AND (txn, seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
-       AND txn < pg_snapshot_xmin(pg_current_snapshot())
+       AND txn < (SELECT inventory_feed_horizon())
      ORDER BY txn, seq LIMIT %(limit)s)
     UNION
     (SELECT txn, seq FROM movement_lines
      WHERE to_location_id = %(location_id)s
        AND (txn, seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
-       AND txn < pg_snapshot_xmin(pg_current_snapshot())
+       AND txn < (SELECT inventory_feed_horizon())
      ORDER BY txn, seq LIMIT %(limit)s)
     ORDER BY txn, seq LIMIT %(limit)s
 )
@@ -140,7 +155,7 @@ LIST_MOVEMENTS_OF_ITEM_AT_LOCATION = (
     SELECT DISTINCT x.txn, x.seq FROM movement_lines x
     WHERE x.item_id = %(item_id)s
       AND (x.txn, x.seq) > (%(after_txn)s::text::xid8, %(after_seq)s)
-      AND x.txn < pg_snapshot_xmin(pg_current_snapshot())
+      AND x.txn < (SELECT inventory_feed_horizon())
       AND EXISTS (SELECT 1 FROM movement_lines y
                   WHERE y.movement_id = x.movement_id
                     AND (y.from_location_id = %(location_id)s
@@ -267,6 +282,14 @@ class PgMovementRepository(Repository):
         """The movement that reverses ``movement_id``, if any."""
         rows = self._rows(SELECT_REVERSAL, {"id": movement_id})
         return _movement(rows[0]) if rows else None
+
+    def ledger(self, *, after: FeedPosition, limit: int) -> list[tuple[FeedPosition, Movement]]:
+        """Every committed movement after ``after``, without the feed's guard (for checks)."""
+        params = {"after_txn": after.txn, "after_seq": after.seq, "limit": limit}
+        return [
+            (FeedPosition(row[-1], row[1]), _movement(row))
+            for row in self._rows(LIST_LEDGER, params)
+        ]
 
     def list(
         self, query: MovementQuery, *, after: FeedPosition, limit: int

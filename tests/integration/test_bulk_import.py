@@ -23,7 +23,7 @@ from inventory_core.errors import InsufficientStock, ValidationError
 from inventory_core.feed import FEED_START
 from inventory_core.locations import SUPPLIER_LOCATION_ID
 from inventory_core.movements import MAX_LINES, Movement, MovementKind
-from inventory_core.ports import MovementQuery, WarehouseStockQuery
+from inventory_core.ports import WarehouseStockQuery
 from inventory_core.services.items import ChangeItem, CreateItem, ItemChanges
 from inventory_core.services.locations import ChangeLocation, CreateLocation, LocationChanges
 from inventory_core.services.movements import LineRequest, PostMovement
@@ -79,8 +79,8 @@ class World:
 
     def movements(self) -> list[Movement]:
         with self.store.unit_of_work() as uow:
-            feed = uow.movements.list(MovementQuery(), after=FEED_START, limit=100_000)
-        return [movement for _, movement in feed]
+            ledger = uow.movements.ledger(after=FEED_START, limit=100_000)
+        return [movement for _, movement in ledger]
 
     def receipt(self, sku: str, code: str, quantity: int) -> int:
         movement = self.h.inventory.execute(

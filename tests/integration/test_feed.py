@@ -30,9 +30,10 @@ import psycopg
 import pytest
 
 from inventory_core.contract.adapter import Harness
-from inventory_core.feed import FEED_START
+from inventory_core.feed import FEED_START, FeedPosition
+from inventory_core.locations import SUPPLIER_LOCATION_ID
 from inventory_core.services.movements import LineRequest, ListMovements, PostMovement
-from inventory_pg import PgStore
+from inventory_pg import PgStore, apply_migrations
 from inventory_pg.repositories import movements as pg_movements
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
 
@@ -43,8 +44,7 @@ PER_WRITER = 400  # 3,200 movements
 PAGE = 100
 DEADLINE = 240.0
 
-GUARD = "  AND m.txn < pg_snapshot_xmin(pg_current_snapshot())\n"
-GUARD_OF_LINES = "      AND txn < pg_snapshot_xmin(pg_current_snapshot())\n"
+GUARD = "  AND m.txn < (SELECT inventory_feed_horizon())\n"
 
 # The single-row design: the next seq from one row, locked until commit; no transaction ids.
 SINGLE_ROW_TABLE = """
@@ -81,13 +81,17 @@ SELECT seq FROM movement
 """
 
 
+def _swap(query: str, part: str, instead: str) -> str:
+    assert part in query, "the shipped query changed: update the variants of this test"
+    return query.replace(part, instead)
+
+
 def _without(query: str, line: str) -> str:
-    assert line in query, "the shipped query changed: update the variants of this test"
-    return query.replace(line, "")
+    return _swap(query, line, "")
 
 
 # The broken design: the shipped append, minus the transaction id (all entries in one txn).
-APPEND_PLAIN_SEQUENCE = pg_movements.APPEND_MOVEMENT.replace("pg_current_xact_id()", "'0'::xid8")
+APPEND_PLAIN_SEQUENCE = _swap(pg_movements.APPEND_MOVEMENT, "inventory_feed_txn()", "'0'::xid8")
 LIST_WITHOUT_GUARD = _without(pg_movements.LIST_MOVEMENTS, GUARD)
 
 
@@ -235,3 +239,84 @@ def test_the_race_catches_a_feed_without_a_visibility_guard(
     assert Counter(race.again) == race.written
     assert race.missed, "the broken feed lost nothing: this race cannot tell a broken feed"
     assert race.again != race.seen
+
+
+# ---------------------------------------------------------------- after a logical restore
+
+# A restored dump brings txn values from a cluster whose counter was far ahead of this one's.
+RESTORED_ENTRY = """
+WITH movement AS (
+    INSERT INTO movements (id, seq, txn, kind, reason, actor_id, occurred_at, recorded_at)
+    VALUES (%(id)s, nextval('movement_seq'),
+            (inventory_feed_txn()::text::bigint + %(ahead)s)::text::xid8, 'receipt', NULL,
+            %(actor)s, now(), now())
+    RETURNING seq, txn
+)
+INSERT INTO movement_lines (movement_id, line_no, seq, txn, item_id, quantity,
+                            from_location_id, to_location_id)
+SELECT %(id)s, 1, seq, txn, %(item)s, 1, %(supplier)s, %(to)s FROM movement
+"""
+AHEAD = 10**9
+
+
+def _feed_ids(h: Harness, after: FeedPosition = FEED_START) -> list[uuid.UUID]:
+    page = h.inventory.execute(h.admin, ListMovements(after=after, limit=500))
+    return [m.id for m in page.items]
+
+
+def test_migrate_realigns_the_feed_after_a_restore_from_a_cluster_further_ahead(
+    store: PgStore, database_url: str
+) -> None:
+    h = Harness(FreshDatabaseAdapter(store))
+    wh = h.warehouse()
+    item = h.item()
+    line = LineRequest(item, 1, to_location_id=wh)
+    first = h.inventory.execute(h.admin, PostMovement("receipt", [line]))
+    restored = uuid.uuid4()
+    with store.pool.connection() as conn:
+        conn.execute(
+            RESTORED_ENTRY,
+            {
+                "id": restored,
+                "ahead": AHEAD,
+                "actor": h.admin.user_id,
+                "item": item,
+                "supplier": SUPPLIER_LOCATION_ID,
+                "to": wh,
+            },
+        )
+    # Before realigning, the entry from "the future" is held back by the guard: what a restore
+    # into a younger cluster would do to every restored movement.
+    assert _feed_ids(h) == [first.id]
+
+    apply_migrations(database_url)  # what follows a restore: inventory migrate
+
+    assert _feed_ids(h) == [first.id, restored]
+    page = h.inventory.execute(h.admin, ListMovements())
+    later = h.inventory.execute(h.admin, PostMovement("receipt", [line]))
+    # New movements come after the restored ones, and a reader resuming from the end sees them.
+    assert _feed_ids(h) == [first.id, restored, later.id]
+    assert _feed_ids(h, page.position) == [later.id]
+    apply_migrations(database_url)  # a no-op now
+    assert _feed_ids(h) == [first.id, restored, later.id]
+
+
+def test_the_ledger_read_shows_what_the_feed_still_holds_back(
+    store: PgStore, database_url: str
+) -> None:
+    """While a transaction that holds a transaction id stays open -- here another connection's;
+    it could as well be in another database of the same server -- the feed holds back what
+    commits after it began; ``ledger`` (for checks at rest) does not."""
+    h = Harness(FreshDatabaseAdapter(store))
+    wh = h.warehouse()
+    line = LineRequest(h.item(), 1, to_location_id=wh)
+    first = h.inventory.execute(h.admin, PostMovement("receipt", [line]))
+    with psycopg.connect(database_url) as other:
+        other.execute("SELECT pg_current_xact_id()")  # a transaction id, held until rollback
+        later = h.inventory.execute(h.admin, PostMovement("receipt", [line]))
+        assert _feed_ids(h) == [first.id]
+        with store.unit_of_work() as uow:
+            ledger = uow.movements.ledger(after=FEED_START, limit=10)
+        assert [m.id for _, m in ledger] == [first.id, later.id]
+        other.rollback()
+    assert _feed_ids(h) == [first.id, later.id]

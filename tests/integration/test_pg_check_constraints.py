@@ -106,6 +106,7 @@ def _valid_rows() -> dict[str, dict[str, Any]]:
             "on_hand": 0,
             "reserved": 0,
         },
+        "feed_txn_offset": {"only_row": True, "txn_offset": 0},
         "idempotency_records": {
             "user_id": uuid4(),
             "key": "k",
@@ -155,9 +156,10 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("warehouse_stock_reserved_check", "warehouse_stock", {"reserved": -1}),
     ("idempotency_records_status_check", "idempotency_records", {"status": 99}),
     ("idempotency_records_headers_check", "idempotency_records", {"header_values": []}),
+    ("feed_txn_offset_txn_offset_check", "feed_txn_offset", {"txn_offset": -1}),
 ]
-# Held by the table's shape rather than by a row a client could send (none today).
-NOT_ROW_CHECKS: set[str] = set()
+# Held by the table's shape rather than by a row a client could send: one-row tables.
+NOT_ROW_CHECKS = {"feed_txn_offset_only_row_check"}
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +194,8 @@ def test_the_check_refuses_its_bad_row(
             # The unchanged row goes in: the case below fails for its one column alone.
             if table == "movement_lines":
                 _insert(conn, "movements", {**rows["movements"], "id": MOVEMENT_ID})
+            if table == "feed_txn_offset":
+                conn.execute("DELETE FROM feed_txn_offset")  # its one row, back at the end
             _insert(conn, table, rows[table])
             second = _valid_rows()[table]
             if table == "movement_lines":

@@ -260,8 +260,8 @@ def test_counts_racing_movements_post_the_difference_against_the_level_they_lock
 
 def _all_movements(h: Harness) -> list[Movement]:
     with h.unit_of_work() as uow:
-        feed = uow.movements.list(MovementQuery(), after=FEED_START, limit=1_000_000)
-    return [movement for _, movement in feed]
+        ledger = uow.movements.ledger(after=FEED_START, limit=1_000_000)
+    return [movement for _, movement in ledger]
 
 
 # ------------------------------------------------------------ lock order

@@ -180,7 +180,7 @@ def test_a_second_reversal_is_already_exists_and_leaves_the_transaction_usable(
     ):
         conn.execute(
             "INSERT INTO movements (id, seq, txn, kind, actor_id, occurred_at, recorded_at,"
-            " reverses_id) VALUES (%s, 99, pg_current_xact_id(), 'reversal', %s, %s, %s, %s)",
+            " reverses_id) VALUES (%s, 99, inventory_feed_txn(), 'reversal', %s, %s, %s, %s)",
             (uuid.uuid4(), uuid.uuid4(), NOW, NOW, original.id),
         )
     error = translate(raw.value)

@@ -119,7 +119,7 @@ def test_the_ledger_refuses_updates_and_deletes(empty_schema: str) -> None:
     with psycopg.connect(empty_schema, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO movements (id, seq, txn, kind, actor_id, occurred_at, recorded_at)"
-            " VALUES (%s, 1, pg_current_xact_id(), 'receipt', %s, %s, %s)",
+            " VALUES (%s, 1, inventory_feed_txn(), 'receipt', %s, %s, %s)",
             (movement, uuid.uuid4(), now, now),
         )
         statements: tuple[LiteralString, ...] = (
