@@ -142,10 +142,12 @@ class Executor:
         if key is None:
             return Answer(render(self.execute(actor, command)), replayed=False)
         handler = self._authorised(actor, command)
-        print_ = fingerprint if fingerprint is not None else command_fingerprint(command)
+        claimed_fingerprint = (
+            fingerprint if fingerprint is not None else command_fingerprint(command)
+        )
 
         def once(uow: UnitOfWork) -> Answer:
-            claim = uow.idempotency.claim(actor.user_id, key, print_)
+            claim = uow.idempotency.claim(actor.user_id, key, claimed_fingerprint)
             if claim.outcome is IdempotencyOutcome.REPLAY and claim.record is not None:
                 record = claim.record
                 return Answer(Response(record.status, record.body, record.headers), True)
@@ -161,7 +163,7 @@ class Executor:
                     IdempotencyRecord(
                         user_id=actor.user_id,
                         key=key,
-                        fingerprint=print_,
+                        fingerprint=claimed_fingerprint,
                         status=response.status,
                         body=response.body,
                         headers=response.headers,

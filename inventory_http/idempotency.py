@@ -20,7 +20,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-import attrs
 import falcon
 
 from inventory_core.commands import Command
@@ -33,7 +32,6 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "REPLAYED_HEADER",
     "IdempotentRunner",
-    "Rendered",
     "fingerprint",
     "idempotency_key",
     "send",
@@ -44,23 +42,6 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 
 R = TypeVar("R")
-
-
-@attrs.frozen
-class Rendered:
-    """A response ready to send (and to store for replay)."""
-
-    status: int
-    body: bytes
-    content_type: str | None = "application/json"
-    headers: tuple[tuple[str, str], ...] = ()
-
-    def response(self) -> Response:
-        """As the executor keeps it: the content type is one of the headers."""
-        headers = self.headers
-        if self.content_type is not None:
-            headers = (("Content-Type", self.content_type), *headers)
-        return Response(self.status, self.body, headers)
 
 
 def idempotency_key(req: falcon.Request) -> str | None:
@@ -129,18 +110,18 @@ class IdempotentRunner:
         resp: falcon.Response,
         actor: Actor,
         command: Command[R],
-        render: Callable[[R], Rendered],
+        render: Callable[[R], Response],
     ) -> None:
         """Execute ``command`` and answer ``req`` with ``render(result)``, or with the stored
         answer of a replayed key. The body must already have been read (``req.context.raw_body``),
         and ``render`` must only render: with a key it runs inside the transaction."""
         key = idempotency_key(req)
-        print_ = None
+        request_fingerprint = None
         if key is not None:
             body: bytes = getattr(req.context, "raw_body", b"")
-            print_ = fingerprint(req.method, req.path, body)
+            request_fingerprint = fingerprint(req.method, req.path, body)
         answer = self._executor.execute_once(
-            actor, command, lambda result: render(result).response(), key=key, fingerprint=print_
+            actor, command, render, key=key, fingerprint=request_fingerprint
         )
         send(resp, answer.response, replayed=answer.replayed)
         if key is not None:

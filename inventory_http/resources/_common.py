@@ -15,14 +15,14 @@ import cattrs
 import falcon
 
 from inventory_core.errors import FieldError, InventoryError, ValidationError
-from inventory_core.executor import Executor
+from inventory_core.executor import Executor, Response
 from inventory_core.feed import FeedPage, FeedPosition
 from inventory_core.paging import MAX_PAGE_SIZE
 from inventory_core.ports import LoginThrottle, SessionStore
 from inventory_core.users import Actor
 from inventory_http.converter import StrictValueError, parse_uuid, structure
 from inventory_http.errors import Problem
-from inventory_http.idempotency import IdempotentRunner, Rendered
+from inventory_http.idempotency import IdempotentRunner
 from inventory_http.resources._views import etag
 
 __all__ = [
@@ -37,7 +37,7 @@ __all__ = [
     "encode_cursor",
     "feed_page",
     "if_match_version",
-    "json_rendered",
+    "json_response",
     "not_modified",
     "page",
     "read_body",
@@ -355,8 +355,8 @@ class Resource:
         self.inventory = ctx.inventory
 
 
-def json_rendered(
+def json_response(
     value: Any, status: int = 200, headers: tuple[tuple[str, str], ...] = ()
-) -> Rendered:
-    """A JSON response for :class:`~inventory_http.idempotency.IdempotentRunner`."""
-    return Rendered(status, dump(value), JSON_CONTENT_TYPE, headers)
+) -> Response:
+    """A JSON response, as the executor stores it for replays (Content-Type among the headers)."""
+    return Response(status, dump(value), (("Content-Type", JSON_CONTENT_TYPE), *headers))

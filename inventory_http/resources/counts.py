@@ -5,11 +5,11 @@ from __future__ import annotations
 import falcon
 
 from inventory_core.counts import CountLine, CountResult
+from inventory_core.executor import Response
 from inventory_core.services.counts import CountStock
 from inventory_http.dto import CountBody
-from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
-from inventory_http.resources._common import Resource, actor_of, json_rendered, read_body
+from inventory_http.resources._common import Resource, actor_of, json_response, read_body
 
 __all__ = ["CountsResource"]
 
@@ -36,7 +36,7 @@ class CountsResource(Resource):
             reference=body.reference,
         )
 
-        def render(result: CountResult) -> Rendered:
-            return json_rendered(views.count_result(result), 201)
+        def render(result: CountResult) -> Response:
+            return json_response(views.count_result(result), 201)
 
         self.ctx.runner.run(req, resp, actor, command, render)

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import falcon
 
+from inventory_core.executor import Response
 from inventory_core.items import Item
 from inventory_core.ports import ItemQuery
 from inventory_core.services.items import (
@@ -17,14 +18,13 @@ from inventory_core.services.items import (
     ListItems,
 )
 from inventory_http.dto import ChangeItemBody, CreateItemBody
-from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
 from inventory_http.resources._common import (
     Query,
     Resource,
     actor_of,
     if_match_version,
-    json_rendered,
+    json_response,
     page,
     read_body,
     send_json,
@@ -50,9 +50,9 @@ class ItemsResource(Resource):
             reorder_quantity=body.reorder_quantity,
         )
 
-        def render(item: Item) -> Rendered:
+        def render(item: Item) -> Response:
             headers = (("Location", f"/v1/items/{item.id}"), ("ETag", views.etag(item.version)))
-            return json_rendered(views.item(item), 201, headers)
+            return json_response(views.item(item), 201, headers)
 
         self.ctx.runner.run(req, resp, actor, command, render)
 

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import falcon
 
+from inventory_core.executor import Response
 from inventory_core.locations import Location, LocationKind
 from inventory_core.ports import LocationQuery
 from inventory_core.services.locations import (
@@ -16,14 +17,13 @@ from inventory_core.services.locations import (
     LocationChanges,
 )
 from inventory_http.dto import ChangeLocationBody, CreateLocationBody
-from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
 from inventory_http.resources._common import (
     Query,
     Resource,
     actor_of,
     if_match_version,
-    json_rendered,
+    json_response,
     page,
     read_body,
     send_json,
@@ -44,12 +44,12 @@ class LocationsResource(Resource):
             code=body.code, name=body.name, kind=body.kind, parent_id=body.parent_id
         )
 
-        def render(location: Location) -> Rendered:
+        def render(location: Location) -> Response:
             headers = (
                 ("Location", f"/v1/locations/{location.id}"),
                 ("ETag", views.etag(location.version)),
             )
-            return json_rendered(views.location(location), 201, headers)
+            return json_response(views.location(location), 201, headers)
 
         self.ctx.runner.run(req, resp, actor, command, render)
 

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import falcon
 
+from inventory_core.executor import Response
 from inventory_core.feed import FEED_START
 from inventory_core.movements import Movement
 from inventory_core.ports import MovementQuery
@@ -17,14 +18,13 @@ from inventory_core.services.movements import (
     ReverseMovement,
 )
 from inventory_http.dto import MovementBody, ReversalBody
-from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
 from inventory_http.resources._common import (
     Query,
     Resource,
     actor_of,
     feed_page,
-    json_rendered,
+    json_response,
     read_body,
     send_json,
 )
@@ -32,9 +32,9 @@ from inventory_http.resources._common import (
 __all__ = ["MovementResource", "MovementsResource", "ReversalResource", "movement_created"]
 
 
-def movement_created(movement: Movement) -> Rendered:
+def movement_created(movement: Movement) -> Response:
     """201 with the movement and its ``Location``."""
-    return json_rendered(
+    return json_response(
         views.movement(movement), 201, (("Location", f"/v1/movements/{movement.id}"),)
     )
 

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import falcon
 
+from inventory_core.executor import Response
 from inventory_core.ports import ReservationQuery
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.services.reservations import (
@@ -17,13 +18,12 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_http.dto import FulfilmentBody, ReservationBody
-from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
 from inventory_http.resources._common import (
     Query,
     Resource,
     actor_of,
-    json_rendered,
+    json_response,
     page,
     read_body,
     send_json,
@@ -48,9 +48,9 @@ class ReservationsResource(Resource):
             expires_at=body.expires_at,
         )
 
-        def render(reservation: Reservation) -> Rendered:
+        def render(reservation: Reservation) -> Response:
             view = views.reservation(reservation, self.inventory.clock.now())
-            return json_rendered(view, 201, (("Location", f"/v1/reservations/{reservation.id}"),))
+            return json_response(view, 201, (("Location", f"/v1/reservations/{reservation.id}"),))
 
         self.ctx.runner.run(req, resp, actor, command, render)
 

@@ -7,6 +7,7 @@ from uuid import UUID
 import falcon
 
 from inventory_core.errors import AuthenticationFailed
+from inventory_core.executor import Response
 from inventory_core.services.users import (
     ChangePassword,
     ChangeUser,
@@ -18,14 +19,13 @@ from inventory_core.services.users import (
 from inventory_core.users import User
 from inventory_http.dto import ChangePasswordBody, ChangeUserBody, CreateUserBody
 from inventory_http.errors import Problem
-from inventory_http.idempotency import Rendered
 from inventory_http.resources import _views as views
 from inventory_http.resources._common import (
     Query,
     Resource,
     actor_of,
     if_match_version,
-    json_rendered,
+    json_response,
     page,
     read_body,
     send_json,
@@ -45,8 +45,8 @@ class UsersResource(Resource):
         body = read_body(req, self.ctx.deps, CreateUserBody)
         command = CreateUser(username=body.username, password=body.password, role=body.role)
 
-        def render(user: User) -> Rendered:
-            return json_rendered(views.user(user), 201, (("ETag", views.etag(user.version)),))
+        def render(user: User) -> Response:
+            return json_response(views.user(user), 201, (("ETag", views.etag(user.version)),))
 
         self.ctx.runner.run(req, resp, actor, command, render)
 
