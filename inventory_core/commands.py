@@ -102,9 +102,6 @@ def _register(command_type: type[Command[Any]], handler: Handler) -> None:
 
 def handler_for(command: Command[Any]) -> Handler:
     """The handler registered for the command's exact type; TypeError if there is none."""
-    # The use cases register themselves when their modules load.
-    import inventory_core.services  # noqa: F401, PLC0415
-
     try:
         return _HANDLERS[type(command)]
     except KeyError:
@@ -113,6 +110,9 @@ def handler_for(command: Command[Any]) -> Handler:
 
 def registered_handlers() -> dict[type[Command[Any]], Handler]:
     """Every command type with its handler (for documentation and tests)."""
-    import inventory_core.services  # noqa: F401, PLC0415
-
     return dict(sorted(_HANDLERS.items(), key=lambda pair: pair[0].__name__))
+
+
+# The use cases register themselves when their modules load: load them once, here, so that every
+# handler is known wherever commands are used (not on every lookup). Last, as they import this.
+import inventory_core.services  # noqa: E402, F401
