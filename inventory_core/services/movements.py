@@ -31,10 +31,9 @@ from inventory_core.movements import (
     MovementLine,
     check_sides,
 )
-from inventory_core.paging import check_limit
 from inventory_core.ports import MovementQuery, UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, raise_if
+from inventory_core.services._common import ServiceContext, fetch_page, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -235,11 +234,12 @@ def list_movements(
 ) -> FeedPage[Movement]:
     """Movements after ``command.after`` in feed order; a reader resuming from the page's
     ``position`` never misses a movement that commits later (see inventory_core.feed)."""
-    check_limit(command.limit)
     if not isinstance(command.after, FeedPosition):
         raise ValidationError("must be a feed position", "$.after")
-    rows = uow.movements.list(command.query, after=command.after, limit=command.limit + 1)
-    more = len(rows) > command.limit
-    rows = rows[: command.limit]
-    position = rows[-1][0] if rows else command.after
-    return FeedPage(tuple(m for _, m in rows), position, position if more else None)
+    page = fetch_page(
+        lambda n: uow.movements.list(command.query, after=command.after, limit=n),
+        lambda row: row[0],
+        command.limit,
+    )
+    position = page.items[-1][0] if page.items else command.after
+    return FeedPage(tuple(m for _, m in page.items), position, page.next_after)

@@ -274,11 +274,7 @@ def page(data: list[Any], next_after: object) -> dict[str, Any]:
 def feed_page(data: list[Any], result: FeedPage[Any]) -> dict[str, Any]:
     """A feed's body: a collection, plus the ``position`` to resume from later, on every page
     (DESIGN §9)."""
-    return {
-        "data": data,
-        "next_cursor": encode_cursor(result.next_position),
-        "position": encode_cursor(result.position),
-    }
+    return {**page(data, result.next_position), "position": encode_cursor(result.position)}
 
 
 # ---------------------------------------------------------------- conditional requests
