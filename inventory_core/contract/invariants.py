@@ -17,7 +17,7 @@ from inventory_core.stock import WarehouseStock
 __all__ = ["Snapshot", "check_invariants", "snapshot"]
 
 
-def _feed(h: Harness) -> list[tuple[FeedPosition, Movement]]:
+def _ledger(h: Harness) -> list[tuple[FeedPosition, Movement]]:
     """The whole ledger as committed now: not the feed, which may hold entries back while any
     transaction of the database server runs (another test's, another database's)."""
     found: list[tuple[FeedPosition, Movement]] = []
@@ -32,7 +32,7 @@ def _feed(h: Harness) -> list[tuple[FeedPosition, Movement]]:
 
 
 def _all_movements(h: Harness) -> list[Movement]:
-    return [movement for _, movement in _feed(h)]
+    return [movement for _, movement in _ledger(h)]
 
 
 def _locations(h: Harness) -> list[Location]:
@@ -76,11 +76,11 @@ def check_invariants(h: Harness, *, short_allowed: Iterable[tuple[UUID, UUID]] =
     ``short_allowed`` lists (item, warehouse) pairs a loss or downward count may have left with
     ``available < 0``; without it, any negative availability is a failure... unless it can be
     explained by such a movement in the ledger, which is what the default checks."""
-    feed = _feed(h)
-    movements = [movement for _, movement in feed]
-    positions = [position for position, _ in feed]
+    ledger = _ledger(h)
+    movements = [movement for _, movement in ledger]
+    positions = [position for position, _ in ledger]
     assert positions == sorted(set(positions)), "invariant 5: the feed must strictly ascend"
-    assert all(p.seq == m.seq for p, m in feed), "invariant 5: a position names another seq"
+    assert all(p.seq == m.seq for p, m in ledger), "invariant 5: a position names another seq"
     seqs = [m.seq for m in movements]
     assert len(set(seqs)) == len(seqs), f"invariant 5: duplicate seq: {seqs}"
     assert len({m.id for m in movements}) == len(movements), "invariant 5: duplicate movement"
