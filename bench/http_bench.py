@@ -488,9 +488,8 @@ end
 """
 )
 
-POST_SPREAD_LUA = (
-    SPREAD_LUA
-    + """
+# The body of one transfer (item, from, to) and the headers of every POST.
+TRANSFER_LUA = """
 local body = '{{"kind":"transfer","lines":[{{"item_id":"%s","quantity":1,'
   .. '"from_location_id":"%s","to_location_id":"%s"}}]}}'
 local headers = {{
@@ -499,6 +498,12 @@ local headers = {{
   ["Content-Type"] = "application/json",
   ["Accept"] = "application/json",
 }}
+"""
+
+POST_SPREAD_LUA = (
+    SPREAD_LUA
+    + TRANSFER_LUA
+    + """
 request = function()
   local a, b = "{bin1}", "{bin2}"
   if math.random(2) == 2 then a, b = b, a end
@@ -509,23 +514,18 @@ end
 )
 
 # The hot-row case: every transfer of the same item between the same two bins.
-POST_HOT_LUA = """
+POST_HOT_LUA = (
+    TRANSFER_LUA
+    + """
 local n = 0
-local body = '{{"kind":"transfer","lines":[{{"item_id":"{item}","quantity":1,'
-  .. '"from_location_id":"%s","to_location_id":"%s"}}]}}'
-local headers = {{
-  ["Cookie"] = "{cookie}",
-  ["X-CSRF-Token"] = "{csrf}",
-  ["Content-Type"] = "application/json",
-  ["Accept"] = "application/json",
-}}
 request = function()
   n = n + 1
   local a, b = "{bin1}", "{bin2}"
   if n % 2 == 0 then a, b = b, a end
-  return wrk.format("POST", "/v1/movements", headers, string.format(body, a, b))
+  return wrk.format("POST", "/v1/movements", headers, string.format(body, "{item}", a, b))
 end
 """
+)
 
 
 @attrs.frozen
