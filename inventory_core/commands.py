@@ -19,7 +19,7 @@ from inventory_core.users import Actor, Role
 
 if TYPE_CHECKING:
     from inventory_core.ports import UnitOfWork
-    from inventory_core.services._common import ServiceContext
+    from inventory_core.services._common import Providers
 
 __all__ = [
     "Command",
@@ -48,7 +48,7 @@ class Handler:
     (the CLI, housekeeping, login), which run without an actor. ``run`` gets the actor for the
     others (it may check more, e.g. "admins, or the user themself")."""
 
-    run: Callable[[ServiceContext, UnitOfWork, Any, Any], Any]
+    run: Callable[[Providers, UnitOfWork, Any, Any], Any]
     role: Role | None
 
 
@@ -58,15 +58,15 @@ _HANDLERS: dict[type[Command[Any]], Handler] = {}
 def handles(
     command_type: type[C], *, role: Role
 ) -> Callable[
-    [Callable[[ServiceContext, UnitOfWork, Actor, C], R]],
-    Callable[[ServiceContext, UnitOfWork, Actor, C], R],
+    [Callable[[Providers, UnitOfWork, Actor, C], R]],
+    Callable[[Providers, UnitOfWork, Actor, C], R],
 ]:
     """Register the decorated use case as the handler of ``command_type``, for ``role`` and
     above."""
 
     def register(
-        run: Callable[[ServiceContext, UnitOfWork, Actor, C], R],
-    ) -> Callable[[ServiceContext, UnitOfWork, Actor, C], R]:
+        run: Callable[[Providers, UnitOfWork, Actor, C], R],
+    ) -> Callable[[Providers, UnitOfWork, Actor, C], R]:
         _register(command_type, Handler(run, role))
         return run
 
@@ -76,16 +76,16 @@ def handles(
 def handles_trusted(
     command_type: type[C],
 ) -> Callable[
-    [Callable[[ServiceContext, UnitOfWork, C], R]],
-    Callable[[ServiceContext, UnitOfWork, C], R],
+    [Callable[[Providers, UnitOfWork, C], R]],
+    Callable[[Providers, UnitOfWork, C], R],
 ]:
     """Register the decorated use case as the handler of ``command_type``, run without an actor:
     only code the deployment trusts may execute it (it is never exposed as it is over HTTP)."""
 
     def register(
-        run: Callable[[ServiceContext, UnitOfWork, C], R],
-    ) -> Callable[[ServiceContext, UnitOfWork, C], R]:
-        def without_actor(ctx: ServiceContext, uow: UnitOfWork, _: object, command: C) -> R:
+        run: Callable[[Providers, UnitOfWork, C], R],
+    ) -> Callable[[Providers, UnitOfWork, C], R]:
+        def without_actor(ctx: Providers, uow: UnitOfWork, _: object, command: C) -> R:
             return run(ctx, uow, command)
 
         _register(command_type, Handler(without_actor, None))

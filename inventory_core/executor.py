@@ -30,7 +30,7 @@ from inventory_core.ids import UuidV7Generator
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import Clock, IdGenerator, PasswordHasher, UnitOfWork
 from inventory_core.services import users
-from inventory_core.services._common import ServiceContext, require
+from inventory_core.services._common import Providers, require
 from inventory_core.users import Actor
 
 __all__ = ["Answer", "Executor", "Response", "command_fingerprint"]
@@ -87,7 +87,7 @@ class Executor:
         conflict_retries: int = 3,
     ) -> None:
         self._unit_of_work = unit_of_work
-        self.context = ServiceContext(
+        self.context = Providers(
             clock=clock or SystemClock(),
             ids=ids or UuidV7Generator(),
             password_hasher=password_hasher or Pbkdf2PasswordHasher(),

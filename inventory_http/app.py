@@ -28,7 +28,7 @@ from inventory_http.logging import configure_logging
 from inventory_http.middleware import (
     CSRF_HEADER,
     REQUEST_ID_HEADER,
-    RequestContextMiddleware,
+    RequestIdMiddleware,
     SessionMiddleware,
     cookie_name,
 )
@@ -101,7 +101,7 @@ def create_app(
     """
     configure_logging(settings.log_level)
     inventory.prepare_authentication()
-    middleware: list[Any] = [RequestContextMiddleware(settings)]
+    middleware: list[Any] = [RequestIdMiddleware(settings)]
     if settings.cors_origins:
         origins = list(settings.cors_origins)
         middleware.append(

@@ -31,7 +31,7 @@ from inventory_http.settings import Settings
 __all__ = [
     "CSRF_HEADER",
     "REQUEST_ID_HEADER",
-    "RequestContextMiddleware",
+    "RequestIdMiddleware",
     "SessionMiddleware",
     "cookie_name",
 ]
@@ -53,7 +53,7 @@ def cookie_name(settings: Settings) -> str:
     return "__Host-inventory_session" if settings.cookie_secure else "inventory_session"
 
 
-class RequestContextMiddleware:
+class RequestIdMiddleware:
     """Request id, security and cache headers, and one structured access-log line per request."""
 
     def __init__(self, settings: Settings) -> None:

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 
 from inventory_core.errors import InventoryError
 from inventory_pg._adapt import register_array_dumpers
-from inventory_pg._session import Session
+from inventory_pg._batch import StatementBatch
 from inventory_pg.errors import translate
 from inventory_pg.repositories import (
     PgIdempotencyStore,
@@ -167,7 +167,7 @@ class PgUnitOfWork:
 
     def __init__(self, store: PgStore) -> None:
         self._store = store
-        self._session: Session | None = None
+        self._batch: StatementBatch | None = None
         self._depth = 0
         self._round_trips = 0
         self.items = PgItemRepository(self._current)
@@ -183,29 +183,29 @@ class PgUnitOfWork:
         """Network round trips this unit of work has made so far: one per repository call and
         one for COMMIT or ROLLBACK (none when it only read). The pool's check on checkout makes
         none for a healthy connection."""
-        session = self._session
-        return self._round_trips + (session.round_trips if session else 0)
+        batch = self._batch
+        return self._round_trips + (batch.round_trips if batch else 0)
 
     @property
     def backend_pid(self) -> int | None:
         """The server process serving this unit of work while it is entered (for logs and
         diagnostics), else None."""
-        return self._session.conn.info.backend_pid if self._session else None
+        return self._batch.conn.info.backend_pid if self._batch else None
 
-    def _current(self) -> Session:
-        if self._session is None:
+    def _current(self) -> StatementBatch:
+        if self._batch is None:
             raise RuntimeError("Postgres repositories are used only inside `with uow:`")
-        return self._session
+        return self._batch
 
     def _savepoint(self) -> str:
         return f"SAVEPOINT inventory_level_{self._depth}"
 
     def __enter__(self) -> Self:
-        if self._session is None:
-            self._session = Session(self._store._checkout())
+        if self._batch is None:
+            self._batch = StatementBatch(self._store._checkout())
         else:
             # Owed, not sent: it goes out with the block's first statement, if there is one.
-            self._session.pending.append(self._savepoint())
+            self._batch.pending.append(self._savepoint())
         self._depth += 1
         return self
 
@@ -215,40 +215,40 @@ class PgUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        session = self._current()
+        batch = self._current()
         self._depth -= 1
         if self._depth:
-            self._leave_nested(session, failed=exc_type is not None)
+            self._leave_nested(batch, failed=exc_type is not None)
             return
         try:
             if exc_type is None:
-                session.commit()
+                batch.commit()
             else:
-                self._roll_back(session)
+                self._roll_back(batch)
         finally:
-            self._round_trips += session.round_trips
-            self._session = None
-            if session.broken:
-                session.conn.close()  # unknown state: the pool replaces it
-            self._store._checkin(session.conn)
+            self._round_trips += batch.round_trips
+            self._batch = None
+            if batch.broken:
+                batch.conn.close()  # unknown state: the pool replaces it
+            self._store._checkin(batch.conn)
 
-    def _leave_nested(self, session: Session, *, failed: bool) -> None:
+    def _leave_nested(self, batch: StatementBatch, *, failed: bool) -> None:
         savepoint = self._savepoint()
-        if session.pending[-1:] == [savepoint]:
+        if batch.pending[-1:] == [savepoint]:
             # Still owed: the block ran no statement, so there is nothing to undo or release.
-            session.pending.pop()
+            batch.pending.pop()
             return
         name = savepoint.removeprefix("SAVEPOINT ")
         if failed:
-            session.pending += [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"]
+            batch.pending += [f"ROLLBACK TO SAVEPOINT {name}", f"RELEASE SAVEPOINT {name}"]
         else:
-            session.pending.append(f"RELEASE SAVEPOINT {name}")
+            batch.pending.append(f"RELEASE SAVEPOINT {name}")
 
     @staticmethod
-    def _roll_back(session: Session) -> None:
+    def _roll_back(batch: StatementBatch) -> None:
         try:
-            session.rollback()
+            batch.rollback()
         except InventoryError:
             # The block is already leaving by an exception; that one is what the caller needs.
             logger.warning("rollback failed; discarding the connection", exc_info=True)
-            session.broken = True
+            batch.broken = True

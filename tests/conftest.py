@@ -7,7 +7,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, settings
 
-from tests.services import service_url
+from tests.backing_services import service_url
 
 # Property tests (docs/decisions.md, "Hypothesis in CI"): CI must give the same answer every run,
 # so its profile is derandomized (the examples follow from the test's code, hence from the commit)

@@ -31,7 +31,7 @@ Unset = _Unset
 
 
 @attrs.frozen
-class ServiceContext:
+class Providers:
     """What use cases need besides the unit of work."""
 
     clock: Clock

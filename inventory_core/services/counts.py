@@ -20,7 +20,7 @@ from inventory_core.movements import (
 )
 from inventory_core.ports import UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, raise_if
+from inventory_core.services._common import Providers, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -38,9 +38,7 @@ class CountStock(Command[CountResult]):
 
 
 @handles(CountStock, role=Role.CLERK)
-def count_stock(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CountStock
-) -> CountResult:
+def count_stock(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CountStock) -> CountResult:
     """Post the differences between counted and on hand as one ``count`` adjustment.
 
     If any line's ``expected_on_hand`` no longer matches, nothing is posted and CountConflict

@@ -11,7 +11,7 @@ from inventory_core.errors import NotFound, ValidationError, VersionMismatch
 from inventory_core.items import Item
 from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery, UnitOfWork
-from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page
+from inventory_core.services._common import UNSET, Providers, Unset, fetch_page
 from inventory_core.stock import LocationStock, WarehouseStock
 from inventory_core.users import Actor, Role
 
@@ -90,7 +90,7 @@ class GetItemStock(Command[ItemStock]):
 
 
 @handles(CreateItem, role=Role.MANAGER)
-def create_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateItem) -> Item:
+def create_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateItem) -> Item:
     """Create an item. AlreadyExists on a taken SKU or barcode."""
     now = ctx.clock.now()
     item = Item(
@@ -109,7 +109,7 @@ def create_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: Cre
 
 
 @handles(GetItem, role=Role.VIEWER)
-def get_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetItem) -> Item:
+def get_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetItem) -> Item:
     item = uow.items.get(command.item_id)
     if item is None:
         raise NotFound("item", command.item_id)
@@ -118,7 +118,7 @@ def get_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetIte
 
 @handles(ListItems, role=Role.VIEWER)
 def list_items(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListItems
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListItems
 ) -> Page[Item, UUID]:
     return fetch_page(
         lambda n: uow.items.list(command.query, after=command.after, limit=n),
@@ -128,7 +128,7 @@ def list_items(
 
 
 @handles(ChangeItem, role=Role.MANAGER)
-def change_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangeItem) -> Item:
+def change_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeItem) -> Item:
     given = {
         k: v for k, v in attrs.asdict(command.changes, recurse=False).items() if v is not UNSET
     }
@@ -149,9 +149,7 @@ def change_item(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: Cha
 
 
 @handles(GetItemStock, role=Role.VIEWER)
-def item_stock(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetItemStock
-) -> ItemStock:
+def item_stock(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetItemStock) -> ItemStock:
     levels = uow.stock.item_levels(command.item_id, now=ctx.clock.now())
     if levels is None:
         raise NotFound("item", command.item_id)

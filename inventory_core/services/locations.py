@@ -11,7 +11,7 @@ from inventory_core.errors import InvalidOperation, NotFound, ValidationError, V
 from inventory_core.locations import Location, LocationKind
 from inventory_core.paging import Page
 from inventory_core.ports import LocationQuery, UnitOfWork
-from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page
+from inventory_core.services._common import UNSET, Providers, Unset, fetch_page
 from inventory_core.users import Actor, Role
 
 
@@ -68,7 +68,7 @@ def _parent(uow: UnitOfWork, parent_id: UUID) -> Location:
 
 @handles(CreateLocation, role=Role.MANAGER)
 def create_location(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateLocation
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateLocation
 ) -> Location:
     """Create a warehouse or an internal location. AlreadyExists on a taken code."""
     if command.kind.is_virtual:
@@ -96,9 +96,7 @@ def create_location(
 
 
 @handles(GetLocation, role=Role.VIEWER)
-def get_location(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetLocation
-) -> Location:
+def get_location(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetLocation) -> Location:
     location = uow.locations.get(command.location_id)
     if location is None:
         raise NotFound("location", command.location_id)
@@ -107,7 +105,7 @@ def get_location(
 
 @handles(ListLocations, role=Role.VIEWER)
 def list_locations(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListLocations
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListLocations
 ) -> Page[Location, UUID]:
     return fetch_page(
         lambda n: uow.locations.list(command.query, after=command.after, limit=n),
@@ -118,7 +116,7 @@ def list_locations(
 
 @handles(ChangeLocation, role=Role.MANAGER)
 def change_location(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangeLocation
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeLocation
 ) -> Location:
     """Rename, recode, (de)activate, or move an internal location to another parent inside the
     same warehouse. Moving between warehouses would silently move stock between warehouses, so it

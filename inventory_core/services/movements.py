@@ -33,7 +33,7 @@ from inventory_core.movements import (
 )
 from inventory_core.ports import MovementQuery, UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, fetch_page, raise_if
+from inventory_core.services._common import Providers, fetch_page, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -81,9 +81,7 @@ def _resolve_sides(kind: MovementKind, line: LineRequest) -> tuple[UUID | None, 
 
 
 @handles(PostMovement, role=Role.CLERK)
-def post_movement(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: PostMovement
-) -> Movement:
+def post_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: PostMovement) -> Movement:
     """Post a receipt, shipment, transfer or adjustment atomically.
 
     Outbound stock is refused (InsufficientStock) when a location lacks it, or when it would
@@ -183,7 +181,7 @@ class ListMovements(Command[FeedPage[Movement]]):
 
 @handles(ReverseMovement, role=Role.MANAGER)
 def reverse_movement(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ReverseMovement
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ReverseMovement
 ) -> Movement:
     """Post the mirror image of a movement. A movement is reversed at most once, and a reversal
     is itself never reversed (post a new movement instead)."""
@@ -219,9 +217,7 @@ def reverse_movement(
 
 
 @handles(GetMovement, role=Role.VIEWER)
-def get_movement(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetMovement
-) -> Movement:
+def get_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetMovement) -> Movement:
     movement = uow.movements.get(command.movement_id)
     if movement is None:
         raise NotFound("movement", command.movement_id)
@@ -230,7 +226,7 @@ def get_movement(
 
 @handles(ListMovements, role=Role.VIEWER)
 def list_movements(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListMovements
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListMovements
 ) -> FeedPage[Movement]:
     """Movements after ``command.after`` in feed order; a reader resuming from the page's
     ``position`` never misses a movement that commits later (see inventory_core.feed)."""

@@ -16,7 +16,7 @@ from inventory_core.paging import Page
 from inventory_core.ports import ReservationQuery, UnitOfWork
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.services import _ledger
-from inventory_core.services._common import ServiceContext, fetch_page, raise_if
+from inventory_core.services._common import Providers, fetch_page, raise_if
 from inventory_core.stock import WarehouseChange
 from inventory_core.users import Actor, Role
 
@@ -88,7 +88,7 @@ def _as_of(reservation: Reservation, now: datetime) -> Reservation:
 
 @handles(ReserveStock, role=Role.CLERK)
 def reserve_stock(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ReserveStock
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ReserveStock
 ) -> Reservation:
     """Reserve available stock; InsufficientStock when the warehouse's available is too low."""
     now = ctx.clock.now()
@@ -136,7 +136,7 @@ def _not_active(uow: UnitOfWork, reservation_id: UUID, now: datetime) -> Excepti
 
 @handles(ReleaseReservation, role=Role.CLERK)
 def release_reservation(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ReleaseReservation
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ReleaseReservation
 ) -> Reservation:
     """Give the reserved quantity back; InvalidOperation unless the reservation is active."""
     reservation_id = command.reservation_id
@@ -160,7 +160,7 @@ def release_reservation(
 
 @handles(FulfilReservation, role=Role.CLERK)
 def fulfil_reservation(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: FulfilReservation
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: FulfilReservation
 ) -> Movement:
     """Ship the reserved stock from named locations of its warehouse and consume the
     reservation, in one transaction. Returns the shipment."""
@@ -221,7 +221,7 @@ def fulfil_reservation(
 
 @handles(GetReservation, role=Role.VIEWER)
 def get_reservation(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetReservation
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetReservation
 ) -> Reservation:
     """The reservation as of now (an overdue one reads as expired)."""
     reservation = uow.reservations.get(command.reservation_id)
@@ -232,7 +232,7 @@ def get_reservation(
 
 @handles(ListReservations, role=Role.VIEWER)
 def list_reservations(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListReservations
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListReservations
 ) -> Page[Reservation, UUID]:
     """Reservations as of now. Filtering by ``active`` leaves out overdue ones, so a page may hold
     fewer than ``limit`` rows while ``next_after`` still says there is more."""
@@ -250,6 +250,6 @@ def list_reservations(
 
 
 @handles_trusted(ExpireReservations)
-def expire_reservations(ctx: ServiceContext, uow: UnitOfWork, command: ExpireReservations) -> int:
+def expire_reservations(ctx: Providers, uow: UnitOfWork, command: ExpireReservations) -> int:
     """Mark every overdue reservation expired (housekeeping; availability never waits for it)."""
     return _ledger.expire_overdue(uow, ctx.clock.now(), None)

@@ -18,7 +18,7 @@ from inventory_core.errors import (
 from inventory_core.paging import Page
 from inventory_core.passwords import check_password
 from inventory_core.ports import PasswordHasher, UnitOfWork
-from inventory_core.services._common import UNSET, ServiceContext, Unset, fetch_page, require
+from inventory_core.services._common import UNSET, Providers, Unset, fetch_page, require
 from inventory_core.users import Actor, Role, User, normalize_username
 
 
@@ -114,19 +114,17 @@ def warm_dummy_hash(hasher: PasswordHasher) -> None:
 
 
 @handles_trusted(ProvisionUser)
-def provision_user(ctx: ServiceContext, uow: UnitOfWork, command: ProvisionUser) -> User:
+def provision_user(ctx: Providers, uow: UnitOfWork, command: ProvisionUser) -> User:
     """Create a user without checking who asks: for trusted operators (the CLI, bootstrap)."""
     return _add_user(ctx, uow, command.username, command.password, command.role)
 
 
 @handles(CreateUser, role=Role.ADMIN)
-def create_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
+def create_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
     return _add_user(ctx, uow, command.username, command.password, command.role)
 
 
-def _add_user(
-    ctx: ServiceContext, uow: UnitOfWork, username: str, password: str, role: Role
-) -> User:
+def _add_user(ctx: Providers, uow: UnitOfWork, username: str, password: str, role: Role) -> User:
     username = normalize_username(username)
     check_password(password, username=username)
     now = ctx.clock.now()
@@ -143,7 +141,7 @@ def _add_user(
 
 
 @handles(GetUser, role=Role.VIEWER)
-def get_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetUser) -> User:
+def get_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetUser) -> User:
     """Admins see anyone; everyone sees themselves."""
     if command.user_id != actor.user_id:
         require(actor, Role.ADMIN)
@@ -155,7 +153,7 @@ def get_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: GetUse
 
 @handles(ListUsers, role=Role.ADMIN)
 def list_users(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ListUsers
+    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListUsers
 ) -> Page[User, UUID]:
     return fetch_page(
         lambda n: uow.users.list(after=command.after, limit=n), lambda u: u.id, command.limit
@@ -163,7 +161,7 @@ def list_users(
 
 
 @handles(ChangeUser, role=Role.ADMIN)
-def change_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangeUser) -> User:
+def change_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeUser) -> User:
     """Change role, active flag or password. Admins cannot demote or deactivate themselves,
     so a deployment never loses its last way in by accident."""
     user_id, changes, expected_version = command.user_id, command.changes, command.expected_version
@@ -194,9 +192,7 @@ def change_user(ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: Cha
 
 
 @handles(ChangePassword, role=Role.VIEWER)
-def change_password(
-    ctx: ServiceContext, uow: UnitOfWork, actor: Actor, command: ChangePassword
-) -> User:
+def change_password(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangePassword) -> User:
     """A user changes their own password, proving the current one. The caller should end the
     user's other sessions."""
     current_password, new_password = command.current_password, command.new_password
@@ -217,7 +213,7 @@ def change_password(
 
 
 @handles_trusted(Authenticate)
-def authenticate(ctx: ServiceContext, uow: UnitOfWork, command: Authenticate) -> User:
+def authenticate(ctx: Providers, uow: UnitOfWork, command: Authenticate) -> User:
     """The active user with these credentials, else AuthenticationFailed -- the same error, and
     the same hashing work, whether the user is unknown, inactive or the password wrong."""
     username, password = command.username, command.password

@@ -55,7 +55,7 @@ class PgIdempotencyStore(Repository):
         MISMATCH) or another running transaction holding it (IN_PROGRESS). Never blocks; one
         round trip."""
         params = {"user_id": user_id, "key": key}
-        locked, found = self._session().run([(TRY_CLAIM, params), (SELECT_RECORD, params)])
+        locked, found = self._batch().run([(TRY_CLAIM, params), (SELECT_RECORD, params)])
         row = found.fetchone()
         if row is not None:
             record = _record(row)
@@ -70,7 +70,7 @@ class PgIdempotencyStore(Repository):
     def complete(self, record: IdempotencyRecord) -> None:
         """Store the response for the key claimed in this transaction; AlreadyExists if a record
         is already stored (the transaction stays usable)."""
-        self._session().run(
+        self._batch().run(
             [
                 (
                     INSERT_RECORD,
@@ -92,5 +92,5 @@ class PgIdempotencyStore(Repository):
 
     def purge(self, older_than: datetime) -> int:
         """Delete records created before ``older_than``; returns how many."""
-        (cursor,) = self._session().run([(PURGE_RECORDS, {"older_than": older_than})])
+        (cursor,) = self._batch().run([(PURGE_RECORDS, {"older_than": older_than})])
         return cursor.rowcount

@@ -128,7 +128,7 @@ class PgItemRepository(Repository):
 
     def add(self, item: Item) -> None:
         """Store a new item; AlreadyExists(field="id" | "sku" | "barcode") changes nothing."""
-        self._session().run(
+        self._batch().run(
             [(INSERT_ITEM, _params(item))], atomic=True, values={"id": item.id, "sku": item.sku}
         )
 
@@ -147,10 +147,8 @@ class PgItemRepository(Repository):
     def update(self, item: Item) -> None:
         """Replace an item whose stored version is ``item.version - 1`` (else VersionMismatch,
         or NotFound); AlreadyExists on a duplicate SKU or barcode. A failure changes nothing."""
-        session = self._session()
-        (cursor,) = session.run(
-            [(UPDATE_ITEM, _params(item))], atomic=True, values={"sku": item.sku}
-        )
+        batch = self._batch()
+        (cursor,) = batch.run([(UPDATE_ITEM, _params(item))], atomic=True, values={"sku": item.sku})
         row = cursor.fetchone()
         if row and row[0]:
             return

@@ -104,7 +104,7 @@ class PgLocationRepository(Repository):
 
     def add(self, location: Location) -> None:
         """Store a new location; AlreadyExists(field="id" | "code") changes nothing."""
-        self._session().run(
+        self._batch().run(
             [(INSERT_LOCATION, _params(location))],
             atomic=True,
             values={"id": location.id, "code": location.code},
@@ -125,7 +125,7 @@ class PgLocationRepository(Repository):
     def update(self, location: Location) -> None:
         """Replace a location (version rule as for items) and rewrite its descendants' paths
         when its own changed. A failure changes nothing."""
-        (cursor,) = self._session().run(
+        (cursor,) = self._batch().run(
             [(UPDATE_LOCATION, _params(location))], atomic=True, values={"code": location.code}
         )
         row = cursor.fetchone()

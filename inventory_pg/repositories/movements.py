@@ -250,14 +250,14 @@ class PgMovementRepository(Repository):
             "to_ids": UuidArray(line.to_location_id for line in lines),
         }
         writes, deltas = plan_writes(locations, warehouses)
-        session = self._session()
+        batch = self._batch()
         if not writes:
-            (cursor,) = session.run([(APPEND_MOVEMENT, params)], values={"id": movement.id})
+            (cursor,) = batch.run([(APPEND_MOVEMENT, params)], values={"id": movement.id})
             row = cursor.fetchone()
             if row is None:
                 raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
             return attrs.evolve(movement, seq=row[0])
-        *cursors, cursor = session.run(
+        *cursors, cursor = batch.run(
             [*((w.sql, w.params) for w in writes), (APPEND_MOVEMENT, params)],
             atomic=True,
             keep_savepoint=True,
@@ -268,10 +268,10 @@ class PgMovementRepository(Repository):
         row = cursor.fetchone()
         if row is not None and all(r is not None for r in results):
             return attrs.evolve(movement, seq=row[0])
-        session.undo_call()
+        batch.undo_call()
         if row is None:  # the undo is owed: it goes out first with the next batch, or the end
             raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
-        raise refusal(session, writes, results)
+        raise refusal(batch, writes, results)
 
     def get(self, movement_id: UUID) -> Movement | None:
         """The movement with its lines, or None."""

@@ -113,7 +113,7 @@ class PgReservationRepository(Repository):
 
     def add(self, reservation: Reservation) -> None:
         """Store a new reservation; AlreadyExists(field="id") changes nothing."""
-        self._session().run(
+        self._batch().run(
             [
                 (
                     INSERT_RESERVATION,

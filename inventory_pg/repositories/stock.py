@@ -22,7 +22,7 @@ from inventory_core.errors import ConcurrencyConflict, InsufficientStock, Invali
 from inventory_core.ports import LocationStockQuery, StockKey, WarehouseStockQuery
 from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
 from inventory_pg._adapt import UuidArray
-from inventory_pg._session import Session, Statement
+from inventory_pg._batch import Statement, StatementBatch
 from inventory_pg.repositories._base import Repository
 
 __all__ = ["PgStockRepository"]
@@ -276,8 +276,8 @@ class PgStockRepository(Repository):
         writes, deltas = plan_writes(locations, warehouses)
         if not writes:
             return
-        session = self._session()
-        cursors = session.run([(w.sql, w.params) for w in writes], deltas=deltas)
+        batch = self._batch()
+        cursors = batch.run([(w.sql, w.params) for w in writes], deltas=deltas)
         results = [cursor.fetchone() for cursor in cursors]
         if all(row is not None for row in results):
             return
@@ -286,7 +286,7 @@ class PgStockRepository(Repository):
             for w, row in zip(writes, results, strict=True)
             if row is not None
         ]
-        raise refusal(session, writes, results, undo=undo)
+        raise refusal(batch, writes, results, undo=undo)
 
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
         """On hand per (item, location); absent rows count 0 and are included. With ``lock`` the
@@ -299,9 +299,7 @@ class PgStockRepository(Repository):
             "location_ids": UuidArray(location for _, location in result),
         }
         if lock:
-            _, cursor = self._session().run(
-                [(ENSURE_LOCATION_ROWS, params), (LOCK_ON_HAND, params)]
-            )
+            _, cursor = self._batch().run([(ENSURE_LOCATION_ROWS, params), (LOCK_ON_HAND, params)])
             rows = cursor.fetchall()
         else:
             rows = self._rows(ON_HAND, params)
@@ -369,7 +367,7 @@ class PgStockRepository(Repository):
 
 
 def refusal(
-    session: Session,
+    batch: StatementBatch,
     writes: Sequence[_Write],
     results: Sequence[tuple[Any, ...] | None],
     *,
@@ -377,11 +375,11 @@ def refusal(
 ) -> Exception:
     """Why a batch of ``writes`` was refused (``results`` holds None for each refused one): the
     error for the first refused row, judged on the row as it is now. One round trip, which also
-    carries ``undo`` and whatever the session owes (such as the rollback of the batch)."""
+    carries ``undo`` and whatever the batch owes (such as the rollback of the batch)."""
     refused = [w for w, row in zip(writes, results, strict=True) if row is None]
     first = next((w for w in refused if w.location), refused[0])
     level = LOCATION_LEVEL if first.location else WAREHOUSE_LEVEL
-    *_, cursor = session.run([*undo, (level, first.params)])
+    *_, cursor = batch.run([*undo, (level, first.params)])
     return _refusal(first, cursor.fetchone())
 
 

@@ -71,7 +71,7 @@ class PgUserRepository(Repository):
 
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists(field="id" | "username") changes nothing."""
-        self._session().run(
+        self._batch().run(
             [(INSERT_USER, _params(user))],
             atomic=True,
             values={"id": user.id, "username": user.username},
@@ -90,7 +90,7 @@ class PgUserRepository(Repository):
     def update(self, user: User) -> None:
         """Replace a user whose stored version is ``user.version - 1`` (else VersionMismatch, or
         NotFound); AlreadyExists(field="username"). A failure changes nothing."""
-        (cursor,) = self._session().run(
+        (cursor,) = self._batch().run(
             [(UPDATE_USER, _params(user))], atomic=True, values={"username": user.username}
         )
         if cursor.rowcount == 1:

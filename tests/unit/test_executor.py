@@ -15,7 +15,7 @@ from inventory_core.items import Item
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import ItemQuery, UnitOfWork
-from inventory_core.services._common import ServiceContext
+from inventory_core.services._common import Providers
 from inventory_core.services.items import CreateItem
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.users import CreateUser, ProvisionUser
@@ -38,7 +38,7 @@ class AddItemAfterConflicts(Command[Item]):
 
 @handles_trusted(AddItemAfterConflicts)
 def add_item_after_conflicts(
-    ctx: ServiceContext, uow: UnitOfWork, command: AddItemAfterConflicts
+    ctx: Providers, uow: UnitOfWork, command: AddItemAfterConflicts
 ) -> Item:
     now = ctx.clock.now()
     item = Item(id=ctx.ids.new_id(), sku=command.sku, name="n", created_at=now, updated_at=now)

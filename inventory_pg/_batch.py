@@ -6,7 +6,7 @@ Every repository call is one batch: the transaction-control commands owed so far
 pipeline mode and come back after one Sync -- one network round trip per call. (A batch of a
 single command skips pipeline mode, which costs a little extra client time.) The connection is in
 autocommit mode so psycopg never sends a ``BEGIN`` of its own, which would cost a round trip of
-its own; the session writes the transaction's boundaries itself.
+its own; the batch writes the transaction's boundaries itself.
 
 ``BEGIN`` goes out with the first call that writes or locks. Plain reads before it run outside a
 transaction block: under READ COMMITTED (the only level this adapter uses) every statement takes
@@ -28,7 +28,7 @@ from psycopg import pq
 from inventory_core.errors import InvalidOperation
 from inventory_pg.errors import translate
 
-__all__ = ["Session", "Statement"]
+__all__ = ["Statement", "StatementBatch"]
 
 Statement = tuple[LiteralString, Mapping[str, Any] | Sequence[Any]]
 """A SQL constant and its bound parameters."""
@@ -73,7 +73,7 @@ class _BatchFailed(Exception):
         self.control_cursors = control_cursors
 
 
-class Session:
+class StatementBatch:
     """One pooled connection for the lifetime of a unit of work's outermost block."""
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
@@ -103,7 +103,7 @@ class Session:
         deltas: Mapping[tuple[UUID, UUID], int] | None = None,
     ) -> list[psycopg.Cursor[Any]]:
         """Send the owed control commands and ``statements`` in one round trip; return one cursor
-        per statement, holding its result until the next call on this session (cursors are
+        per statement, holding its result until the next call on this batch (cursors are
         reused). ``writes=False`` promises the statements neither write nor lock, so they may run
         before the transaction has begun.
 
