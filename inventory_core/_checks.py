@@ -1,14 +1,35 @@
-"""Small validators shared by the entities; each raises ValidationError with a field path."""
+"""The rules values of the domain follow, declared once each.
+
+A :class:`Rule` is an attrs validator (it raises ValidationError with the field's path) that also
+says, as JSON Schema keywords, which values it accepts. Entities validate with rules; commands
+name the same rules in their field metadata (:func:`accepts`), so the OpenAPI document of the
+HTTP API derives every bound and pattern from here and cannot drift from what the core checks.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import attrs
+
 from inventory_core.errors import ValidationError
+
+__all__ = [
+    "CODE_PATTERN",
+    "INTERNAL",
+    "MAX_QUANTITY",
+    "MIN_QUANTITY",
+    "Rule",
+    "accepts",
+    "code",
+    "integer",
+    "quantity",
+    "text",
+]
 
 MIN_QUANTITY = 1
 MAX_QUANTITY = 10**12
@@ -18,69 +39,129 @@ CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,63}$")
 """SKUs and location codes: 1-64 characters, letters, digits and ``. _ / -``, not starting with
 punctuation. Case is preserved and compared exactly."""
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
+# The same set as a JSON Schema (ECMA-262) pattern: no control characters but tab and newline.
+_NO_CONTROL_PATTERN = "^[^\\u0000-\\u0008\\u000b-\\u001f]*$"
 
-def _path(attribute: Any) -> str:
-    return f"$.{attribute.name}"
+
+INTERNAL: Mapping[str, Any] = {"internal": True}
+"""Field metadata of an entity field that is bookkeeping of the adapters or a secret, not part of
+what the entity shows its users (the HTTP API leaves such fields out)."""
 
 
-def code(_: object, attribute: Any, value: str) -> None:
+@attrs.frozen
+class Rule:
+    """A validator that also says what it accepts.
+
+    ``problem`` returns what is wrong with a value (``None``: nothing), as a message or as
+    ``(where, message)`` when one part of the value is wrong (``where`` like ``[2]``);
+    ``json_schema`` holds the JSON Schema keywords of the values it accepts. With ``optional``,
+    ``None`` passes."""
+
+    problem: Callable[[Any], str | tuple[str, str] | None]
+    json_schema: Mapping[str, Any]
+    optional: bool = False
+
+    def __call__(self, instance: object, attribute: Any, value: Any) -> None:
+        self.check(value, f"$.{attribute.name}")
+
+    def check(self, value: Any, path: str) -> None:
+        """Raise ValidationError at ``path`` unless ``value`` follows the rule."""
+        if value is None and self.optional:
+            return
+        problem = self.problem(value)
+        if isinstance(problem, tuple):
+            where, message = problem
+            raise ValidationError(message, path + where)
+        if problem is not None:
+            raise ValidationError(problem, path)
+
+    def or_none(self) -> Rule:
+        """The same rule, letting ``None`` (JSON ``null``) through."""
+        return attrs.evolve(self, optional=True)
+
+
+def accepts(rule: Rule) -> dict[str, Any]:
+    """Field metadata of a command field whose values ``rule`` checks later, in the use case."""
+    return {"rule": rule}
+
+
+def _code(value: object) -> str | None:
     if not isinstance(value, str) or not CODE_PATTERN.fullmatch(value):
-        raise ValidationError(
-            "must be 1-64 letters, digits or . _ / - and start with a letter or digit",
-            _path(attribute),
-        )
+        return "must be 1-64 letters, digits or . _ / - and start with a letter or digit"
+    return None
 
 
-def text(min_length: int, max_length: int) -> Callable[[object, Any, str], None]:
-    def check(_: object, attribute: Any, value: str) -> None:
+code = Rule(_code, {"type": "string", "pattern": CODE_PATTERN.pattern})
+
+
+def text(min_length: int, max_length: int) -> Rule:
+    """Text of ``min_length``..``max_length`` characters, without control characters but tab
+    and newline."""
+
+    def problem(value: object) -> str | None:
         if not isinstance(value, str):
-            raise ValidationError("must be a string", _path(attribute))
+            return "must be a string"
         if not min_length <= len(value) <= max_length:
-            raise ValidationError(
-                f"must be {min_length}-{max_length} characters long", _path(attribute)
-            )
-        if any(ord(c) < 32 and c not in "\n\t" for c in value):
-            raise ValidationError("must not contain control characters", _path(attribute))
+            return f"must be {min_length}-{max_length} characters long"
+        if _CONTROL.search(value):
+            return "must not contain control characters"
+        return None
 
-    return check
-
-
-def optional_text(max_length: int) -> Callable[[object, Any, str | None], None]:
-    inner = text(0, max_length)
-
-    def check(instance: object, attribute: Any, value: str | None) -> None:
-        if value is not None:
-            inner(instance, attribute, value)
-
-    return check
+    schema = {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "pattern": _NO_CONTROL_PATTERN,
+    }
+    return Rule(problem, schema)
 
 
-def integer(minimum: int, maximum: int) -> Callable[[object, Any, int], None]:
-    def check(_: object, attribute: Any, value: int) -> None:
+def optional_text(max_length: int) -> Rule:
+    return text(0, max_length).or_none()
+
+
+def integer(minimum: int, maximum: int) -> Rule:
+    """An integer (not a bool) in ``minimum``..``maximum``."""
+
+    def problem(value: object) -> str | None:
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValidationError("must be an integer", _path(attribute))
+            return "must be an integer"
         if not minimum <= value <= maximum:
-            raise ValidationError(f"must be between {minimum} and {maximum}", _path(attribute))
+            return f"must be between {minimum} and {maximum}"
+        return None
 
-    return check
+    return Rule(problem, {"type": "integer", "minimum": minimum, "maximum": maximum})
 
 
-def optional_integer(minimum: int, maximum: int) -> Callable[[object, Any, int | None], None]:
-    inner = integer(minimum, maximum)
-
-    def check(instance: object, attribute: Any, value: int | None) -> None:
-        if value is not None:
-            inner(instance, attribute, value)
-
-    return check
+def optional_integer(minimum: int, maximum: int) -> Rule:
+    return integer(minimum, maximum).or_none()
 
 
 quantity = integer(MIN_QUANTITY, MAX_QUANTITY)
+"""A quantity on a line or a reservation."""
+reference = optional_text(200)
+"""A caller's reference (order number, delivery note), optional."""
+note = optional_text(2000)
+"""Free text for people, optional."""
+count = integer(0, MAX_QUANTITY)
+version = integer(1, 2**62)
+
+
+def one_of(*values: str) -> Rule:
+    """One of ``values`` (enum members compare equal to their values)."""
+
+    def problem(value: object) -> str | None:
+        if value not in values:
+            return "must be one of " + ", ".join(values)
+        return None
+
+    return Rule(problem, {"type": "string", "enum": list(values)})
 
 
 def aware(_: object, attribute: Any, value: datetime) -> None:
     if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValidationError("must be a timezone-aware datetime", _path(attribute))
+        raise ValidationError("must be a timezone-aware datetime", f"$.{attribute.name}")
 
 
 def optional_aware(instance: object, attribute: Any, value: datetime | None) -> None:

@@ -19,11 +19,14 @@ class CountLine:
     the system before counting; if it no longer matches, the count is a conflict."""
 
     item_id: UUID
+    """The item counted."""
     location_id: UUID
-    counted: int = attrs.field(validator=_checks.integer(0, _checks.MAX_QUANTITY))
-    expected_on_hand: int | None = attrs.field(
-        default=None, validator=_checks.optional_integer(0, _checks.MAX_QUANTITY)
-    )
+    """Where it was counted."""
+    counted: int = attrs.field(validator=_checks.count)
+    """How much was found."""
+    expected_on_hand: int | None = attrs.field(default=None, validator=_checks.count.or_none())
+    """What the system showed before counting; if the ledger has moved since, the count is a
+    conflict and nothing is posted."""
 
 
 @attrs.frozen
@@ -31,4 +34,6 @@ class CountResult:
     """The adjustment posted (``None`` when everything matched)."""
 
     movement: Movement | None
+    """The adjustment posted; ``null`` when every line matched the ledger."""
     conflicts: tuple[CountConflictLine, ...] = ()
+    """Lines whose ``expected_on_hand`` no longer matched (nothing is posted then)."""

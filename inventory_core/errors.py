@@ -107,9 +107,13 @@ class CountConflictLine:
     """A counted line whose ``expected_on_hand`` no longer matches the ledger."""
 
     item_id: UUID
+    """The item counted."""
     location_id: UUID
+    """Where it was counted."""
     expected_on_hand: int
+    """What the counter expected to find."""
     on_hand: int
+    """What the ledger says is there now."""
 
 
 class CountConflict(InventoryError):

@@ -13,7 +13,10 @@ from inventory_core.errors import ValidationError
 
 __all__ = [
     "ADJUSTMENT_LOCATION_ID",
+    "CODE",
+    "CREATABLE_KIND",
     "CUSTOMER_LOCATION_ID",
+    "NAME",
     "SUPPLIER_LOCATION_ID",
     "VIRTUAL_LOCATION_IDS",
     "Location",
@@ -52,6 +55,11 @@ VIRTUAL_LOCATION_IDS = {
 }
 """The virtual locations have fixed ids so every adapter (and every deployment) agrees on them."""
 
+CODE = _checks.code
+NAME = _checks.text(1, 200)
+CREATABLE_KIND = _checks.one_of(LocationKind.WAREHOUSE, LocationKind.INTERNAL)
+"""The kinds a user can create (the virtual locations come with the system)."""
+
 
 @attrs.frozen
 class Location:
@@ -63,15 +71,29 @@ class Location:
     """
 
     id: UUID
-    code: str = attrs.field(validator=_checks.code)
-    name: str = attrs.field(validator=_checks.text(1, 200))
+    """The location's id."""
+    code: str = attrs.field(validator=CODE)
+    """Short code, unique across all locations (``WH1``, ``WH1-A-03``)."""
+    name: str = attrs.field(validator=NAME)
+    """What people call it."""
     kind: LocationKind = attrs.field(converter=LocationKind)
+    """``warehouse`` (a root), ``internal`` (inside a warehouse) or one of the virtual ones."""
     created_at: datetime = attrs.field(validator=_checks.aware)
+    """When it was created."""
     updated_at: datetime = attrs.field(validator=_checks.aware)
+    """When it last changed."""
     parent_id: UUID | None = None
-    ancestor_ids: tuple[UUID, ...] = attrs.field(default=(), converter=_checks.uuids)
+    """The location it is inside; ``null`` for warehouses and virtual locations."""
+    ancestor_ids: tuple[UUID, ...] = attrs.field(
+        default=(), converter=_checks.uuids, metadata=_checks.INTERNAL
+    )
     active: bool = True
-    version: int = attrs.field(default=1, validator=_checks.integer(1, 2**62))
+    """Inactive locations take no new stock; stock can still leave them."""
+    version: int = attrs.field(default=1, validator=_checks.version)
+    """Grows by one with every change; the entity tag of the location."""
+    warehouse_id: UUID | None = attrs.field(init=False)
+    """The warehouse whose tree holds it (itself, for a warehouse); ``null`` for virtual
+    locations."""
 
     def __attrs_post_init__(self) -> None:
         if self.kind is LocationKind.INTERNAL:
@@ -85,15 +107,11 @@ class Location:
             raise ValidationError(f"a {self.kind} location has no parent", "$.parent_id")
         if self.kind.is_virtual and VIRTUAL_LOCATION_IDS[self.kind] != self.id:
             raise ValidationError("virtual locations are provided by the system", "$.kind")
-
-    @property
-    def warehouse_id(self) -> UUID | None:
-        """The warehouse whose tree holds this location; ``None`` for virtual locations."""
-        if self.kind is LocationKind.WAREHOUSE:
-            return self.id
-        if self.kind is LocationKind.INTERNAL:
-            return self.ancestor_ids[0]
-        return None
+        warehouse_id = {
+            LocationKind.WAREHOUSE: self.id,
+            LocationKind.INTERNAL: self.ancestor_ids[0] if self.ancestor_ids else None,
+        }.get(self.kind)
+        object.__setattr__(self, "warehouse_id", warehouse_id)
 
     @property
     def path(self) -> tuple[UUID, ...]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import attrs
@@ -16,7 +15,9 @@ from inventory_core.errors import ValidationError
 from inventory_core.locations import Location, LocationKind
 
 __all__ = [
+    "LINES",
     "MAX_LINES",
+    "POSTABLE_KIND",
     "AdjustmentReason",
     "Movement",
     "MovementKind",
@@ -35,6 +36,12 @@ class MovementKind(enum.StrEnum):
     TRANSFER = "transfer"
     ADJUSTMENT = "adjustment"
     REVERSAL = "reversal"
+
+
+POSTABLE_KIND = _checks.one_of(
+    MovementKind.RECEIPT, MovementKind.SHIPMENT, MovementKind.TRANSFER, MovementKind.ADJUSTMENT
+)
+"""The kinds posted directly; a reversal is made by reversing a movement."""
 
 
 class AdjustmentReason(enum.StrEnum):
@@ -57,9 +64,13 @@ class MovementLine:
     """``quantity`` of one item going from one location to another."""
 
     item_id: UUID
+    """The item moved."""
     quantity: int = attrs.field(validator=_checks.quantity)
+    """How much, in the item's unit."""
     from_location_id: UUID
+    """Where it left (a virtual location for receipts and found stock)."""
     to_location_id: UUID
+    """Where it went (a virtual location for shipments and losses)."""
 
     def __attrs_post_init__(self) -> None:
         if self.from_location_id == self.to_location_id:
@@ -76,9 +87,14 @@ def _movement_lines(value: Iterable[MovementLine]) -> tuple[MovementLine, ...]:
     return tuple(value)
 
 
-def _lines(_: object, attribute: Any, value: tuple[MovementLine, ...]) -> None:
-    if not 1 <= len(value) <= MAX_LINES:
-        raise ValidationError(f"a movement has 1-{MAX_LINES} lines", "$.lines")
+def _lines(value: object) -> str | None:
+    if not isinstance(value, tuple) or not 1 <= len(value) <= MAX_LINES:
+        return f"a movement has 1-{MAX_LINES} lines"
+    return None
+
+
+LINES = _checks.Rule(_lines, {"type": "array", "minItems": 1, "maxItems": MAX_LINES})
+"""A movement has 1 to MAX_LINES lines."""
 
 
 @attrs.frozen
@@ -87,19 +103,31 @@ class Movement:
     commit order, so a reader paging with ``after=seq`` sees every movement exactly once."""
 
     id: UUID
+    """The movement's id."""
     seq: int
+    """Unique and increasing within a transaction; feed order is (transaction, ``seq``)."""
     kind: MovementKind = attrs.field(converter=MovementKind)
-    lines: tuple[MovementLine, ...] = attrs.field(converter=_movement_lines, validator=_lines)
+    """What the movement records."""
+    lines: tuple[MovementLine, ...] = attrs.field(converter=_movement_lines, validator=LINES)
+    """What moved, from where, to where."""
     actor_id: UUID
+    """Who posted it."""
     occurred_at: datetime = attrs.field(validator=_checks.aware)
+    """When it happened physically (defaults to when it was recorded)."""
     recorded_at: datetime = attrs.field(validator=_checks.aware)
-    reference: str | None = attrs.field(default=None, validator=_checks.optional_text(200))
-    note: str | None = attrs.field(default=None, validator=_checks.optional_text(2000))
+    """When the ledger recorded it."""
+    reference: str | None = attrs.field(default=None, validator=_checks.reference)
+    """The caller's reference, such as a delivery note or order number."""
+    note: str | None = attrs.field(default=None, validator=_checks.note)
+    """Free text for people."""
     reason: AdjustmentReason | None = attrs.field(
         default=None, converter=attrs.converters.optional(AdjustmentReason)
     )
+    """Why stock was adjusted: given for adjustments, and only for them."""
     reverses_id: UUID | None = None
+    """The movement this reversal undoes; given for reversals, and only for them."""
     reservation_id: UUID | None = None
+    """The reservation this shipment fulfilled."""
 
     def __attrs_post_init__(self) -> None:
         if (self.kind is MovementKind.ADJUSTMENT) != (self.reason is not None):

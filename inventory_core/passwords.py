@@ -11,9 +11,16 @@ import hmac
 import secrets
 from importlib import resources
 
+from inventory_core._checks import Rule
 from inventory_core.errors import ValidationError
 
-__all__ = ["MAX_PASSWORD_LENGTH", "MIN_PASSWORD_LENGTH", "Pbkdf2PasswordHasher", "check_password"]
+__all__ = [
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
+    "NEW_PASSWORD",
+    "Pbkdf2PasswordHasher",
+    "check_password",
+]
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
@@ -25,14 +32,24 @@ def _common_passwords() -> frozenset[str]:
     return frozenset(gzip.decompress(data).decode().split())
 
 
+def _password_length(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string"
+    if not MIN_PASSWORD_LENGTH <= len(value) <= MAX_PASSWORD_LENGTH:
+        return f"must be {MIN_PASSWORD_LENGTH}-{MAX_PASSWORD_LENGTH} characters long"
+    return None
+
+
+NEW_PASSWORD = Rule(
+    _password_length,
+    {"type": "string", "minLength": MIN_PASSWORD_LENGTH, "maxLength": MAX_PASSWORD_LENGTH},
+)
+"""The length of a new password (common ones and the username are refused too)."""
+
+
 def check_password(password: str, *, username: str | None = None, path: str = "$.password") -> None:
     """Raise ValidationError unless ``password`` is acceptable for a new password."""
-    if not isinstance(password, str):
-        raise ValidationError("must be a string", path)
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise ValidationError(
-            f"must be {MIN_PASSWORD_LENGTH}-{MAX_PASSWORD_LENGTH} characters long", path
-        )
+    NEW_PASSWORD.check(password, path)
     if password.casefold() in _common_passwords():
         raise ValidationError("is too common; choose another", path)
     if username is not None and password.casefold() == username.casefold():

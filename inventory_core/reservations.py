@@ -28,15 +28,25 @@ class Reservation:
     has passed stops counting at that instant, whether or not it has been marked expired yet."""
 
     id: UUID
+    """The reservation's id."""
     item_id: UUID
+    """The item held."""
     warehouse_id: UUID
+    """The warehouse it is held in."""
     quantity: int = attrs.field(validator=_checks.quantity)
+    """How much is held."""
     status: ReservationStatus = attrs.field(converter=ReservationStatus)
+    """Only ``active`` reservations hold stock; an overdue one reads ``expired``."""
     actor_id: UUID
+    """Who made it."""
     created_at: datetime = attrs.field(validator=_checks.aware)
+    """When it was made."""
     updated_at: datetime = attrs.field(validator=_checks.aware)
-    reference: str | None = attrs.field(default=None, validator=_checks.optional_text(200))
+    """When its status last changed."""
+    reference: str | None = attrs.field(default=None, validator=_checks.reference)
+    """The caller's reference, such as an order number."""
     expires_at: datetime | None = attrs.field(default=None, validator=_checks.optional_aware)
+    """When it stops holding stock by itself; ``null``: never."""
 
     def is_overdue(self, now: datetime) -> bool:
         """Active, but past its expiry."""

@@ -14,9 +14,13 @@ class LocationStock:
     """On hand of one item at one location (virtual locations go negative: double entry)."""
 
     item_id: UUID
+    """The item."""
     location_id: UUID
+    """The location."""
     warehouse_id: UUID | None
+    """The location's warehouse; ``null`` for virtual locations."""
     on_hand: int
+    """How much of the item is there."""
 
 
 @attrs.frozen
@@ -25,13 +29,18 @@ class WarehouseStock:
     reservations. ``available`` is negative only after a loss or a downward count (invariant 3)."""
 
     item_id: UUID
+    """The item."""
     warehouse_id: UUID
+    """The warehouse."""
     on_hand: int
+    """How much is anywhere in the warehouse's tree."""
     reserved: int
+    """How much active reservations hold."""
+    available: int = attrs.field(init=False)
+    """What can still be promised: ``on_hand`` minus ``reserved``."""
 
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "available", self.on_hand - self.reserved)
 
 
 @attrs.frozen

@@ -5,13 +5,11 @@ from __future__ import annotations
 import enum
 import re
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import attrs
 
 from inventory_core import _checks
-from inventory_core.errors import ValidationError
 
 __all__ = ["Actor", "Role", "User", "normalize_username"]
 
@@ -43,12 +41,13 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-def _username(_: object, attribute: Any, value: str) -> None:
+def _username(value: object) -> str | None:
     if not isinstance(value, str) or not USERNAME_PATTERN.fullmatch(value):
-        raise ValidationError(
-            "must be 2-64 lower-case letters, digits or . _ @ - starting with a letter or digit",
-            "$.username",
-        )
+        return "must be 2-64 lower-case letters, digits or . _ @ - starting with a letter or digit"
+    return None
+
+
+USERNAME = _checks.Rule(_username, {"type": "string", "pattern": USERNAME_PATTERN.pattern})
 
 
 @attrs.frozen
@@ -56,13 +55,20 @@ class User:
     """Someone who can log in. ``password_hash`` is opaque to the core (see PasswordHasher)."""
 
     id: UUID
-    username: str = attrs.field(validator=_username)
+    """The user's id."""
+    username: str = attrs.field(validator=USERNAME)
+    """Unique, lower case; compared without case."""
     role: Role = attrs.field(converter=Role)
-    password_hash: str = attrs.field(repr=False)
+    """What the user may do."""
+    password_hash: str = attrs.field(repr=False, metadata=_checks.INTERNAL)
     created_at: datetime = attrs.field(validator=_checks.aware)
+    """When the user was created."""
     updated_at: datetime = attrs.field(validator=_checks.aware)
+    """When the user last changed."""
     active: bool = True
-    version: int = attrs.field(default=1, validator=_checks.integer(1, 2**62))
+    """Inactive users cannot log in, and their sessions end."""
+    version: int = attrs.field(default=1, validator=_checks.version)
+    """Grows by one with every change."""
 
     @property
     def actor(self) -> Actor:

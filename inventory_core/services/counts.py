@@ -7,11 +7,14 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core import _checks
+from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles
 from inventory_core.counts import CountLine, CountResult
 from inventory_core.errors import CountConflict, CountConflictLine, FieldError, ValidationError
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID
 from inventory_core.movements import (
+    LINES,
     MAX_LINES,
     AdjustmentReason,
     Movement,
@@ -32,9 +35,12 @@ def _count_lines(value: Iterable[CountLine]) -> tuple[CountLine, ...]:
 class CountStock(Command[CountResult]):
     """What was counted; each (item, location) at most once."""
 
-    lines: tuple[CountLine, ...] = attrs.field(converter=_count_lines)
-    note: str | None = None
-    reference: str | None = None
+    lines: tuple[CountLine, ...] = attrs.field(converter=_count_lines, metadata=accepts(LINES))
+    """What was counted where."""
+    note: str | None = attrs.field(default=None, metadata=accepts(_checks.note))
+    """Free text for people."""
+    reference: str | None = attrs.field(default=None, metadata=accepts(_checks.reference))
+    """Your reference, such as the stocktake's number."""
 
 
 @handles(CountStock, role=Role.CLERK)

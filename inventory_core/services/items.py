@@ -6,9 +6,18 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles
 from inventory_core.errors import NotFound, ValidationError, VersionMismatch
-from inventory_core.items import Item
+from inventory_core.items import (
+    BARCODES,
+    NAME,
+    REORDER_POINT,
+    REORDER_QUANTITY,
+    SKU,
+    UNIT,
+    Item,
+)
 from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery, UnitOfWork
 from inventory_core.services._common import UNSET, Providers, Unset, fetch_page
@@ -20,25 +29,40 @@ from inventory_core.users import Actor, Role
 class CreateItem(Command[Item]):
     """A new item (see :class:`~inventory_core.items.Item` for the rules of each field)."""
 
-    sku: str
-    name: str
-    unit: str = "each"
-    barcodes: tuple[str, ...] = ()
-    reorder_point: int | None = None
-    reorder_quantity: int | None = None
+    sku: str = attrs.field(metadata=accepts(SKU))
+    """Stock-keeping unit: unique, compared exactly (case included)."""
+    name: str = attrs.field(metadata=accepts(NAME))
+    """What people call it."""
+    unit: str = attrs.field(default="each", metadata=accepts(UNIT))
+    """The base unit every quantity of the item counts in (``each``, ``kg``, ``m``)."""
+    barcodes: tuple[str, ...] = attrs.field(default=(), metadata=accepts(BARCODES))
+    """Barcodes that identify the item, each unique across all items."""
+    reorder_point: int | None = attrs.field(default=None, metadata=accepts(REORDER_POINT))
+    """Replenish when a warehouse's ``available`` falls below this; ``null``: never."""
+    reorder_quantity: int | None = attrs.field(default=None, metadata=accepts(REORDER_QUANTITY))
+    """How much to order when replenishing."""
 
 
 @attrs.frozen
 class ItemChanges:
     """Fields to change on an item; fields left UNSET stay as they are."""
 
-    sku: str | Unset = UNSET
-    name: str | Unset = UNSET
-    unit: str | Unset = UNSET
-    barcodes: tuple[str, ...] | Unset = UNSET
-    reorder_point: int | Unset | None = UNSET
-    reorder_quantity: int | Unset | None = UNSET
+    sku: str | Unset = attrs.field(default=UNSET, metadata=accepts(SKU))
+    """A new SKU."""
+    name: str | Unset = attrs.field(default=UNSET, metadata=accepts(NAME))
+    """A new name."""
+    unit: str | Unset = attrs.field(default=UNSET, metadata=accepts(UNIT))
+    """A new base unit."""
+    barcodes: tuple[str, ...] | Unset = attrs.field(default=UNSET, metadata=accepts(BARCODES))
+    """The new list of barcodes (replaces the old one)."""
+    reorder_point: int | Unset | None = attrs.field(default=UNSET, metadata=accepts(REORDER_POINT))
+    """A new reorder point; ``null`` clears it."""
+    reorder_quantity: int | Unset | None = attrs.field(
+        default=UNSET, metadata=accepts(REORDER_QUANTITY)
+    )
+    """A new reorder quantity; ``null`` clears it."""
     active: bool | Unset = UNSET
+    """``false`` retires the item (no new receipts); ``true`` brings it back."""
 
 
 @attrs.frozen
@@ -72,14 +96,20 @@ class ItemStock:
     """An item's stock everywhere: totals, per warehouse and per location."""
 
     item_id: UUID
+    """The item."""
     on_hand: int
+    """How much is in all warehouses together."""
     reserved: int
+    """How much active reservations hold, in all warehouses together."""
     warehouses: tuple[WarehouseStock, ...]
+    """Per warehouse."""
     locations: tuple[LocationStock, ...]
+    """Per location that holds some."""
+    available: int = attrs.field(init=False)
+    """What can still be promised: ``on_hand`` minus ``reserved``."""
 
-    @property
-    def available(self) -> int:
-        return self.on_hand - self.reserved
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "available", self.on_hand - self.reserved)
 
 
 @attrs.frozen

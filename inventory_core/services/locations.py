@@ -6,9 +6,10 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles
 from inventory_core.errors import InvalidOperation, NotFound, ValidationError, VersionMismatch
-from inventory_core.locations import Location, LocationKind
+from inventory_core.locations import CODE, CREATABLE_KIND, NAME, Location, LocationKind
 from inventory_core.paging import Page
 from inventory_core.ports import LocationQuery, UnitOfWork
 from inventory_core.services._common import UNSET, Providers, Unset, fetch_page
@@ -19,20 +20,28 @@ from inventory_core.users import Actor, Role
 class CreateLocation(Command[Location]):
     """A new warehouse (no parent) or internal location (with a parent in some warehouse tree)."""
 
-    code: str
-    name: str
-    kind: LocationKind = attrs.field(converter=LocationKind)
+    code: str = attrs.field(metadata=accepts(CODE))
+    """Short code, unique across all locations (``WH1``, ``WH1-A-03``)."""
+    name: str = attrs.field(metadata=accepts(NAME))
+    """What people call it."""
+    kind: LocationKind = attrs.field(converter=LocationKind, metadata=accepts(CREATABLE_KIND))
+    """``warehouse`` (no parent) or ``internal`` (inside a warehouse or another location)."""
     parent_id: UUID | None = None
+    """The location it is inside: required for ``internal``, refused for ``warehouse``."""
 
 
 @attrs.frozen
 class LocationChanges:
     """Fields to change; ``parent_id`` may move an internal location within its warehouse."""
 
-    code: str | Unset = UNSET
-    name: str | Unset = UNSET
+    code: str | Unset = attrs.field(default=UNSET, metadata=accepts(CODE))
+    """A new code."""
+    name: str | Unset = attrs.field(default=UNSET, metadata=accepts(NAME))
+    """A new name."""
     parent_id: UUID | Unset = UNSET
+    """Move an internal location under another location of the same warehouse."""
     active: bool | Unset = UNSET
+    """``false`` retires the location (it takes no new stock); ``true`` brings it back."""
 
 
 @attrs.frozen

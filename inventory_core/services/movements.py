@@ -8,6 +8,8 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core import _checks
+from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles
 from inventory_core.errors import (
     AlreadyExists,
@@ -24,7 +26,9 @@ from inventory_core.locations import (
     Location,
 )
 from inventory_core.movements import (
+    LINES,
     MAX_LINES,
+    POSTABLE_KIND,
     AdjustmentReason,
     Movement,
     MovementKind,
@@ -43,9 +47,15 @@ class LineRequest:
     ``to`` (the customer), and for adjustments the side that is the adjustment location."""
 
     item_id: UUID
-    quantity: int
+    """The item to move."""
+    quantity: int = attrs.field(metadata=accepts(_checks.quantity))
+    """How much, in the item's unit."""
     from_location_id: UUID | None = None
+    """Where it leaves; may be omitted for receipts (the supplier) and for adjustments that add
+    stock (the adjustment location)."""
     to_location_id: UUID | None = None
+    """Where it goes; may be omitted for shipments (the customer) and for adjustments that remove
+    stock (the adjustment location)."""
 
 
 def _line_requests(value: Iterable[LineRequest]) -> tuple[LineRequest, ...]:
@@ -56,14 +66,20 @@ def _line_requests(value: Iterable[LineRequest]) -> tuple[LineRequest, ...]:
 class PostMovement(Command[Movement]):
     """A movement to post. ``reason`` is required for adjustments and refused otherwise."""
 
-    kind: MovementKind = attrs.field(converter=MovementKind)
-    lines: tuple[LineRequest, ...] = attrs.field(converter=_line_requests)
-    reference: str | None = None
-    note: str | None = None
+    kind: MovementKind = attrs.field(converter=MovementKind, metadata=accepts(POSTABLE_KIND))
+    """What the movement records: ``receipt``, ``shipment``, ``transfer`` or ``adjustment``."""
+    lines: tuple[LineRequest, ...] = attrs.field(converter=_line_requests, metadata=accepts(LINES))
+    """What moves, from where, to where."""
+    reference: str | None = attrs.field(default=None, metadata=accepts(_checks.reference))
+    """Your reference, such as a delivery note or order number."""
+    note: str | None = attrs.field(default=None, metadata=accepts(_checks.note))
+    """Free text for people."""
     reason: AdjustmentReason | None = attrs.field(
         default=None, converter=attrs.converters.optional(AdjustmentReason)
     )
+    """Why stock is adjusted: required for adjustments, refused for the other kinds."""
     occurred_at: datetime | None = None
+    """When it happened physically, if earlier than now."""
 
 
 def _resolve_sides(kind: MovementKind, line: LineRequest) -> tuple[UUID | None, UUID | None]:
@@ -90,7 +106,7 @@ def post_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: PostMo
     kind = command.kind
     errors: list[FieldError] = []
     if kind is MovementKind.REVERSAL:
-        errors.append(FieldError("$.kind", "a reversal is posted with ReverseMovement"))
+        errors.append(FieldError("$.kind", "a reversal is made by reversing a movement"))
     if kind is MovementKind.ADJUSTMENT and command.reason is None:
         errors.append(FieldError("$.reason", "an adjustment needs a reason"))
     if kind is not MovementKind.ADJUSTMENT and command.reason is not None:
@@ -161,8 +177,11 @@ class ReverseMovement(Command[Movement]):
     original's)."""
 
     movement_id: UUID
-    reference: str | None = None
-    note: str | None = None
+    """The movement to reverse."""
+    reference: str | None = attrs.field(default=None, metadata=accepts(_checks.reference))
+    """Your reference for the reversal (default: the original's)."""
+    note: str | None = attrs.field(default=None, metadata=accepts(_checks.note))
+    """Why it is reversed."""
 
 
 @attrs.frozen

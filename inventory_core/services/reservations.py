@@ -8,10 +8,12 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core import _checks
+from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles, handles_trusted
 from inventory_core.errors import FieldError, InvalidOperation, NotFound, ValidationError
 from inventory_core.locations import CUSTOMER_LOCATION_ID, LocationKind
-from inventory_core.movements import MAX_LINES, Movement, MovementKind, MovementLine
+from inventory_core.movements import LINES, MAX_LINES, Movement, MovementKind, MovementLine
 from inventory_core.paging import Page
 from inventory_core.ports import ReservationQuery, UnitOfWork
 from inventory_core.reservations import Reservation, ReservationStatus
@@ -26,10 +28,15 @@ class ReserveStock(Command[Reservation]):
     """Hold ``quantity`` of an item in a warehouse, optionally until ``expires_at``."""
 
     item_id: UUID
+    """The item to hold."""
     warehouse_id: UUID
-    quantity: int
-    reference: str | None = None
+    """The warehouse to hold it in."""
+    quantity: int = attrs.field(metadata=accepts(_checks.quantity))
+    """How much to hold."""
+    reference: str | None = attrs.field(default=None, metadata=accepts(_checks.reference))
+    """Your reference, such as an order number."""
     expires_at: datetime | None = None
+    """When the hold ends by itself (in the future); ``null``: never."""
 
 
 @attrs.frozen
@@ -37,7 +44,9 @@ class FulfilmentLine:
     """Ship ``quantity`` from ``location_id`` (inside the reservation's warehouse)."""
 
     location_id: UUID
-    quantity: int
+    """Where to ship from (inside the reservation's warehouse)."""
+    quantity: int = attrs.field(metadata=accepts(_checks.quantity))
+    """How much to ship from there."""
 
 
 def _fulfilment_lines(value: Iterable[FulfilmentLine]) -> tuple[FulfilmentLine, ...]:
@@ -50,9 +59,15 @@ class FulfilReservation(Command[Movement]):
     up to the reservation's quantity (partial fulfilment: release and reserve again)."""
 
     reservation_id: UUID
-    lines: tuple[FulfilmentLine, ...] = attrs.field(converter=_fulfilment_lines)
-    reference: str | None = None
-    note: str | None = None
+    """The reservation to ship."""
+    lines: tuple[FulfilmentLine, ...] = attrs.field(
+        converter=_fulfilment_lines, metadata=accepts(LINES)
+    )
+    """Where to ship from; the quantities add up to the reservation's."""
+    reference: str | None = attrs.field(default=None, metadata=accepts(_checks.reference))
+    """Your reference for the shipment (default: the reservation's)."""
+    note: str | None = attrs.field(default=None, metadata=accepts(_checks.note))
+    """Free text for people."""
 
 
 @attrs.frozen

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles, handles_trusted
 from inventory_core.errors import (
     AuthenticationFailed,
@@ -16,19 +17,22 @@ from inventory_core.errors import (
     VersionMismatch,
 )
 from inventory_core.paging import Page
-from inventory_core.passwords import check_password
+from inventory_core.passwords import NEW_PASSWORD, check_password
 from inventory_core.ports import PasswordHasher, UnitOfWork
 from inventory_core.services._common import UNSET, Providers, Unset, fetch_page, require
-from inventory_core.users import Actor, Role, User, normalize_username
+from inventory_core.users import USERNAME, Actor, Role, User, normalize_username
 
 
 @attrs.frozen
 class CreateUser(Command[User]):
     """A new account (admin)."""
 
-    username: str
-    password: str = attrs.field(repr=False)
+    username: str = attrs.field(metadata=accepts(USERNAME))
+    """Unique, case-insensitive (stored in lower case)."""
+    password: str = attrs.field(repr=False, metadata=accepts(NEW_PASSWORD))
+    """8-128 characters; common passwords and the username are refused."""
     role: Role = attrs.field(converter=Role)
+    """What the user may do."""
 
 
 @attrs.frozen
@@ -47,8 +51,11 @@ class UserChanges:
     sessions (the caller owns the session store)."""
 
     role: Role | Unset = UNSET
+    """A new role (ends the user's sessions)."""
     active: bool | Unset = UNSET
-    password: str | Unset = attrs.field(default=UNSET, repr=False)
+    """``false`` deactivates the user and ends their sessions; ``true`` reactivates."""
+    password: str | Unset = attrs.field(default=UNSET, repr=False, metadata=accepts(NEW_PASSWORD))
+    """A new password set by an admin (ends the user's sessions)."""
 
 
 @attrs.frozen
@@ -78,7 +85,9 @@ class ChangePassword(Command[User]):
     """Change one's own password, proving the current one."""
 
     current_password: str = attrs.field(repr=False)
-    new_password: str = attrs.field(repr=False)
+    """The password in use now."""
+    new_password: str = attrs.field(repr=False, metadata=accepts(NEW_PASSWORD))
+    """8-128 characters; common passwords and the username are refused."""
 
 
 @attrs.frozen
