@@ -56,7 +56,6 @@ from inventory_core.ports import (
     WarehouseStockQuery,
 )
 from inventory_core.reservations import Reservation, ReservationStatus
-from inventory_core.services._common import UNSET
 from inventory_core.services.counts import CountStock
 from inventory_core.services.items import (
     ChangeItem,
@@ -102,6 +101,7 @@ from inventory_core.services.users import (
     UserChanges,
 )
 from inventory_core.stock import LocationStock, WarehouseStock
+from inventory_core.unset import UNSET
 from inventory_core.users import Actor, Role, User
 
 __version__ = "0.1.0.dev0"

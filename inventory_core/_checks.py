@@ -16,15 +16,18 @@ from uuid import UUID
 
 import attrs
 
-from inventory_core.errors import ValidationError
+from inventory_core.errors import FieldError, ValidationError
+from inventory_core.unset import Unset
 
 __all__ = [
     "CODE_PATTERN",
     "INTERNAL",
     "MAX_QUANTITY",
     "MIN_QUANTITY",
+    "ClassRule",
     "Rule",
     "accepts",
+    "check",
     "code",
     "integer",
     "quantity",
@@ -81,6 +84,54 @@ class Rule:
         return attrs.evolve(self, optional=True)
 
 
+@attrs.frozen
+class ClassRule:
+    """A rule across the fields of a command (a receipt's lines need a destination).
+
+    ``problems`` returns what is wrong as ``(path, message)`` pairs, paths relative to the
+    value (``$.lines[0].to_location_id``); ``json_schema`` is the same rule as JSON Schema
+    keywords (``allOf`` of ``if``/``then``) added to the class's schema. A class lists its
+    rules in a ``rules`` class variable."""
+
+    problems: Callable[[Any], list[tuple[str, str]]]
+    json_schema: Mapping[str, Any]
+
+
+def problems_of(value: object, path: str = "$") -> list[FieldError]:
+    """Everything the rules a command names find wrong in it, nested values included: each
+    field's ``rule`` (see :func:`accepts`), then the class's own ``rules``. Empty: it is fine."""
+    found: list[FieldError] = []
+    cls: Any = type(value)
+    if attrs.has(cls):
+        for field in attrs.fields(cls):
+            item = getattr(value, field.name)
+            rule = field.metadata.get("rule")
+            where = f"{path}.{field.name}"
+            if isinstance(rule, Rule) and not isinstance(item, Unset):
+                try:
+                    rule.check(item, where)
+                except ValidationError as exc:
+                    found += exc.errors
+                    continue
+            found += problems_of(item, where)
+        for class_rule in getattr(cls, "rules", ()):
+            found += [
+                FieldError(path + where[1:], message)
+                for where, message in class_rule.problems(value)
+            ]
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            found += problems_of(item, f"{path}[{index}]")
+    return found
+
+
+def check(value: object) -> None:
+    """Raise ValidationError listing every problem :func:`problems_of` finds."""
+    found = problems_of(value)
+    if found:
+        raise ValidationError(found)
+
+
 def accepts(rule: Rule) -> dict[str, Any]:
     """Field metadata of a command field whose values ``rule`` checks later, in the use case."""
     return {"rule": rule}
@@ -117,6 +168,23 @@ def text(min_length: int, max_length: int) -> Rule:
     return Rule(problem, schema)
 
 
+def length(min_length: int, max_length: int) -> Rule:
+    """Any string of ``min_length``..``max_length`` characters."""
+
+    def problem(value: object) -> str | None:
+        if not isinstance(value, str) or not min_length <= len(value) <= max_length:
+            return f"must be {min_length}-{max_length} characters long"
+        return None
+
+    schema = {
+        "type": "string",
+        "minLength": min_length,
+        "maxLength": max_length,
+        "pattern": "^[^\\u0000]*$",  # NUL is refused at the edge of every API
+    }
+    return Rule(problem, schema)
+
+
 def optional_text(max_length: int) -> Rule:
     return text(0, max_length).or_none()
 
@@ -148,15 +216,36 @@ count = integer(0, MAX_QUANTITY)
 version = integer(1, 2**62)
 
 
-def one_of(*values: str) -> Rule:
+def one_of(*values: str, message: str | None = None) -> Rule:
     """One of ``values`` (enum members compare equal to their values)."""
 
     def problem(value: object) -> str | None:
         if value not in values:
-            return "must be one of " + ", ".join(values)
+            return message or "must be one of " + ", ".join(values)
         return None
 
     return Rule(problem, {"type": "string", "enum": list(values)})
+
+
+def uuid_given(*names: str) -> dict[str, Any]:
+    """JSON Schema: an object whose fields ``names`` are present and not ``null`` (UUIDs)."""
+    return {
+        "required": list(names),
+        "properties": {name: {"type": "string", "format": "uuid"} for name in names},
+    }
+
+
+def when(
+    field: str, value: str, then: Mapping[str, Any], otherwise: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """JSON Schema: ``then`` applies when ``field`` is ``value`` (and ``otherwise`` when not)."""
+    schema: dict[str, Any] = {
+        "if": {"required": [field], "properties": {field: {"const": value}}},
+        "then": dict(then),
+    }
+    if otherwise is not None:
+        schema["else"] = dict(otherwise)
+    return schema
 
 
 def aware(_: object, attribute: Any, value: datetime) -> None:

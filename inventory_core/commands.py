@@ -19,7 +19,7 @@ from inventory_core.users import Actor, Role
 
 if TYPE_CHECKING:
     from inventory_core.ports import UnitOfWork
-    from inventory_core.services._common import Providers
+    from inventory_core.services._support import Providers
 
 __all__ = [
     "Command",
@@ -85,8 +85,8 @@ def handles_trusted(
     def register(
         run: Callable[[Providers, UnitOfWork, C], R],
     ) -> Callable[[Providers, UnitOfWork, C], R]:
-        def without_actor(ctx: Providers, uow: UnitOfWork, _: object, command: C) -> R:
-            return run(ctx, uow, command)
+        def without_actor(providers: Providers, uow: UnitOfWork, _: object, command: C) -> R:
+            return run(providers, uow, command)
 
         _register(command_type, Handler(without_actor, None))
         return run

@@ -30,7 +30,7 @@ from inventory_core.ids import UuidV7Generator
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import Clock, IdGenerator, PasswordHasher, UnitOfWork
 from inventory_core.services import users
-from inventory_core.services._common import Providers, require
+from inventory_core.services._support import Providers, require
 from inventory_core.users import Actor
 
 __all__ = ["Answer", "Executor", "Response", "command_fingerprint"]

@@ -57,7 +57,11 @@ VIRTUAL_LOCATION_IDS = {
 
 CODE = _checks.code
 NAME = _checks.text(1, 200)
-CREATABLE_KIND = _checks.one_of(LocationKind.WAREHOUSE, LocationKind.INTERNAL)
+CREATABLE_KIND = _checks.one_of(
+    LocationKind.WAREHOUSE,
+    LocationKind.INTERNAL,
+    message="must be warehouse or internal: virtual locations are provided by the system",
+)
 """The kinds a user can create (the virtual locations come with the system)."""
 
 

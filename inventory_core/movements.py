@@ -39,7 +39,12 @@ class MovementKind(enum.StrEnum):
 
 
 POSTABLE_KIND = _checks.one_of(
-    MovementKind.RECEIPT, MovementKind.SHIPMENT, MovementKind.TRANSFER, MovementKind.ADJUSTMENT
+    MovementKind.RECEIPT,
+    MovementKind.SHIPMENT,
+    MovementKind.TRANSFER,
+    MovementKind.ADJUSTMENT,
+    message="must be receipt, shipment, transfer or adjustment (a reversal is made by "
+    "reversing a movement)",
 )
 """The kinds posted directly; a reversal is made by reversing a movement."""
 
@@ -136,6 +141,10 @@ class Movement:
             raise ValidationError("reverses_id is given for reversals and only for them", "$")
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in set("aeiou") else f"a {word}"
+
+
 def check_sides(
     kind: MovementKind, source: Location, destination: Location, *, path: str = "$"
 ) -> None:
@@ -157,7 +166,7 @@ def check_sides(
         ok = source.kind in internal or destination.kind in internal
     if not ok:
         raise ValidationError(
-            f"a {kind} cannot move stock from a {source.kind} location to a "
-            f"{destination.kind} location",
+            f"{_a(kind)} cannot move stock from {_a(source.kind)} location to "
+            f"{_a(destination.kind)} location",
             path,
         )

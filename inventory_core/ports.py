@@ -63,16 +63,25 @@ class ItemQuery:
     """Filters of an item listing; ``text`` matches SKU or name, case-insensitively."""
 
     sku: str | None = None
+    """Only the item with this SKU."""
     barcode: str | None = None
+    """Only the item with this barcode."""
     text: str | None = None
+    """Only items whose SKU or name contains this, ignoring case."""
     active: bool | None = None
+    """Only active (``true``) or inactive (``false``) items."""
 
 
 @attrs.frozen
 class LocationQuery:
+    """Filters of a location listing."""
+
     parent_id: UUID | None = None
+    """Only the locations directly inside this one."""
     kind: LocationKind | None = None
+    """Only locations of this kind."""
     warehouse_id: UUID | None = None
+    """Only this warehouse and the locations in its tree."""
 
 
 @attrs.frozen
@@ -80,14 +89,21 @@ class MovementQuery:
     """A movement matches ``item_id`` / ``location_id`` when any of its lines does (either side)."""
 
     item_id: UUID | None = None
+    """Only movements with a line of this item."""
     location_id: UUID | None = None
+    """Only movements with a line from or to this location."""
 
 
 @attrs.frozen
 class LocationStockQuery:
+    """Filters of the on-hand listing."""
+
     item_id: UUID | None = None
+    """Only this item."""
     location_id: UUID | None = None
+    """Only this location."""
     warehouse_id: UUID | None = None
+    """Only locations in this warehouse's tree."""
 
 
 @attrs.frozen
@@ -95,16 +111,25 @@ class WarehouseStockQuery:
     """``below_reorder``: only rows whose available is below the item's ``reorder_point``."""
 
     item_id: UUID | None = None
+    """Only this item."""
     warehouse_id: UUID | None = None
+    """Only this warehouse."""
     below_reorder: bool = False
+    """Only levels whose ``available`` is below the item's reorder point."""
 
 
 @attrs.frozen
 class ReservationQuery:
+    """Filters of a reservation listing."""
+
     item_id: UUID | None = None
+    """Only reservations of this item."""
     warehouse_id: UUID | None = None
+    """Only reservations in this warehouse."""
     status: ReservationStatus | None = None
+    """Only reservations with this stored status."""
     reference: str | None = None
+    """Only reservations with this reference."""
 
 
 # ---------------------------------------------------------------- repositories

@@ -48,6 +48,17 @@ def _username(value: object) -> str | None:
 
 
 USERNAME = _checks.Rule(_username, {"type": "string", "pattern": USERNAME_PATTERN.pattern})
+"""A stored username: normalized (see :func:`normalize_username`)."""
+
+
+def _new_username(value: object) -> str | None:
+    return _username(normalize_username(value) if isinstance(value, str) else value)
+
+
+NEW_USERNAME = _checks.Rule(
+    _new_username, {"type": "string", "pattern": r"^\s*[A-Za-z0-9][A-Za-z0-9._@\-]{1,63}\s*$"}
+)
+"""A username as given for a new user: any case and outer spaces (normalized before use)."""
 
 
 @attrs.frozen

@@ -23,7 +23,7 @@ from inventory_core.movements import (
 )
 from inventory_core.ports import UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import Providers, raise_if
+from inventory_core.services._support import Providers, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -44,7 +44,9 @@ class CountStock(Command[CountResult]):
 
 
 @handles(CountStock, role=Role.CLERK)
-def count_stock(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CountStock) -> CountResult:
+def count_stock(
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: CountStock
+) -> CountResult:
     """Post the differences between counted and on hand as one ``count`` adjustment.
 
     If any line's ``expected_on_hand`` no longer matches, nothing is posted and CountConflict
@@ -60,7 +62,7 @@ def count_stock(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CountSto
             errors.append(FieldError(f"$.lines[{index}]", "item and location counted twice"))
         seen.add(key)
     raise_if(errors)
-    now = ctx.clock.now()
+    now = providers.clock.now()
     items = uow.items.get_many({line.item_id for line in command.lines})
     locations = uow.locations.get_many(
         {line.location_id for line in command.lines} | {ADJUSTMENT_LOCATION_ID}
@@ -95,7 +97,7 @@ def count_stock(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CountSto
     if not lines:
         return CountResult(None)
     movement = Movement(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         seq=0,
         kind=MovementKind.ADJUSTMENT,
         reason=AdjustmentReason.COUNT,

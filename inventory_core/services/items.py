@@ -20,8 +20,9 @@ from inventory_core.items import (
 )
 from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery, UnitOfWork
-from inventory_core.services._common import UNSET, Providers, Unset, fetch_page
+from inventory_core.services._support import Providers, fetch_page
 from inventory_core.stock import LocationStock, WarehouseStock
+from inventory_core.unset import UNSET, Unset
 from inventory_core.users import Actor, Role
 
 
@@ -120,11 +121,11 @@ class GetItemStock(Command[ItemStock]):
 
 
 @handles(CreateItem, role=Role.MANAGER)
-def create_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateItem) -> Item:
+def create_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: CreateItem) -> Item:
     """Create an item. AlreadyExists on a taken SKU or barcode."""
-    now = ctx.clock.now()
+    now = providers.clock.now()
     item = Item(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         sku=command.sku,
         name=command.name,
         unit=command.unit,
@@ -139,7 +140,7 @@ def create_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateIt
 
 
 @handles(GetItem, role=Role.VIEWER)
-def get_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetItem) -> Item:
+def get_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: GetItem) -> Item:
     item = uow.items.get(command.item_id)
     if item is None:
         raise NotFound("item", command.item_id)
@@ -148,7 +149,7 @@ def get_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetItem) ->
 
 @handles(ListItems, role=Role.VIEWER)
 def list_items(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListItems
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListItems
 ) -> Page[Item, UUID]:
     return fetch_page(
         lambda n: uow.items.list(command.query, after=command.after, limit=n),
@@ -158,7 +159,7 @@ def list_items(
 
 
 @handles(ChangeItem, role=Role.MANAGER)
-def change_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeItem) -> Item:
+def change_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: ChangeItem) -> Item:
     given = {
         k: v for k, v in attrs.asdict(command.changes, recurse=False).items() if v is not UNSET
     }
@@ -171,7 +172,9 @@ def change_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeIt
     if not given:
         return item
     try:
-        changed = attrs.evolve(item, **given, version=item.version + 1, updated_at=ctx.clock.now())
+        changed = attrs.evolve(
+            item, **given, version=item.version + 1, updated_at=providers.clock.now()
+        )
     except TypeError as exc:  # a wrongly typed field from a library caller
         raise ValidationError(str(exc)) from exc
     uow.items.update(changed)
@@ -179,8 +182,10 @@ def change_item(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeIt
 
 
 @handles(GetItemStock, role=Role.VIEWER)
-def item_stock(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetItemStock) -> ItemStock:
-    levels = uow.stock.item_levels(command.item_id, now=ctx.clock.now())
+def item_stock(
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: GetItemStock
+) -> ItemStock:
+    levels = uow.stock.item_levels(command.item_id, now=providers.clock.now())
     if levels is None:
         raise NotFound("item", command.item_id)
     warehouses, locations = levels

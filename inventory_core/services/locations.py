@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
 from uuid import UUID
 
 import attrs
 
-from inventory_core._checks import accepts
+from inventory_core._checks import ClassRule, accepts, check, uuid_given, when
 from inventory_core.commands import Command, handles
 from inventory_core.errors import InvalidOperation, NotFound, ValidationError, VersionMismatch
 from inventory_core.locations import CODE, CREATABLE_KIND, NAME, Location, LocationKind
 from inventory_core.paging import Page
 from inventory_core.ports import LocationQuery, UnitOfWork
-from inventory_core.services._common import UNSET, Providers, Unset, fetch_page
+from inventory_core.services._support import Providers, fetch_page
+from inventory_core.unset import UNSET, Unset
 from inventory_core.users import Actor, Role
+
+
+def _parent_matches_kind(command: CreateLocation) -> list[tuple[str, str]]:
+    if command.kind is LocationKind.INTERNAL and command.parent_id is None:
+        return [("$.parent_id", "an internal location needs a parent")]
+    if command.kind is LocationKind.WAREHOUSE and command.parent_id is not None:
+        return [("$.parent_id", "a warehouse has no parent")]
+    return []
+
+
+PARENT_MATCHES_KIND = ClassRule(
+    _parent_matches_kind,
+    {
+        "allOf": [
+            when(
+                "kind",
+                LocationKind.INTERNAL,
+                uuid_given("parent_id"),
+                {"properties": {"parent_id": {"type": "null"}}},
+            )
+        ]
+    },
+)
+"""An internal location has a parent; a warehouse has none."""
 
 
 @attrs.frozen
@@ -28,6 +54,8 @@ class CreateLocation(Command[Location]):
     """``warehouse`` (no parent) or ``internal`` (inside a warehouse or another location)."""
     parent_id: UUID | None = None
     """The location it is inside: required for ``internal``, refused for ``warehouse``."""
+
+    rules: ClassVar[tuple[ClassRule, ...]] = (PARENT_MATCHES_KIND,)
 
 
 @attrs.frozen
@@ -77,21 +105,16 @@ def _parent(uow: UnitOfWork, parent_id: UUID) -> Location:
 
 @handles(CreateLocation, role=Role.MANAGER)
 def create_location(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateLocation
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: CreateLocation
 ) -> Location:
     """Create a warehouse or an internal location. AlreadyExists on a taken code."""
-    if command.kind.is_virtual:
-        raise ValidationError("virtual locations are provided by the system", "$.kind")
-    now = ctx.clock.now()
+    check(command)
+    now = providers.clock.now()
     ancestors: tuple[UUID, ...] = ()
-    if command.kind is LocationKind.INTERNAL:
-        if command.parent_id is None:
-            raise ValidationError("an internal location needs a parent", "$.parent_id")
+    if command.parent_id is not None:
         ancestors = _parent(uow, command.parent_id).path
-    elif command.parent_id is not None:
-        raise ValidationError("a warehouse has no parent", "$.parent_id")
     location = Location(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         code=command.code,
         name=command.name,
         kind=command.kind,
@@ -105,7 +128,9 @@ def create_location(
 
 
 @handles(GetLocation, role=Role.VIEWER)
-def get_location(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetLocation) -> Location:
+def get_location(
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: GetLocation
+) -> Location:
     location = uow.locations.get(command.location_id)
     if location is None:
         raise NotFound("location", command.location_id)
@@ -114,7 +139,7 @@ def get_location(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetLoca
 
 @handles(ListLocations, role=Role.VIEWER)
 def list_locations(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListLocations
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListLocations
 ) -> Page[Location, UUID]:
     return fetch_page(
         lambda n: uow.locations.list(command.query, after=command.after, limit=n),
@@ -125,7 +150,7 @@ def list_locations(
 
 @handles(ChangeLocation, role=Role.MANAGER)
 def change_location(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeLocation
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ChangeLocation
 ) -> Location:
     """Rename, recode, (de)activate, or move an internal location to another parent inside the
     same warehouse. Moving between warehouses would silently move stock between warehouses, so it
@@ -163,7 +188,7 @@ def change_location(
             parent_id=new_parent_id,
             ancestor_ids=ancestors,
             version=location.version + 1,
-            updated_at=ctx.clock.now(),
+            updated_at=providers.clock.now(),
         )
     except TypeError as exc:
         raise ValidationError(str(exc)) from exc

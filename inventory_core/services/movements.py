@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any, ClassVar
 from uuid import UUID
 
 import attrs
 
 from inventory_core import _checks
-from inventory_core._checks import accepts
+from inventory_core._checks import ClassRule, accepts, check, uuid_given, when
 from inventory_core.commands import Command, handles
 from inventory_core.errors import (
     AlreadyExists,
@@ -27,7 +28,6 @@ from inventory_core.locations import (
 )
 from inventory_core.movements import (
     LINES,
-    MAX_LINES,
     POSTABLE_KIND,
     AdjustmentReason,
     Movement,
@@ -37,7 +37,7 @@ from inventory_core.movements import (
 )
 from inventory_core.ports import MovementQuery, UnitOfWork
 from inventory_core.services import _ledger
-from inventory_core.services._common import Providers, fetch_page, raise_if
+from inventory_core.services._support import Providers, fetch_page, raise_if
 from inventory_core.users import Actor, Role
 
 
@@ -62,6 +62,89 @@ def _line_requests(value: Iterable[LineRequest]) -> tuple[LineRequest, ...]:
     return tuple(value)
 
 
+_SIDES_GIVEN = {
+    MovementKind.RECEIPT: ("to_location_id",),
+    MovementKind.SHIPMENT: ("from_location_id",),
+    MovementKind.TRANSFER: ("from_location_id", "to_location_id"),
+}
+"""The sides each kind needs on every line; the other side defaults to a virtual location."""
+
+
+def _kind_needs(command: PostMovement) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+    adjustment = command.kind is MovementKind.ADJUSTMENT
+    if adjustment and command.reason is None:
+        problems.append(("$.reason", "an adjustment needs a reason"))
+    if not adjustment and command.reason is not None:
+        problems.append(("$.reason", "only adjustments take a reason"))
+    for index, line in enumerate(command.lines):
+        sides = _SIDES_GIVEN.get(command.kind, ())
+        if adjustment and line.from_location_id is None and line.to_location_id is None:
+            sides = ("from_location_id", "to_location_id")
+        problems += [
+            (f"$.lines[{index}].{side}", "is required")
+            for side in sides
+            if getattr(line, side) is None
+        ]
+    return problems
+
+
+def _virtual_side(side: str, location_id: UUID) -> dict[str, Any]:
+    # the one location of a virtual kind: given, it can only be that one
+    return {"properties": {side: {"anyOf": [{"const": str(location_id)}, {"type": "null"}]}}}
+
+
+_VIRTUAL_SIDE = {
+    MovementKind.RECEIPT: _virtual_side("from_location_id", SUPPLIER_LOCATION_ID),
+    MovementKind.SHIPMENT: _virtual_side("to_location_id", CUSTOMER_LOCATION_ID),
+}
+
+
+KIND_NEEDS = ClassRule(
+    _kind_needs,
+    {
+        "allOf": [
+            *(
+                when(
+                    "kind",
+                    kind,
+                    {
+                        "properties": {
+                            "lines": {
+                                "items": {
+                                    "allOf": [uuid_given(*sides), _VIRTUAL_SIDE.get(kind, {})]
+                                }
+                            }
+                        }
+                    },
+                )
+                for kind, sides in _SIDES_GIVEN.items()
+            ),
+            when(
+                "kind",
+                MovementKind.ADJUSTMENT,
+                {
+                    "required": ["reason"],
+                    "properties": {
+                        "reason": {"enum": [reason.value for reason in AdjustmentReason]},
+                        "lines": {
+                            "items": {
+                                "anyOf": [
+                                    uuid_given("from_location_id"),
+                                    uuid_given("to_location_id"),
+                                ]
+                            }
+                        },
+                    },
+                },
+                {"properties": {"reason": {"type": "null"}}},
+            ),
+        ]
+    },
+)
+"""Each kind's lines give the sides it needs; adjustments, and only they, give a reason."""
+
+
 @attrs.frozen
 class PostMovement(Command[Movement]):
     """A movement to post. ``reason`` is required for adjustments and refused otherwise."""
@@ -81,6 +164,18 @@ class PostMovement(Command[Movement]):
     occurred_at: datetime | None = None
     """When it happened physically, if earlier than now."""
 
+    rules: ClassVar[tuple[ClassRule, ...]] = (KIND_NEEDS,)
+
+
+_CARRIED = tuple(
+    name
+    for name in attrs.fields_dict(PostMovement)
+    if name in attrs.fields_dict(Movement) and name not in {"kind", "lines", "occurred_at"}
+)
+"""What the poster says about a movement and the ledger keeps as given (reference, note,
+reason...): every field the request shares by name with :class:`Movement`. A new optional field
+of both is carried without touching the use case."""
+
 
 def _resolve_sides(kind: MovementKind, line: LineRequest) -> tuple[UUID | None, UUID | None]:
     source, destination = line.from_location_id, line.to_location_id
@@ -97,33 +192,20 @@ def _resolve_sides(kind: MovementKind, line: LineRequest) -> tuple[UUID | None, 
 
 
 @handles(PostMovement, role=Role.CLERK)
-def post_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: PostMovement) -> Movement:
+def post_movement(
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: PostMovement
+) -> Movement:
     """Post a receipt, shipment, transfer or adjustment atomically.
 
     Outbound stock is refused (InsufficientStock) when a location lacks it, or when it would
     leave a warehouse's ``available`` negative -- except loss, damage and count adjustments,
     which record physical reality and always post."""
     kind = command.kind
+    check(command)
     errors: list[FieldError] = []
-    if kind is MovementKind.REVERSAL:
-        errors.append(FieldError("$.kind", "a reversal is made by reversing a movement"))
-    if kind is MovementKind.ADJUSTMENT and command.reason is None:
-        errors.append(FieldError("$.reason", "an adjustment needs a reason"))
-    if kind is not MovementKind.ADJUSTMENT and command.reason is not None:
-        errors.append(FieldError("$.reason", "only adjustments take a reason"))
-    if not 1 <= len(command.lines) <= MAX_LINES:
-        errors.append(FieldError("$.lines", f"a movement has 1-{MAX_LINES} lines"))
-    raise_if(errors)
-
     sides = [_resolve_sides(kind, line) for line in command.lines]
-    for index, (source, destination) in enumerate(sides):
-        if source is None:
-            errors.append(FieldError(f"$.lines[{index}].from_location_id", "is required"))
-        if destination is None:
-            errors.append(FieldError(f"$.lines[{index}].to_location_id", "is required"))
-    raise_if(errors)
 
-    now = ctx.clock.now()
+    now = providers.clock.now()
     item_ids = {line.item_id for line in command.lines}
     items = uow.items.get_many(item_ids)
     locations = uow.locations.get_many({s for pair in sides for s in pair if s})
@@ -156,16 +238,14 @@ def post_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: PostMo
             )
     raise_if(errors)
     movement = Movement(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         seq=0,
         kind=kind,
         lines=tuple(lines),
         actor_id=actor.user_id,
         occurred_at=command.occurred_at or now,
         recorded_at=now,
-        reference=command.reference,
-        note=command.note,
-        reason=command.reason,
+        **{name: getattr(command, name) for name in _CARRIED},
     )
     guard = not (command.reason is not None and command.reason.records_physical_reality)
     return _ledger.post(uow, movement, locations, now=now, guard_available=guard)
@@ -200,12 +280,12 @@ class ListMovements(Command[FeedPage[Movement]]):
 
 @handles(ReverseMovement, role=Role.MANAGER)
 def reverse_movement(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ReverseMovement
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ReverseMovement
 ) -> Movement:
     """Post the mirror image of a movement. A movement is reversed at most once, and a reversal
     is itself never reversed (post a new movement instead)."""
     movement_id = command.movement_id
-    now = ctx.clock.now()
+    now = providers.clock.now()
     original = uow.movements.get(movement_id)
     if original is None:
         raise NotFound("movement", movement_id)
@@ -218,7 +298,7 @@ def reverse_movement(
         {x for line in lines for x in (line.from_location_id, line.to_location_id)}
     )
     reversal = Movement(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         seq=0,
         kind=MovementKind.REVERSAL,
         lines=lines,
@@ -236,7 +316,9 @@ def reverse_movement(
 
 
 @handles(GetMovement, role=Role.VIEWER)
-def get_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetMovement) -> Movement:
+def get_movement(
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: GetMovement
+) -> Movement:
     movement = uow.movements.get(command.movement_id)
     if movement is None:
         raise NotFound("movement", command.movement_id)
@@ -245,7 +327,7 @@ def get_movement(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetMove
 
 @handles(ListMovements, role=Role.VIEWER)
 def list_movements(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListMovements
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListMovements
 ) -> FeedPage[Movement]:
     """Movements after ``command.after`` in feed order; a reader resuming from the page's
     ``position`` never misses a movement that commits later (see inventory_core.feed)."""

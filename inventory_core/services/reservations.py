@@ -18,7 +18,7 @@ from inventory_core.paging import Page
 from inventory_core.ports import ReservationQuery, UnitOfWork
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.services import _ledger
-from inventory_core.services._common import Providers, fetch_page, raise_if
+from inventory_core.services._support import Providers, fetch_page, raise_if
 from inventory_core.stock import WarehouseChange
 from inventory_core.users import Actor, Role
 
@@ -103,16 +103,16 @@ def _as_of(reservation: Reservation, now: datetime) -> Reservation:
 
 @handles(ReserveStock, role=Role.CLERK)
 def reserve_stock(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ReserveStock
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ReserveStock
 ) -> Reservation:
     """Reserve available stock; InsufficientStock when the warehouse's available is too low."""
-    now = ctx.clock.now()
+    now = providers.clock.now()
     if command.expires_at is not None and (
         command.expires_at.tzinfo is None or command.expires_at <= now
     ):
         raise ValidationError("must be a timezone-aware time in the future", "$.expires_at")
     reservation = Reservation(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         item_id=command.item_id,
         warehouse_id=command.warehouse_id,
         quantity=command.quantity,
@@ -151,11 +151,11 @@ def _not_active(uow: UnitOfWork, reservation_id: UUID, now: datetime) -> Excepti
 
 @handles(ReleaseReservation, role=Role.CLERK)
 def release_reservation(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ReleaseReservation
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ReleaseReservation
 ) -> Reservation:
     """Give the reserved quantity back; InvalidOperation unless the reservation is active."""
     reservation_id = command.reservation_id
-    now = ctx.clock.now()
+    now = providers.clock.now()
     released = uow.reservations.transition(reservation_id, to=ReservationStatus.RELEASED, now=now)
     if released is None:
         raise _not_active(uow, reservation_id, now)
@@ -175,14 +175,14 @@ def release_reservation(
 
 @handles(FulfilReservation, role=Role.CLERK)
 def fulfil_reservation(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: FulfilReservation
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: FulfilReservation
 ) -> Movement:
     """Ship the reserved stock from named locations of its warehouse and consume the
     reservation, in one transaction. Returns the shipment."""
     reservation_id = command.reservation_id
     if not 1 <= len(command.lines) <= MAX_LINES:
         raise ValidationError(f"a fulfilment has 1-{MAX_LINES} lines", "$.lines")
-    now = ctx.clock.now()
+    now = providers.clock.now()
     reservation = uow.reservations.get(reservation_id)
     if reservation is None:
         raise NotFound("reservation", reservation_id)
@@ -213,7 +213,7 @@ def fulfil_reservation(
     if uow.reservations.transition(reservation_id, to=ReservationStatus.FULFILLED, now=now) is None:
         raise _not_active(uow, reservation_id, now)
     shipment = Movement(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         seq=0,
         kind=MovementKind.SHIPMENT,
         lines=lines,
@@ -236,23 +236,23 @@ def fulfil_reservation(
 
 @handles(GetReservation, role=Role.VIEWER)
 def get_reservation(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetReservation
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: GetReservation
 ) -> Reservation:
     """The reservation as of now (an overdue one reads as expired)."""
     reservation = uow.reservations.get(command.reservation_id)
     if reservation is None:
         raise NotFound("reservation", command.reservation_id)
-    return _as_of(reservation, ctx.clock.now())
+    return _as_of(reservation, providers.clock.now())
 
 
 @handles(ListReservations, role=Role.VIEWER)
 def list_reservations(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListReservations
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListReservations
 ) -> Page[Reservation, UUID]:
     """Reservations as of now. Filtering by ``active`` leaves out overdue ones, so a page may hold
     fewer than ``limit`` rows while ``next_after`` still says there is more."""
     query = command.query
-    now = ctx.clock.now()
+    now = providers.clock.now()
     page = fetch_page(
         lambda n: uow.reservations.list(query, after=command.after, limit=n),
         lambda r: r.id,
@@ -265,6 +265,6 @@ def list_reservations(
 
 
 @handles_trusted(ExpireReservations)
-def expire_reservations(ctx: Providers, uow: UnitOfWork, command: ExpireReservations) -> int:
+def expire_reservations(providers: Providers, uow: UnitOfWork, command: ExpireReservations) -> int:
     """Mark every overdue reservation expired (housekeeping; availability never waits for it)."""
-    return _ledger.expire_overdue(uow, ctx.clock.now(), None)
+    return _ledger.expire_overdue(uow, providers.clock.now(), None)

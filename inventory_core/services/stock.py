@@ -7,7 +7,7 @@ import attrs
 from inventory_core.commands import Command, handles
 from inventory_core.paging import Page
 from inventory_core.ports import LocationStockQuery, StockKey, UnitOfWork, WarehouseStockQuery
-from inventory_core.services._common import Providers, fetch_page
+from inventory_core.services._support import Providers, fetch_page
 from inventory_core.stock import LocationStock, WarehouseStock
 from inventory_core.users import Actor, Role
 
@@ -32,7 +32,7 @@ class ListAvailability(Command[Page[WarehouseStock, StockKey]]):
 
 @handles(ListLocationStock, role=Role.VIEWER)
 def list_location_stock(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListLocationStock
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListLocationStock
 ) -> Page[LocationStock, StockKey]:
     return fetch_page(
         lambda n: uow.stock.location_levels(command.query, after=command.after, limit=n),
@@ -43,9 +43,9 @@ def list_location_stock(
 
 @handles(ListAvailability, role=Role.VIEWER)
 def list_availability(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListAvailability
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListAvailability
 ) -> Page[WarehouseStock, StockKey]:
-    now = ctx.clock.now()
+    now = providers.clock.now()
     return fetch_page(
         lambda n: uow.stock.warehouse_levels(command.query, now=now, after=command.after, limit=n),
         lambda r: (r.item_id, r.warehouse_id),

@@ -19,15 +19,16 @@ from inventory_core.errors import (
 from inventory_core.paging import Page
 from inventory_core.passwords import NEW_PASSWORD, check_password
 from inventory_core.ports import PasswordHasher, UnitOfWork
-from inventory_core.services._common import UNSET, Providers, Unset, fetch_page, require
-from inventory_core.users import USERNAME, Actor, Role, User, normalize_username
+from inventory_core.services._support import Providers, fetch_page, require
+from inventory_core.unset import UNSET, Unset
+from inventory_core.users import NEW_USERNAME, Actor, Role, User, normalize_username
 
 
 @attrs.frozen
 class CreateUser(Command[User]):
     """A new account (admin)."""
 
-    username: str = attrs.field(metadata=accepts(USERNAME))
+    username: str = attrs.field(metadata=accepts(NEW_USERNAME))
     """Unique, case-insensitive (stored in lower case)."""
     password: str = attrs.field(repr=False, metadata=accepts(NEW_PASSWORD))
     """8-128 characters; common passwords and the username are refused."""
@@ -123,25 +124,27 @@ def warm_dummy_hash(hasher: PasswordHasher) -> None:
 
 
 @handles_trusted(ProvisionUser)
-def provision_user(ctx: Providers, uow: UnitOfWork, command: ProvisionUser) -> User:
+def provision_user(providers: Providers, uow: UnitOfWork, command: ProvisionUser) -> User:
     """Create a user without checking who asks: for trusted operators (the CLI, bootstrap)."""
-    return _add_user(ctx, uow, command.username, command.password, command.role)
+    return _add_user(providers, uow, command.username, command.password, command.role)
 
 
 @handles(CreateUser, role=Role.ADMIN)
-def create_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
-    return _add_user(ctx, uow, command.username, command.password, command.role)
+def create_user(providers: Providers, uow: UnitOfWork, actor: Actor, command: CreateUser) -> User:
+    return _add_user(providers, uow, command.username, command.password, command.role)
 
 
-def _add_user(ctx: Providers, uow: UnitOfWork, username: str, password: str, role: Role) -> User:
+def _add_user(
+    providers: Providers, uow: UnitOfWork, username: str, password: str, role: Role
+) -> User:
     username = normalize_username(username)
     check_password(password, username=username)
-    now = ctx.clock.now()
+    now = providers.clock.now()
     user = User(
-        id=ctx.ids.new_id(),
+        id=providers.ids.new_id(),
         username=username,
         role=role,
-        password_hash=ctx.password_hasher.hash(password),
+        password_hash=providers.password_hasher.hash(password),
         created_at=now,
         updated_at=now,
     )
@@ -150,7 +153,7 @@ def _add_user(ctx: Providers, uow: UnitOfWork, username: str, password: str, rol
 
 
 @handles(GetUser, role=Role.VIEWER)
-def get_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetUser) -> User:
+def get_user(providers: Providers, uow: UnitOfWork, actor: Actor, command: GetUser) -> User:
     """Admins see anyone; everyone sees themselves."""
     if command.user_id != actor.user_id:
         require(actor, Role.ADMIN)
@@ -162,7 +165,7 @@ def get_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: GetUser) ->
 
 @handles(ListUsers, role=Role.ADMIN)
 def list_users(
-    ctx: Providers, uow: UnitOfWork, actor: Actor, command: ListUsers
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ListUsers
 ) -> Page[User, UUID]:
     return fetch_page(
         lambda n: uow.users.list(after=command.after, limit=n), lambda u: u.id, command.limit
@@ -170,7 +173,7 @@ def list_users(
 
 
 @handles(ChangeUser, role=Role.ADMIN)
-def change_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeUser) -> User:
+def change_user(providers: Providers, uow: UnitOfWork, actor: Actor, command: ChangeUser) -> User:
     """Change role, active flag or password. Admins cannot demote or deactivate themselves,
     so a deployment never loses its last way in by accident."""
     user_id, changes, expected_version = command.user_id, command.changes, command.expected_version
@@ -192,41 +195,43 @@ def change_user(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangeUs
         new = attrs.evolve(new, active=changes.active)
     if changes.password is not UNSET:
         check_password(changes.password, username=user.username)
-        new = attrs.evolve(new, password_hash=ctx.password_hasher.hash(changes.password))
+        new = attrs.evolve(new, password_hash=providers.password_hasher.hash(changes.password))
     if new == user:
         return user
-    new = attrs.evolve(new, version=user.version + 1, updated_at=ctx.clock.now())
+    new = attrs.evolve(new, version=user.version + 1, updated_at=providers.clock.now())
     uow.users.update(new)
     return new
 
 
 @handles(ChangePassword, role=Role.VIEWER)
-def change_password(ctx: Providers, uow: UnitOfWork, actor: Actor, command: ChangePassword) -> User:
+def change_password(
+    providers: Providers, uow: UnitOfWork, actor: Actor, command: ChangePassword
+) -> User:
     """A user changes their own password, proving the current one. The caller should end the
     user's other sessions."""
     current_password, new_password = command.current_password, command.new_password
     user = uow.users.get(actor.user_id)
     if user is None or not user.active:
         raise AuthenticationFailed()
-    if not ctx.password_hasher.verify(user.password_hash, current_password):
+    if not providers.password_hasher.verify(user.password_hash, current_password):
         raise AuthenticationFailed("current password is wrong")
     check_password(new_password, username=user.username, path="$.new_password")
     changed = attrs.evolve(
         user,
-        password_hash=ctx.password_hasher.hash(new_password),
+        password_hash=providers.password_hasher.hash(new_password),
         version=user.version + 1,
-        updated_at=ctx.clock.now(),
+        updated_at=providers.clock.now(),
     )
     uow.users.update(changed)
     return changed
 
 
 @handles_trusted(Authenticate)
-def authenticate(ctx: Providers, uow: UnitOfWork, command: Authenticate) -> User:
+def authenticate(providers: Providers, uow: UnitOfWork, command: Authenticate) -> User:
     """The active user with these credentials, else AuthenticationFailed -- the same error, and
     the same hashing work, whether the user is unknown, inactive or the password wrong."""
     username, password = command.username, command.password
-    hasher = ctx.password_hasher
+    hasher = providers.password_hasher
     if not isinstance(username, str) or not isinstance(password, str):
         raise AuthenticationFailed()
     user = uow.users.get_by_username(normalize_username(username))
@@ -240,7 +245,7 @@ def authenticate(ctx: Providers, uow: UnitOfWork, command: Authenticate) -> User
             user,
             password_hash=hasher.hash(password),
             version=user.version + 1,
-            updated_at=ctx.clock.now(),
+            updated_at=providers.clock.now(),
         )
         uow.users.update(user)
     return user

@@ -15,7 +15,7 @@ from inventory_core.items import Item
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import ItemQuery, UnitOfWork
-from inventory_core.services._common import Providers
+from inventory_core.services._support import Providers
 from inventory_core.services.items import CreateItem
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.users import CreateUser, ProvisionUser

@@ -29,7 +29,6 @@ from inventory_core.movements import MAX_LINES, AdjustmentReason, MovementKind
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import LocationQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
-from inventory_core.services._common import UNSET
 from inventory_core.services.counts import CountStock
 from inventory_core.services.items import (
     ChangeItem,
@@ -64,6 +63,7 @@ from inventory_core.services.reservations import (
 )
 from inventory_core.services.stock import ListAvailability
 from inventory_core.services.users import ListUsers, ProvisionUser
+from inventory_core.unset import UNSET
 
 MISSING = UUID(int=404)
 
@@ -258,10 +258,15 @@ def test_post_movement_validation_collects_every_error(h: Harness) -> None:
     item = h.item()
     with pytest.raises(ValidationError) as bad:
         h.inventory.execute(h.admin, PostMovement("reversal", [], reason=AdjustmentReason.LOSS))
-    assert paths(bad) == ["$.kind", "$.reason", "$.lines"]
+    assert sorted(paths(bad)) == ["$.kind", "$.lines", "$.reason"]
     with pytest.raises(ValidationError) as missing:
         h.inventory.execute(h.admin, PostMovement("adjustment", [LineRequest(item, 1)]))
-    assert paths(missing) == ["$.reason"]
+    # every problem at once: the reason, and the line that names neither side
+    assert paths(missing) == [
+        "$.reason",
+        "$.lines[0].from_location_id",
+        "$.lines[0].to_location_id",
+    ]
     with pytest.raises(ValidationError) as sides:
         h.inventory.execute(h.admin, PostMovement("transfer", [LineRequest(item, 1)]))
     assert paths(sides) == ["$.lines[0].from_location_id", "$.lines[0].to_location_id"]
@@ -277,11 +282,23 @@ def test_post_movement_validation_collects_every_error(h: Harness) -> None:
                 ],
             ),
         )
+    # the request's own rules first, every line at once; what it names is looked up after
+    assert paths(unknown) == ["$.lines[1].quantity", "$.lines[2].quantity"]
+    with pytest.raises(ValidationError) as unknown:
+        h.inventory.execute(
+            h.admin,
+            PostMovement(
+                "transfer",
+                [
+                    LineRequest(MISSING, 1, from_location_id=a, to_location_id=MISSING),
+                    LineRequest(item, 1, from_location_id=MISSING, to_location_id=a),
+                ],
+            ),
+        )
     assert paths(unknown) == [
         "$.lines[0].item_id",
         "$.lines[0].to_location_id",
         "$.lines[1].from_location_id",
-        "$.lines[2].quantity",
     ]
     too_many = [LineRequest(item, 1, to_location_id=a)] * (MAX_LINES + 1)
     with pytest.raises(ValidationError):

@@ -24,7 +24,6 @@ from inventory_core.passwords import (
     _common_passwords,
     check_password,
 )
-from inventory_core.services._common import UNSET
 from inventory_core.services.users import (
     Authenticate,
     ChangePassword,
@@ -34,6 +33,7 @@ from inventory_core.services.users import (
     ListUsers,
     UserChanges,
 )
+from inventory_core.unset import UNSET
 from inventory_core.users import Role
 
 GOOD = "correct-horse-battery"

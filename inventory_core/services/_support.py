@@ -1,10 +1,9 @@
-"""What every use case shares: its context, role checks, paging and the "unset" marker."""
+"""What every use case shares: its providers (clock, ids, hasher), role checks and paging."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Sequence
-from typing import Final, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -15,19 +14,6 @@ from inventory_core.users import Actor, Role
 
 T = TypeVar("T")
 K = TypeVar("K")
-
-
-class _Unset(enum.Enum):
-    UNSET = "UNSET"
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset.UNSET
-"""Marks a field of a change command that the caller did not give (so it stays as it is)."""
-
-Unset = _Unset
 
 
 @attrs.frozen
