@@ -17,22 +17,24 @@ from inventory_core.errors import InventoryError
 from inventory_core.executor import Executor
 from inventory_core.ports import LoginThrottle, SessionStore
 from inventory_http import openapi
-from inventory_http.converter import make_converter
+from inventory_http.bodies import BodyReader
+from inventory_http.converter import make_converter, make_output_converter
+from inventory_http.dependencies import Dependencies, SessionCookie
 from inventory_http.errors import (
     inventory_error_handler,
     serialize_problem,
     unexpected_error_handler,
 )
-from inventory_http.idempotency import IDEMPOTENCY_HEADER, REPLAYED_HEADER, IdempotentRunner
+from inventory_http.idempotency import REPLAYED_HEADER, IdempotentRunner
 from inventory_http.logging import configure_logging
 from inventory_http.middleware import (
     CSRF_HEADER,
     REQUEST_ID_HEADER,
+    SECURE_COOKIE_NAME,
     RequestIdMiddleware,
     SessionMiddleware,
     cookie_name,
 )
-from inventory_http.resources._common import AppContext, Deps
 from inventory_http.resources.counts import CountsResource
 from inventory_http.resources.health import HealthResource, ReadinessResource
 from inventory_http.resources.items import ItemResource, ItemsResource, ItemStockResource
@@ -51,38 +53,42 @@ from inventory_http.resources.reservations import (
 from inventory_http.resources.session import SessionResource, SessionsResource
 from inventory_http.resources.stock import AvailabilityResource, StockResource
 from inventory_http.resources.users import PasswordResource, UserResource, UsersResource
+from inventory_http.responses import Renderer
 from inventory_http.settings import Settings
 
 __all__ = ["create_app", "routes"]
 
 
 def routes(
-    ctx: AppContext, readiness: Mapping[str, Callable[[], None]], document: dict[str, object]
+    deps: Dependencies,
+    readiness: Mapping[str, Callable[[], None]],
+    document: OpenApiResource,
 ) -> list[tuple[str, object]]:
-    """Every route of DESIGN §3 with its resource (Falcon URI templates)."""
+    """The route table: every route of DESIGN §3 with its resource (Falcon URI templates). The
+    OpenAPI document is generated from this same table."""
     return [
-        ("/v1/session", SessionResource(ctx)),
-        ("/v1/sessions", SessionsResource(ctx)),
-        ("/v1/users", UsersResource(ctx)),
-        ("/v1/users/me/password", PasswordResource(ctx)),
-        ("/v1/users/{user_id:uuid}", UserResource(ctx)),
-        ("/v1/items", ItemsResource(ctx)),
-        ("/v1/items/{item_id:uuid}", ItemResource(ctx)),
-        ("/v1/items/{item_id:uuid}/stock", ItemStockResource(ctx)),
-        ("/v1/locations", LocationsResource(ctx)),
-        ("/v1/locations/{location_id:uuid}", LocationResource(ctx)),
-        ("/v1/stock", StockResource(ctx)),
-        ("/v1/availability", AvailabilityResource(ctx)),
-        ("/v1/movements", MovementsResource(ctx)),
-        ("/v1/movements/{movement_id:uuid}", MovementResource(ctx)),
-        ("/v1/movements/{movement_id:uuid}/reversal", ReversalResource(ctx)),
-        ("/v1/reservations", ReservationsResource(ctx)),
-        ("/v1/reservations/{reservation_id:uuid}", ReservationResource(ctx)),
-        ("/v1/reservations/{reservation_id:uuid}/fulfilment", FulfilmentResource(ctx)),
-        ("/v1/counts", CountsResource(ctx)),
+        ("/v1/session", SessionResource(deps)),
+        ("/v1/sessions", SessionsResource(deps)),
+        ("/v1/users", UsersResource(deps)),
+        ("/v1/users/me/password", PasswordResource(deps)),
+        ("/v1/users/{user_id:uuid}", UserResource(deps)),
+        ("/v1/items", ItemsResource(deps)),
+        ("/v1/items/{item_id:uuid}", ItemResource(deps)),
+        ("/v1/items/{item_id:uuid}/stock", ItemStockResource(deps)),
+        ("/v1/locations", LocationsResource(deps)),
+        ("/v1/locations/{location_id:uuid}", LocationResource(deps)),
+        ("/v1/stock", StockResource(deps)),
+        ("/v1/availability", AvailabilityResource(deps)),
+        ("/v1/movements", MovementsResource(deps)),
+        ("/v1/movements/{movement_id:uuid}", MovementResource(deps)),
+        ("/v1/movements/{movement_id:uuid}/reversal", ReversalResource(deps)),
+        ("/v1/reservations", ReservationsResource(deps)),
+        ("/v1/reservations/{reservation_id:uuid}", ReservationResource(deps)),
+        ("/v1/reservations/{reservation_id:uuid}/fulfilment", FulfilmentResource(deps)),
+        ("/v1/counts", CountsResource(deps)),
         ("/healthz", HealthResource()),
         ("/readyz", ReadinessResource(readiness)),
-        ("/openapi.json", OpenApiResource(document)),
+        ("/openapi.json", document),
     ]
 
 
@@ -122,20 +128,22 @@ def create_app(
     app.set_error_serializer(serialize_problem)
     app.add_error_handler(Exception, unexpected_error_handler)
     app.add_error_handler(InventoryError, inventory_error_handler)
-    ctx = AppContext(
+    deps = Dependencies(
         inventory=inventory,
         sessions=sessions,
         throttle=throttle,
-        deps=Deps(converter=make_converter(), max_body_bytes=settings.max_body_bytes),
+        bodies=BodyReader(make_converter(), settings.max_body_bytes),
+        renderer=Renderer(make_output_converter()),
         runner=IdempotentRunner(
             inventory, retention=timedelta(hours=settings.idempotency_retention_hours)
         ),
-        cookie_name=cookie_name(settings),
-        cookie_secure=settings.cookie_secure,
+        cookie=SessionCookie(cookie_name(settings), settings.cookie_secure),
     )
-    document = openapi.build_document(
-        cookie_name=ctx.cookie_name, csrf_header=CSRF_HEADER, idempotency_header=IDEMPOTENCY_HEADER
+    document = OpenApiResource()
+    table = routes(deps, readiness or {}, document)
+    document.serve(
+        openapi.build_document(table, cookie_name=SECURE_COOKIE_NAME, csrf_header=CSRF_HEADER)
     )
-    for template, resource in routes(ctx, readiness or {}, document):
+    for template, resource in table:
         app.add_route(template, resource)
     return app

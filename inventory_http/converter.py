@@ -1,11 +1,15 @@
 """A strict cattrs converter for request bodies.
 
-JSON from clients is structured into the attrs DTOs of :mod:`inventory_http.dto` without any
-silent coercion: ``"1"`` is not an integer, ``1`` is not a boolean, ``1.0`` is not an integer,
+JSON from clients is structured into the core's commands (and the few HTTP-only shapes) without any
+silent coercion: ``"1"`` is not an integer, ``1`` is not a boolean, ``1.5`` is not an integer,
 a string is not a list, unknown keys are refused. UUIDs must be in canonical 8-4-4-4-12 form and
 times in RFC 3339 with an offset. Every problem found is reported as a
 :class:`~inventory_core.errors.FieldError` whose path is ``$.lines[0].quantity`` style, so the
-HTTP layer renders it as a 422 like a domain validation error.
+HTTP layer renders it as a 422 like a domain validation error. Once the JSON types are right,
+the :class:`~inventory_core._checks.Rule` each field names is checked too, so bounds and patterns
+are refused at the edge, all at once, by the same rules the core and the OpenAPI document use.
+
+:func:`make_output_converter` is the other direction: the one way response bodies are made.
 """
 
 from __future__ import annotations
@@ -16,43 +20,34 @@ import types
 import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, NewType, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import attrs
 import cattrs
 from cattrs.errors import (
+    ClassValidationError,
     ForbiddenExtraKeysError,
     IterableValidationError,
     IterableValidationNote,
 )
 from cattrs.v import format_exception as default_format_exception
-from cattrs.v import transform_error
 
+from inventory_core._checks import problems_of
 from inventory_core.errors import FieldError, ValidationError
-from inventory_core.services._common import Unset
+from inventory_core.unset import Unset
 
 __all__ = [
-    "BOUNDS",
-    "Count",
-    "Quantity",
     "StrictValueError",
     "make_converter",
+    "make_output_converter",
+    "parse_datetime",
+    "parse_uuid",
+    "rfc3339",
     "structure",
 ]
 
 T = TypeVar("T")
-
-MAX_QUANTITY = 10**12
-
-Quantity = NewType("Quantity", int)
-"""A line quantity: an integer 1..10^12."""
-
-Count = NewType("Count", int)
-"""A counted or expected quantity, or a reorder point: an integer 0..10^12."""
-
-BOUNDS: dict[object, tuple[int, int]] = {Quantity: (1, MAX_QUANTITY), Count: (0, MAX_QUANTITY)}
-"""Inclusive ranges of the bounded integer types (also used by the OpenAPI document)."""
 
 UUID_PATTERN = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -81,7 +76,12 @@ def _str(value: object, _: object) -> str:
 
 
 def _int(value: object, _: object) -> int:
-    if type(value) is not int:  # bool is a subclass of int, and floats are not integers here
+    # JSON has one number type, and JSON Schema (which the OpenAPI document speaks) calls 85.0 an
+    # integer: so a number without a fraction is one, however it is written. Booleans (a
+    # subclass of int in Python), strings and fractions are not.
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is not int:
         raise StrictValueError("must be an integer")
     return value
 
@@ -113,16 +113,6 @@ def parse_datetime(value: object) -> datetime:
         return datetime.fromisoformat(f"{date}T{time}{fraction}{offset}").astimezone(UTC)
     except (ValueError, OverflowError):
         raise StrictValueError("is not a valid date-time") from None
-
-
-def _bounded(low: int, high: int) -> Callable[[object, object], int]:
-    def check(value: object, _: object) -> int:
-        number = _int(value, None)
-        if not low <= number <= high:
-            raise StrictValueError(f"must be between {low} and {high}")
-        return number
-
-    return check
 
 
 def _enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
@@ -164,8 +154,6 @@ def make_converter() -> cattrs.Converter:
         converter.register_structure_hook(base, _scalar)
     converter.register_structure_hook(UUID, lambda v, _: parse_uuid(v))
     converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
-    for newtype, (low, high) in BOUNDS.items():
-        converter.register_structure_hook(newtype, _bounded(low, high))
 
     def unset_union(value: object, cls: Any) -> object:
         # A PATCH field may be absent (the attrs default, UNSET) or given; given, it has the
@@ -208,23 +196,72 @@ def make_converter() -> cattrs.Converter:
     return converter
 
 
-def _format(exc: BaseException, cls: type | None) -> str:
+def _errors(exc: BaseException, path: str) -> list[FieldError]:
+    """Every problem inside a (nested) cattrs error, each with the path of its value."""
+    if isinstance(exc, ClassValidationError):
+        found: list[FieldError] = []
+        with_notes, without = exc.group_exceptions()
+        for inner, note in with_notes:
+            found += _errors(inner, f"{path}.{note.name}")
+        for inner in without:
+            found += _errors(inner, path)
+        return found
+    if isinstance(exc, IterableValidationError):
+        found = []
+        with_index, without = exc.group_exceptions()
+        for inner, index_note in with_index:
+            found += _errors(inner, f"{path}[{index_note.index!r}]")
+        for inner in without:
+            found += _errors(inner, path)
+        return found
+    if isinstance(exc, ValidationError):  # an entity's own validator, paths relative to it
+        return [FieldError(path + error.path[1:], error.message) for error in exc.errors]
     if isinstance(exc, StrictValueError):
-        return str(exc)
+        return [FieldError(path, str(exc))]
     if isinstance(exc, KeyError):
-        return "is required"
+        return [FieldError(path, "is required")]
     if isinstance(exc, ForbiddenExtraKeysError):
-        return "unknown field(s): " + ", ".join(sorted(exc.extra_fields))
-    return default_format_exception(exc, cls)
+        return [FieldError(path, "unknown field(s): " + ", ".join(sorted(exc.extra_fields)))]
+    return [FieldError(path, default_format_exception(exc, None))]
 
 
 def structure(converter: cattrs.Converter, data: object, cls: type[T]) -> T:
-    """``data`` as a ``cls``, or ValidationError listing every field error with its path."""
+    """``data`` as a ``cls``, or ValidationError listing every problem with its path: the JSON
+    types first, then the rules each field names."""
     try:
-        return converter.structure(data, cls)
+        value = converter.structure(data, cls)
     except Exception as exc:  # anything raised here was caused by the client's data
-        errors = []
-        for line in transform_error(exc, path="$", format_exception=_format):
-            message, _, path = line.rpartition(" @ ")
-            errors.append(FieldError(path or "$", message or line))
-        raise ValidationError(errors) from None
+        raise ValidationError(_errors(exc, "$")) from None
+    errors = problems_of(value)
+    if errors:
+        raise ValidationError(errors)
+    return value
+
+
+def rfc3339(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z``."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def make_output_converter() -> cattrs.Converter:
+    """Turns the core's entities and the HTTP shapes into JSON values: public fields only, ids
+    as strings, times in RFC 3339 UTC, enums as their values."""
+    converter = cattrs.Converter()
+    converter.register_unstructure_hook(UUID, str)
+    converter.register_unstructure_hook(datetime, rfc3339)
+
+    def public_only(cls: Any) -> Callable[[Any], dict[str, Any]]:
+        internal = {
+            f.name: cattrs.gen.override(omit=True)
+            for f in attrs.fields(typing.get_origin(cls) or cls)
+            if f.metadata.get("internal")
+        }
+        return cattrs.gen.make_dict_unstructure_fn(
+            cls,
+            converter,
+            _cattrs_include_init_false=True,  # derived values (available, warehouse_id)
+            **internal,  # type: ignore[arg-type]
+        )
+
+    converter.register_unstructure_hook_factory(attrs.has, public_only)
+    return converter

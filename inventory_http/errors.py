@@ -36,6 +36,7 @@ from inventory_core.errors import (
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
+    "PROBLEM_TYPES",
     "PROBLEM_TYPE_PREFIX",
     "RETRY_AFTER_UNAVAILABLE",
     "Problem",
@@ -54,6 +55,37 @@ PROBLEM_TYPE_PREFIX = "urn:inventory-core:problem:"
 
 RETRY_AFTER_UNAVAILABLE = 5
 """Seconds a client is told to wait when a backing service is down."""
+
+PROBLEM_TYPES: dict[str, tuple[int, str]] = {
+    "bad-request": (400, "A header or the request line is malformed."),
+    "malformed-json": (400, "The body is not valid UTF-8 JSON."),
+    "invalid-idempotency-key": (400, "Idempotency-Key is not 1-255 visible ASCII characters."),
+    "unauthenticated": (401, "No live session: log in first."),
+    "authentication-failed": (401, "Wrong username or password (the same for unknown users)."),
+    "permission-denied": (403, "The caller's role is too low for this."),
+    "csrf-token-mismatch": (403, "An unsafe method without the session's X-CSRF-Token."),
+    "not-found": (404, "Nothing at this path, or no such resource."),
+    "method-not-allowed": (405, "The path does not take this method; see Allow."),
+    "already-exists": (409, "A unique value is taken; `field` names it."),
+    "insufficient-stock": (
+        409,
+        "Not enough stock: `item_id`, `location_id`, `available` and `requested` say where.",
+    ),
+    "count-conflict": (409, "Stock moved while counting; `conflicts` lists the lines."),
+    "invalid-operation": (409, "The resource's state does not allow this (e.g. not active)."),
+    "concurrency-conflict": (409, "A concurrent change got in the way; retry."),
+    "idempotency-key-in-use": (409, "The first request with this key is still running; retry."),
+    "version-mismatch": (412, "If-Match names no current version."),
+    "content-too-large": (413, "The body is larger than the server accepts."),
+    "unsupported-media-type": (415, "The body is not application/json."),
+    "validation-error": (422, "Invalid fields or parameters; `errors` lists each with its path."),
+    "idempotency-key-reused": (422, "The key was used for a different request."),
+    "too-many-attempts": (429, "Too many failed logins; wait Retry-After seconds."),
+    "internal-error": (500, "The server failed; the request id is in its log."),
+    "unavailable": (503, "A backing service is down; retry after Retry-After seconds."),
+}
+"""Every problem ``type`` the API answers (after :data:`PROBLEM_TYPE_PREFIX`): its status and
+what it means. Clients can switch on them; the OpenAPI document lists them per status."""
 
 
 class Problem(falcon.HTTPError):
@@ -78,6 +110,8 @@ class Problem(falcon.HTTPError):
             description=detail,
             headers=dict(headers) if headers else None,
         )
+        if PROBLEM_TYPES.get(slug, (None,))[0] != status:
+            raise ValueError(f"{slug!r} is no registered problem type of status {status}")
         self.slug = slug
         self.extra = dict(extra or {})
 
@@ -90,7 +124,11 @@ _DETAILS = {
 
 
 def _slug_for_status(status: int) -> str:
-    return HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+    """The problem type of an error Falcon raised itself (unknown route, bad header)."""
+    slug = HTTPStatus(status).phrase.lower().replace(" ", "-").replace("'", "")
+    if PROBLEM_TYPES.get(slug, (None,))[0] == status:
+        return slug
+    return next((s for s, (code, _) in PROBLEM_TYPES.items() if code == status), "bad-request")
 
 
 def serialize_problem(req: falcon.Request, resp: falcon.Response, error: falcon.HTTPError) -> None:

@@ -1,9 +1,8 @@
 """Cross-cutting request handling: request ids, access log, security headers, sessions, CSRF.
 
-Resources declare what they need with two class attributes:
-
-* ``public_methods`` -- methods served without a session (login, health, the OpenAPI document);
-* ``csrf_exempt_methods`` -- unsafe methods that need no ``X-CSRF-Token`` (only login).
+Each responder's :func:`~inventory_http.operations.operation` declaration says what it needs:
+``public`` ones are served without a session (login, health, the OpenAPI document) and
+``csrf_exempt`` ones need no ``X-CSRF-Token`` (only login).
 
 Every other method needs a live session cookie (else 401), and every unsafe one also the
 session's CSRF token in ``X-CSRF-Token`` (else 403). A method the resource does not serve is left
@@ -26,13 +25,16 @@ from inventory_core.ports import SessionStore
 from inventory_core.users import Actor
 from inventory_http.errors import Problem
 from inventory_http.logging import request_id_var
+from inventory_http.operations import operation_of
 from inventory_http.settings import Settings
 
 __all__ = [
     "CSRF_HEADER",
     "REQUEST_ID_HEADER",
+    "SECURE_COOKIE_NAME",
     "RequestIdMiddleware",
     "SessionMiddleware",
+    "accepted_cookie_names",
     "cookie_name",
 ]
 
@@ -47,10 +49,26 @@ _HSTS = "max-age=63072000; includeSubDomains"
 access_log = logging.getLogger("inventory_http.access")
 
 
+SECURE_COOKIE_NAME = "__Host-inventory_session"
+"""The session cookie's name with Secure cookies, and the name the OpenAPI document gives."""
+PLAIN_COOKIE_NAME = "inventory_session"
+
+
 def cookie_name(settings: Settings) -> str:
-    """``__Host-inventory_session`` when cookies are Secure (the prefix requires it), else
-    ``inventory_session`` (plain-HTTP local use)."""
-    return "__Host-inventory_session" if settings.cookie_secure else "inventory_session"
+    """The name the session cookie is set under: ``__Host-inventory_session`` when cookies are
+    Secure (the prefix requires it), else ``inventory_session`` (plain-HTTP local use, where
+    browsers refuse the prefix)."""
+    return SECURE_COOKIE_NAME if settings.cookie_secure else PLAIN_COOKIE_NAME
+
+
+def accepted_cookie_names(settings: Settings) -> tuple[str, ...]:
+    """The names a session id is read from. With plain-HTTP cookies the documented secure name
+    is accepted too, so a client generated from the document works in both modes; with Secure
+    cookies only the prefixed name is, which keeps what the prefix guarantees (set by this
+    host, over HTTPS)."""
+    if settings.cookie_secure:
+        return (SECURE_COOKIE_NAME,)
+    return (PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME)
 
 
 class RequestIdMiddleware:
@@ -115,7 +133,7 @@ class SessionMiddleware:
     """
 
     def __init__(self, settings: Settings, sessions: SessionStore) -> None:
-        self._cookie = cookie_name(settings)
+        self._cookies = accepted_cookie_names(settings)
         self._sessions = sessions
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -131,8 +149,9 @@ class SessionMiddleware:
         method = req.method
         if getattr(resource, "on_" + method.lower(), None) is None:
             return  # Falcon answers (405, default OPTIONS); nothing to protect
-        values = req.get_cookie_values(self._cookie) or []
-        public = method in getattr(resource, "public_methods", frozenset())
+        declared = operation_of(resource, method)
+        values = [v for name in self._cookies for v in req.get_cookie_values(name) or []]
+        public = declared is not None and declared.public
         session = None
         if values:
             try:
@@ -150,9 +169,7 @@ class SessionMiddleware:
             return
         if session is None:
             raise Problem(401, "unauthenticated", "log in first (POST /v1/session)")
-        if method in UNSAFE_METHODS and method not in getattr(
-            resource, "csrf_exempt_methods", frozenset()
-        ):
+        if method in UNSAFE_METHODS and not (declared is not None and declared.csrf_exempt):
             token = req.get_header(CSRF_HEADER) or ""
             if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
                 raise Problem(

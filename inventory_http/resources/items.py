@@ -8,6 +8,7 @@ import falcon
 
 from inventory_core.executor import Response
 from inventory_core.items import Item
+from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery
 from inventory_core.services.items import (
     ChangeItem,
@@ -15,98 +16,119 @@ from inventory_core.services.items import (
     GetItem,
     GetItemStock,
     ItemChanges,
+    ItemStock,
     ListItems,
 )
-from inventory_http.dto import ChangeItemBody, CreateItemBody
-from inventory_http.resources import _views as views
-from inventory_http.resources._common import (
-    Query,
-    Resource,
-    actor_of,
-    if_match_version,
-    json_response,
-    page,
-    read_body,
-    send_json,
-    send_versioned,
-)
+from inventory_http.conditional import etag, if_match_version, not_modified
+from inventory_http.cursors import collection
+from inventory_http.dependencies import Resource, actor_of
+from inventory_http.operations import Paging, operation
+from inventory_http.shapes import Collection
 
 __all__ = ["ItemResource", "ItemStockResource", "ItemsResource"]
 
 
 class ItemsResource(Resource):
-    """``POST`` creates an item (manager); ``GET`` lists items by sku, barcode, text, active."""
+    """``/v1/items``: create an item, list items."""
 
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """201 with ``Location`` and ``ETag``; 409 for a taken SKU or barcode."""
-        actor = actor_of(req)
-        body = read_body(req, self.ctx.deps, CreateItemBody)
-        command = CreateItem(
-            sku=body.sku,
-            name=body.name,
-            unit=body.unit,
-            barcodes=body.barcodes,
-            reorder_point=body.reorder_point,
-            reorder_quantity=body.reorder_quantity,
-        )
+    @operation(
+        "createItem",
+        summary="Create an item",
+        tag="items",
+        status=201,
+        body=CreateItem,
+        response=Item,
+        headers=("Location", "ETag"),
+        errors=(409,),
+        replayable=True,
+        example={"sku": "BOLT-M8", "name": "Hex bolt M8x40", "unit": "each", "reorder_point": 50},
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response, body: CreateItem) -> None:
+        """Adds an item to the catalogue. SKUs and barcodes are unique: a taken one is 409
+        `already-exists` naming the `field`."""
 
         def render(item: Item) -> Response:
-            headers = (("Location", f"/v1/items/{item.id}"), ("ETag", views.etag(item.version)))
-            return json_response(views.item(item), 201, headers)
+            headers = (("Location", f"/v1/items/{item.id}"), ("ETag", etag(item.version)))
+            return self.render.response(item, 201, headers)
 
-        self.ctx.runner.run(req, resp, actor, command, render)
+        self.deps.runner.run(req, resp, actor_of(req), body, render)
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Items in creation order."""
-        actor = actor_of(req)
-        query = Query(req)
-        filters = ItemQuery(
-            sku=query.text("sku"),
-            barcode=query.text("barcode"),
-            text=query.text("q"),
-            active=query.boolean("active"),
-        )
-        limit, after = query.limit(), query.cursor("id")
-        query.check()
-        result = self.inventory.execute(actor, ListItems(filters, after=after, limit=limit))
-        send_json(resp, page([views.item(i) for i in result.items], result.next_after))
+    @operation(
+        "listItems",
+        summary="List items",
+        tag="items",
+        query=ItemQuery,
+        query_names={"text": "q"},
+        paged="id",
+        response=Collection[Item],
+        command=ListItems,
+    )
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, query: ItemQuery, paging: Paging
+    ) -> None:
+        """Items in creation order, filtered by SKU, barcode, text or active flag."""
+        command = ListItems(query, after=paging.after, limit=paging.limit)
+        result: Page[Item, UUID] = self.inventory.execute(actor_of(req), command)
+        self.render.send(resp, collection(result))
 
 
 class ItemResource(Resource):
-    """``GET`` (``If-None-Match`` → 304) and ``PATCH`` (``If-Match`` → 412) one item."""
+    """``/v1/items/{item_id}``: read and change one item."""
 
+    @operation(
+        "getItem",
+        summary="Get an item",
+        tag="items",
+        response=Item,
+        headers=("ETag",),
+        conditional=True,
+        command=GetItem,
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
-        """The item with its ``ETag``."""
+        """The item, with its version as `ETag`; `If-None-Match` with that tag answers 304."""
         item = self.inventory.execute(actor_of(req), GetItem(item_id))
-        send_versioned(req, resp, item.version, lambda: views.item(item))
+        resp.set_header("ETag", etag(item.version))
+        if not_modified(req, item.version):
+            resp.status = 304
+            return
+        self.render.send(resp, item)
 
-    def on_patch(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
-        """Change the fields given (``null`` clears the reorder fields)."""
+    @operation(
+        "changeItem",
+        summary="Change an item",
+        tag="items",
+        body=ItemChanges,
+        response=Item,
+        headers=("ETag",),
+        errors=(409,),
+        conditional=True,
+        command=ChangeItem,
+        example={"reorder_point": 80, "barcodes": ["4006381333931"]},
+    )
+    def on_patch(
+        self, req: falcon.Request, resp: falcon.Response, item_id: UUID, body: ItemChanges
+    ) -> None:
+        """Changes the fields sent and leaves the others; `null` clears the reorder fields.
+        With `If-Match`, the change applies only to that version (else 412)."""
         actor = actor_of(req)
-        body = read_body(req, self.ctx.deps, ChangeItemBody)
         expected = if_match_version(
             req, lambda: self.inventory.execute(actor, GetItem(item_id)).version
         )
-        changes = ItemChanges(
-            sku=body.sku,
-            name=body.name,
-            unit=body.unit,
-            barcodes=body.barcodes,
-            reorder_point=body.reorder_point,
-            reorder_quantity=body.reorder_quantity,
-            active=body.active,
-        )
-        item = self.inventory.execute(
-            actor, ChangeItem(item_id, changes, expected_version=expected)
-        )
-        send_versioned(req, resp, item.version, lambda: views.item(item), conditional=False)
+        item = self.inventory.execute(actor, ChangeItem(item_id, body, expected_version=expected))
+        resp.set_header("ETag", etag(item.version))
+        self.render.send(resp, item)
 
 
 class ItemStockResource(Resource):
-    """``GET /v1/items/{id}/stock``: totals, per warehouse and per location."""
+    """``/v1/items/{item_id}/stock``: an item's stock everywhere."""
 
+    @operation(
+        "getItemStock",
+        summary="Get an item's stock",
+        tag="stock",
+        response=ItemStock,
+        command=GetItemStock,
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
-        """The item's stock everywhere."""
-        send_json(
-            resp, views.item_stock(self.inventory.execute(actor_of(req), GetItemStock(item_id)))
-        )
+        """Totals, then per warehouse and per location that holds some."""
+        self.render.send(resp, self.inventory.execute(actor_of(req), GetItemStock(item_id)))

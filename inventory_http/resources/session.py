@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
 
 import falcon
 
 from inventory_core.errors import AuthenticationFailed, NotFound
 from inventory_core.services.users import Authenticate, GetUser
-from inventory_core.sessions import Session
-from inventory_core.users import User
-from inventory_http.dto import LoginBody
+from inventory_http.dependencies import Resource, actor_of
 from inventory_http.errors import Problem
 from inventory_http.idempotency import idempotency_key
-from inventory_http.resources import _views as views
-from inventory_http.resources._common import Resource, actor_of, read_body, send_json
+from inventory_http.operations import operation
+from inventory_http.shapes import Collection, CurrentSession, LoginRequest, SessionSummary
 
-__all__ = ["SessionResource", "SessionsResource", "throttled"]
+__all__ = ["SessionResource", "SessionsResource", "client_address", "throttled"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -39,28 +36,46 @@ def client_address(req: falcon.Request) -> str:
     return req.remote_addr or "unknown"
 
 
-def _session_body(user: User, session: Session) -> dict[str, Any]:
-    return {
-        "user": views.user(user),
-        "csrf_token": session.csrf_token,
-        "expires_at": views.time(session.expires_at),
-    }
+def clear_cookie(resource: Resource, resp: falcon.Response) -> None:
+    """Tell the browser to drop the session cookie (same attributes, expired)."""
+    resp.set_cookie(
+        resource.deps.cookie.name,
+        "",
+        expires=_EPOCH,
+        path="/",
+        secure=resource.deps.cookie.secure,
+        http_only=True,
+        same_site="Lax",
+    )
 
 
 class SessionResource(Resource):
-    """``POST`` logs in, ``GET`` describes the current session, ``DELETE`` logs out."""
+    """``/v1/session``: log in, describe the current session, log out."""
 
-    public_methods = frozenset({"POST"})
-    csrf_exempt_methods = frozenset({"POST"})
-
-    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Log in: a new session (new id, always) and its cookie, or 401 / 429."""
-        body = read_body(req, self.ctx.deps, LoginBody)
+    @operation(
+        "login",
+        summary="Log in",
+        tag="session",
+        status=201,
+        body=LoginRequest,
+        response=CurrentSession,
+        headers=("Set-Cookie",),
+        errors=(401, 429),
+        public=True,
+        csrf_exempt=True,
+        example={"username": "admin", "password": "correct-horse-battery-staple"},
+    )
+    def on_post(self, req: falcon.Request, resp: falcon.Response, body: LoginRequest) -> None:
+        """Starts a new session (always a new id, replacing the one of a cookie sent along) and
+        sets its cookie; the answer holds the `csrf_token` to send on unsafe requests. Wrong
+        credentials are 401 `authentication-failed`; repeated failures are 429
+        `too-many-attempts` with `Retry-After`. An `Idempotency-Key` is accepted but a login is
+        never replayed."""
         # Accepted like on every POST, but a login is never replayed: a replay would have to
         # store the session id, and logging in twice is harmless.
         idempotency_key(req)
         client = client_address(req)
-        throttle = self.ctx.throttle
+        throttle = self.deps.throttle
         wait = throttle.retry_after(username=body.username, client=client)
         if wait is not None:
             raise throttled(wait)
@@ -71,71 +86,101 @@ class SessionResource(Resource):
             raise Problem(401, "authentication-failed", "invalid username or password") from None
         throttle.record_success(username=body.username, client=client)
         if req.context.session_id is not None:
-            self.ctx.sessions.destroy(req.context.session_id)
-        session_id, session = self.ctx.sessions.create(
+            self.deps.sessions.destroy(req.context.session_id)
+        session_id, session = self.deps.sessions.create(
             user_id=user.id, role=user.role, user_agent=req.user_agent, remember=body.remember
         )
         max_age = None
         if body.remember:
             max_age = int((session.absolute_expires_at - session.created_at).total_seconds())
         resp.set_cookie(
-            self.ctx.cookie_name,
+            self.deps.cookie.name,
             session_id,
             max_age=max_age,
             path="/",
-            secure=self.ctx.cookie_secure,
+            secure=self.deps.cookie.secure,
             http_only=True,
             same_site="Lax",
         )
-        send_json(resp, _session_body(user, session), 201)
+        self.render.send(resp, CurrentSession(user, session.csrf_token, session.expires_at), 201)
 
+    @operation(
+        "getSession",
+        summary="Get the current session",
+        tag="session",
+        response=CurrentSession,
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """The current session: its user, CSRF token and expiry."""
+        """The session the cookie belongs to: its user, CSRF token and expiry, as the login
+        answered them. A session whose user was deactivated or deleted ends here (401
+        `unauthenticated`)."""
         actor = actor_of(req)
         try:
             user = self.inventory.execute(actor, GetUser(actor.user_id))
         except NotFound:
             user = None
         if user is None or not user.active:  # sessions of deactivated users end
-            self.ctx.sessions.destroy(req.context.session_id)
+            self.deps.sessions.destroy(req.context.session_id)
             raise Problem(401, "unauthenticated", "log in first (POST /v1/session)")
-        send_json(resp, _session_body(user, req.context.session))
+        session = req.context.session
+        self.render.send(resp, CurrentSession(user, session.csrf_token, session.expires_at))
 
+    @operation(
+        "logout",
+        summary="Log out",
+        tag="session",
+        status=204,
+        headers=("Set-Cookie",),
+    )
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Log out: the session ends server-side and the cookie is cleared."""
+        """Ends this session on the server and clears the cookie (an empty value that expired
+        in 1970, with the same attributes)."""
         actor_of(req)
-        self.ctx.sessions.destroy(req.context.session_id)
+        self.deps.sessions.destroy(req.context.session_id)
         clear_cookie(self, resp)
         resp.status = 204
 
 
-def clear_cookie(resource: Resource, resp: falcon.Response) -> None:
-    """Tell the browser to drop the session cookie (same attributes, expired)."""
-    resp.set_cookie(
-        resource.ctx.cookie_name,
-        "",
-        expires=_EPOCH,
-        path="/",
-        secure=resource.ctx.cookie_secure,
-        http_only=True,
-        same_site="Lax",
-    )
-
-
 class SessionsResource(Resource):
-    """``GET`` lists the caller's live sessions (never their ids); ``DELETE`` ends them all."""
+    """``/v1/sessions``: the caller's live sessions (never their ids); end them all."""
 
+    @operation(
+        "listSessions",
+        summary="List the caller's sessions",
+        tag="session",
+        response=Collection[SessionSummary],
+    )
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """The caller's sessions, oldest first; ``current`` marks this one."""
+        """The caller's live sessions, oldest first, in the collection shape (`next_cursor` is
+        always `null`). `current` marks the session making the request; ids and CSRF tokens
+        are never shown."""
         actor = actor_of(req)
         current = req.context.session.digest
-        sessions = self.ctx.sessions.list_user_sessions(actor.user_id)
-        data = [views.session_summary(s, current=s.digest == current) for s in sessions]
-        send_json(resp, {"data": data, "next_cursor": None})
+        sessions = self.deps.sessions.list_user_sessions(actor.user_id)
+        data = tuple(
+            SessionSummary(
+                created_at=s.created_at,
+                last_seen_at=s.last_seen_at,
+                expires_at=s.expires_at,
+                user_agent=s.user_agent,
+                remember=s.remember,
+                current=s.digest == current,
+            )
+            for s in sessions
+        )
+        self.render.send(resp, Collection(data, None))
 
+    @operation(
+        "logoutEverywhere",
+        summary="End all the caller's sessions",
+        tag="session",
+        status=204,
+        headers=("Set-Cookie",),
+    )
     def on_delete(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Log out everywhere, this session included."""
+        """Logs out everywhere: every session of the caller ends, this one included, and the
+        cookie is cleared."""
         actor = actor_of(req)
-        self.ctx.sessions.destroy_user_sessions(actor.user_id)
+        self.deps.sessions.destroy_user_sessions(actor.user_id)
         clear_cookie(self, resp)
         resp.status = 204

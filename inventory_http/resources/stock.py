@@ -4,46 +4,66 @@ from __future__ import annotations
 
 import falcon
 
-from inventory_core.ports import LocationStockQuery, WarehouseStockQuery
+from inventory_core.paging import Page
+from inventory_core.ports import LocationStockQuery, StockKey, WarehouseStockQuery
 from inventory_core.services.stock import ListAvailability, ListLocationStock
-from inventory_http.resources import _views as views
-from inventory_http.resources._common import Query, Resource, actor_of, page, send_json
+from inventory_core.stock import LocationStock, WarehouseStock
+from inventory_http.cursors import collection
+from inventory_http.dependencies import Resource, actor_of
+from inventory_http.operations import Paging, operation
+from inventory_http.shapes import Collection
 
 __all__ = ["AvailabilityResource", "StockResource"]
 
 
 class StockResource(Resource):
-    """Non-zero on hand per (item, location), by item, location or warehouse."""
+    """``/v1/stock``: on hand per (item, location)."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Location levels in (item, location) order."""
-        actor = actor_of(req)
-        query = Query(req)
-        filters = LocationStockQuery(
-            item_id=query.uuid("item_id"),
-            location_id=query.uuid("location_id"),
-            warehouse_id=query.uuid("warehouse_id"),
-        )
-        limit, after = query.limit(), query.cursor("key")
-        query.check()
-        result = self.inventory.execute(actor, ListLocationStock(filters, after=after, limit=limit))
-        send_json(resp, page([views.location_stock(s) for s in result.items], result.next_after))
+    @operation(
+        "listStock",
+        summary="List on-hand stock per location",
+        tag="stock",
+        query=LocationStockQuery,
+        paged="key",
+        response=Collection[LocationStock],
+        command=ListLocationStock,
+    )
+    def on_get(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        query: LocationStockQuery,
+        paging: Paging,
+    ) -> None:
+        """Non-zero on hand per item and location, in (item, location) order, filtered by
+        item, location or warehouse."""
+        command = ListLocationStock(query, after=paging.after, limit=paging.limit)
+        result: Page[LocationStock, StockKey] = self.inventory.execute(actor_of(req), command)
+        self.render.send(resp, collection(result))
 
 
 class AvailabilityResource(Resource):
-    """On hand, reserved and available per (item, warehouse); ``below_reorder=true`` lists only
-    what has fallen below its item's reorder point."""
+    """``/v1/availability``: on hand, reserved and available per (item, warehouse)."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Warehouse levels in (item, warehouse) order."""
-        actor = actor_of(req)
-        query = Query(req)
-        filters = WarehouseStockQuery(
-            item_id=query.uuid("item_id"),
-            warehouse_id=query.uuid("warehouse_id"),
-            below_reorder=query.boolean("below_reorder") or False,
-        )
-        limit, after = query.limit(), query.cursor("key")
-        query.check()
-        result = self.inventory.execute(actor, ListAvailability(filters, after=after, limit=limit))
-        send_json(resp, page([views.warehouse_stock(s) for s in result.items], result.next_after))
+    @operation(
+        "listAvailability",
+        summary="List availability per warehouse",
+        tag="stock",
+        query=WarehouseStockQuery,
+        paged="key",
+        response=Collection[WarehouseStock],
+        command=ListAvailability,
+    )
+    def on_get(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        query: WarehouseStockQuery,
+        paging: Paging,
+    ) -> None:
+        """On hand, reserved and `available` per item and warehouse, in (item, warehouse)
+        order. `below_reorder=true` lists only the levels whose `available` has fallen below
+        the item's reorder point."""
+        command = ListAvailability(query, after=paging.after, limit=paging.limit)
+        result: Page[WarehouseStock, StockKey] = self.inventory.execute(actor_of(req), command)
+        self.render.send(resp, collection(result))

@@ -3,12 +3,14 @@ and every response example it shows is a well-formed HTTP response whose JSON bo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
 from typing import Any
 
 import falcon
+import falcon.testing
 
 from inventory_core.clocks import ManualClock
 from inventory_core.executor import Executor
@@ -141,3 +143,29 @@ def test_every_response_example_is_well_formed_and_its_json_parses() -> None:
             assert parsed["type"].startswith("urn:inventory-core:problem:")
         else:
             assert content_type == "application/json", (status, headers)
+
+
+def guide_bodies(text: str) -> list[object]:
+    """Every JSON request body the guide shows: curl's ``-d '…'`` and ```json blocks."""
+    found = [m.group(1) for m in re.finditer(r"-d '(\{.*?\})'", text, re.DOTALL)]
+    found += [block for language, block in FENCE.findall(text) if language == "json"]
+    bodies: list[object] = []
+    for raw in found:
+        with contextlib.suppress(ValueError):  # shell-quoted or elided bodies are not examples
+            bodies.append(json.loads(raw))
+    return bodies
+
+
+def test_every_request_example_of_the_document_is_in_the_guide() -> None:
+    """The examples integrators see in /openapi.json are the guide's."""
+    document = falcon.testing.TestClient(build_app()).simulate_get("/openapi.json").json
+    bodies = guide_bodies(doc_text())
+    examples = {
+        f"{method.upper()} {path}": operation["requestBody"]["content"]["application/json"]
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    assert len(examples) == 13
+    missing = [name for name, content in examples.items() if content["example"] not in bodies]
+    assert missing == []
