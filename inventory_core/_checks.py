@@ -23,6 +23,7 @@ __all__ = [
     "CODE_PATTERN",
     "INTERNAL",
     "MAX_QUANTITY",
+    "MAX_TOTAL",
     "MIN_QUANTITY",
     "ClassRule",
     "Rule",
@@ -37,6 +38,12 @@ __all__ = [
 MIN_QUANTITY = 1
 MAX_QUANTITY = 10**12
 """Quantities on a line are integers in the item's base unit, 1..10^12 (safe in JSON doubles)."""
+
+MAX_TOTAL = 2**53 - 1
+"""The largest magnitude of any stock level or total the API shows (on hand, reserved and
+available, per location, per warehouse and per item; virtual locations' negative levels too):
+the largest integer a JSON number read as an IEEE double (JavaScript's Number) keeps exactly.
+Lines are at most MAX_QUANTITY, but they add up, so every level is bounded on its own."""
 
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/\-]{0,63}$")
 """SKUs and location codes: 1-64 characters, letters, digits and ``. _ / -``, not starting with

@@ -22,9 +22,11 @@ class CountLine:
     """The item counted."""
     location_id: UUID
     """Where it was counted."""
-    counted: int = attrs.field(validator=_checks.count)
+    counted: int = attrs.field(validator=_checks.integer(0, _checks.MAX_TOTAL))
     """How much was found."""
-    expected_on_hand: int | None = attrs.field(default=None, validator=_checks.count.or_none())
+    expected_on_hand: int | None = attrs.field(
+        default=None, validator=_checks.integer(0, _checks.MAX_TOTAL).or_none()
+    )
     """What the system showed before counting; if the ledger has moved since, the count is a
     conflict and nothing is posted."""
 

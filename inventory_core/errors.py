@@ -25,6 +25,7 @@ __all__ = [
     "InsufficientStock",
     "InvalidOperation",
     "InventoryError",
+    "LimitExceeded",
     "NotFound",
     "PermissionDenied",
     "Unavailable",
@@ -81,6 +82,38 @@ class InsufficientStock(InventoryError):
         self.location_id = location_id
         self.available = available
         self.requested = requested
+
+
+class LimitExceeded(InventoryError):
+    """A change would take a stock level or total beyond ``limit`` in magnitude (2^53 - 1: the
+    largest integer JSON clients read exactly); nothing was changed. Retrying cannot help until
+    other movements bring the level back."""
+
+    code = "limit-exceeded"
+
+    def __init__(
+        self,
+        *,
+        item_id: UUID,
+        location_id: UUID | None,
+        level: str,
+        current: int,
+        change: int,
+        limit: int,
+    ) -> None:
+        where = f"at {location_id}" if location_id is not None else "over all warehouses"
+        super().__init__(
+            f"{level} of item {item_id} {where} is {current}; changing it by {change} would "
+            f"take it beyond the limit of {limit} (or -{limit})"
+        )
+        self.item_id = item_id
+        self.location_id = location_id
+        """The location or warehouse of the level; ``None`` for the item's total."""
+        self.level = level
+        """``on_hand`` or ``reserved``."""
+        self.current = current
+        self.change = change
+        self.limit = limit
 
 
 class ConcurrencyConflict(InventoryError):

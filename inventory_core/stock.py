@@ -6,7 +6,9 @@ from uuid import UUID
 
 import attrs
 
-__all__ = ["LocationChange", "LocationStock", "WarehouseChange", "WarehouseStock"]
+from inventory_core._checks import MAX_TOTAL
+
+__all__ = ["MAX_TOTAL", "LocationChange", "LocationStock", "WarehouseChange", "WarehouseStock"]
 
 
 @attrs.frozen
@@ -46,7 +48,8 @@ class WarehouseStock:
 @attrs.frozen
 class LocationChange:
     """Add ``delta`` to the on hand of ``item_id`` at ``location_id``. When ``holds_stock`` the
-    result must not be negative (invariant 2), else the whole change raises InsufficientStock."""
+    result must not be negative (invariant 2), else the whole change raises InsufficientStock;
+    at any location it must stay within MAX_TOTAL in magnitude, else LimitExceeded."""
 
     item_id: UUID
     location_id: UUID
@@ -61,6 +64,8 @@ class WarehouseChange:
     ``reserved`` must stay ≥ 0. When ``guard_available`` is set and the change lowers
     ``available`` (``on_hand_delta - reserved_delta < 0``), the resulting ``available`` must be ≥ 0,
     else InsufficientStock. Changes that record physical reality pass ``guard_available=False``.
+    Both parts stay at most MAX_TOTAL, and so do the item's totals over all its warehouses where
+    a change raises them, else LimitExceeded.
     """
 
     item_id: UUID

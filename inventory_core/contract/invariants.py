@@ -12,7 +12,7 @@ from inventory_core.locations import Location
 from inventory_core.movements import Movement
 from inventory_core.ports import LocationQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import Reservation, ReservationStatus
-from inventory_core.stock import WarehouseStock
+from inventory_core.stock import MAX_TOTAL, WarehouseStock
 
 __all__ = ["Snapshot", "check_invariants", "snapshot"]
 
@@ -72,7 +72,8 @@ def snapshot(h: Harness) -> Snapshot:
 
 
 def check_invariants(h: Harness, *, short_allowed: Iterable[tuple[UUID, UUID]] = ()) -> None:
-    """Assert invariants 1-5 (6 is checked around each failing operation with ``snapshot``).
+    """Assert invariants 1-5 (6 is checked around each failing operation with ``snapshot``),
+    and that every level and every item's totals are JSON-safe (within MAX_TOTAL).
     ``short_allowed`` lists (item, warehouse) pairs a loss or downward count may have left with
     ``available < 0``; without it, any negative availability is a failure... unless it can be
     explained by such a movement in the ledger, which is what the default checks."""
@@ -105,6 +106,7 @@ def check_invariants(h: Harness, *, short_allowed: Iterable[tuple[UUID, UUID]] =
     for (item, loc), on_hand in stored.items():
         if locations[loc].kind.holds_stock:
             assert on_hand >= 0, f"invariant 2: {item} at {loc} is {on_hand}"
+        assert abs(on_hand) <= MAX_TOTAL, f"JSON-safe levels: {item} at {loc} is {on_hand}"
 
     now = h.clock.now()
     reserved: dict[tuple[UUID, UUID], int] = defaultdict(int)
@@ -118,7 +120,12 @@ def check_invariants(h: Harness, *, short_allowed: Iterable[tuple[UUID, UUID]] =
         for line in m.lines
     }
     allowed = set(short_allowed) | physical
+    totals: dict[UUID, tuple[int, int]] = defaultdict(lambda: (0, 0))
     for row in _warehouse_levels(h):
+        on_hand_total, reserved_total = totals[row.item_id]
+        totals[row.item_id] = (on_hand_total + row.on_hand, reserved_total + row.reserved)
+        assert row.on_hand <= MAX_TOTAL, f"JSON-safe levels: {row} on hand"
+        assert row.reserved <= MAX_TOTAL, f"JSON-safe levels: {row} reserved"
         key = (row.item_id, row.warehouse_id)
         tree_on_hand = sum(
             stored.get((row.item_id, loc.id), 0)
@@ -133,3 +140,8 @@ def check_invariants(h: Harness, *, short_allowed: Iterable[tuple[UUID, UUID]] =
         assert row.reserved >= 0, f"invariant 3: reserved < 0 for {key}"
         if row.available < 0:
             assert key in allowed, f"invariant 3: {key} available {row.available} < 0"
+    for item, (on_hand_total, reserved_total) in totals.items():
+        assert max(on_hand_total, reserved_total) <= MAX_TOTAL, (
+            f"JSON-safe levels: item {item} totals {on_hand_total} on hand, "
+            f"{reserved_total} reserved"
+        )

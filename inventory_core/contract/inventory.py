@@ -10,8 +10,9 @@ from uuid import UUID, uuid4
 import attrs
 import pytest
 
+from inventory_core._checks import MAX_QUANTITY
 from inventory_core.contract.adapter import ContractAdapter, Harness
-from inventory_core.contract.invariants import check_invariants
+from inventory_core.contract.invariants import check_invariants, snapshot
 from inventory_core.counts import CountLine
 from inventory_core.errors import (
     AlreadyExists,
@@ -20,6 +21,7 @@ from inventory_core.errors import (
     IdempotencyKeyReused,
     InsufficientStock,
     InvalidOperation,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     ValidationError,
@@ -34,7 +36,13 @@ from inventory_core.locations import (
     SUPPLIER_LOCATION_ID,
     LocationKind,
 )
-from inventory_core.movements import AdjustmentReason, Movement, MovementKind, MovementLine
+from inventory_core.movements import (
+    MAX_LINES,
+    AdjustmentReason,
+    Movement,
+    MovementKind,
+    MovementLine,
+)
 from inventory_core.ports import (
     ItemQuery,
     LocationQuery,
@@ -85,7 +93,7 @@ from inventory_core.services.users import (
     GetUser,
     UserChanges,
 )
-from inventory_core.stock import LocationChange
+from inventory_core.stock import MAX_TOTAL, LocationChange, WarehouseChange
 from inventory_core.users import Role
 
 __all__ = ["InventoryContract"]
@@ -643,6 +651,195 @@ class InventoryContract:
         h.inventory.execute(h.admin, ReserveStock(item, wh, 10))
         h.inventory.execute(h.admin, CountStock([CountLine(item, a, counted=4)]))
         assert available(h, item, wh) == -6
+        check_invariants(h)
+
+    # ------------------------------------------------------------ JSON-safe levels
+
+    def test_levels_and_totals_stay_within_the_json_safe_limit(self, h: Harness) -> None:
+        # The repository call every use case posts through, straight to the limit: the levels
+        # it reaches need not come from a ledger here (so no check_invariants).
+        wh, wh2 = h.warehouse(), h.warehouse()
+        a, b = h.bin(wh), h.bin(wh2)
+        item = h.item()
+
+        def levels() -> object:
+            keys = [
+                (item, a),
+                (item, b),
+                (item, SUPPLIER_LOCATION_ID),
+                (item, CUSTOMER_LOCATION_ID),
+            ]
+            with h.unit_of_work() as uow:
+                return (
+                    uow.stock.on_hand(keys),
+                    uow.stock.warehouse_levels(
+                        WarehouseStockQuery(item_id=item), now=h.clock.now(), after=None, limit=None
+                    ),
+                )
+
+        def apply(*changes: LocationChange | WarehouseChange) -> None:
+            with h.unit_of_work() as uow:
+                uow.stock.apply(
+                    [c for c in changes if isinstance(c, LocationChange)],
+                    [c for c in changes if isinstance(c, WarehouseChange)],
+                )
+
+        def refused(*changes: LocationChange | WarehouseChange) -> tuple[object, ...]:
+            before = levels()
+            with pytest.raises(LimitExceeded) as error:
+                apply(*changes)
+            assert levels() == before  # all or nothing
+            e = error.value
+            assert (e.item_id, e.limit) == (item, MAX_TOTAL)
+            return (e.location_id, e.level, e.current, e.change)
+
+        # Up to the limit exactly is allowed everywhere.
+        apply(
+            LocationChange(item, a, MAX_TOTAL, True),
+            LocationChange(item, SUPPLIER_LOCATION_ID, -MAX_TOTAL, False),
+            WarehouseChange(item, wh, on_hand_delta=MAX_TOTAL),
+        )
+        # A bin one past it, among changes that would be allowed: the whole call is refused.
+        assert refused(
+            LocationChange(item, a, 1, True),
+            LocationChange(item, b, 1, True),
+            LocationChange(item, CUSTOMER_LOCATION_ID, -2, False),
+            WarehouseChange(item, wh, on_hand_delta=1),
+            WarehouseChange(item, wh2, on_hand_delta=1),
+        ) == (a, "on_hand", MAX_TOTAL, 1)
+        # A virtual location, below the negative limit; a change beyond the limit on its own.
+        assert refused(LocationChange(item, SUPPLIER_LOCATION_ID, -1, False)) == (
+            SUPPLIER_LOCATION_ID,
+            "on_hand",
+            -MAX_TOTAL,
+            -1,
+        )
+        assert refused(LocationChange(item, CUSTOMER_LOCATION_ID, MAX_TOTAL + 1, False)) == (
+            CUSTOMER_LOCATION_ID,
+            "on_hand",
+            0,
+            MAX_TOTAL + 1,
+        )
+        # A warehouse; and the item's total over its warehouses, though each is within it.
+        assert refused(WarehouseChange(item, wh, on_hand_delta=1, guard_available=False)) == (
+            wh,
+            "on_hand",
+            MAX_TOTAL,
+            1,
+        )
+        assert refused(WarehouseChange(item, wh2, on_hand_delta=1)) == (
+            None,
+            "on_hand",
+            MAX_TOTAL,
+            1,
+        )
+        # Lowering is never refused by the limit, and makes room.
+        apply(WarehouseChange(item, wh, on_hand_delta=-1, guard_available=False))
+        apply(WarehouseChange(item, wh2, on_hand_delta=1))
+        # Reserved: per warehouse and in total.
+        apply(
+            WarehouseChange(item, wh, reserved_delta=MAX_TOTAL - 1),
+            WarehouseChange(item, wh2, reserved_delta=1),
+        )
+        assert refused(WarehouseChange(item, wh, reserved_delta=2, guard_available=False)) == (
+            wh,
+            "reserved",
+            MAX_TOTAL - 1,
+            2,
+        )
+        assert refused(WarehouseChange(item, wh2, reserved_delta=1, guard_available=False)) == (
+            None,
+            "reserved",
+            MAX_TOTAL,
+            1,
+        )
+        stock = h.inventory.execute(h.admin, GetItemStock(item))
+        assert (stock.on_hand, stock.reserved, stock.available) == (MAX_TOTAL, MAX_TOTAL, 0)
+
+    def test_movements_beyond_the_json_safe_limit_are_refused_whole(self, h: Harness) -> None:
+        wh, wh2 = h.warehouse(), h.warehouse()
+        a, b = h.bin(wh), h.bin(wh2)
+        item = h.item()
+        full = [LineRequest(item, MAX_QUANTITY, to_location_id=a)] * MAX_LINES
+        big = MAX_QUANTITY * MAX_LINES
+        for _ in range(MAX_TOTAL // big):  # 9 x 10^15
+            h.inventory.execute(h.admin, PostMovement("receipt", full))
+
+        def refused(command: PostMovement) -> tuple[object, ...]:
+            before = snapshot(h)
+            with pytest.raises(LimitExceeded) as error:
+                h.inventory.execute(h.admin, command)
+            assert snapshot(h) == before  # nothing of it is posted
+            e = error.value
+            assert (e.item_id, e.limit) == (item, MAX_TOTAL)
+            return (e.location_id, e.level, e.current, e.change)
+
+        # The issue's ten receipts: the tenth would pass 2^53 - 1 at the bin.
+        assert refused(PostMovement("receipt", full)) == (a, "on_hand", 9 * big, big)
+        # Up to the limit exactly still posts.
+        rest, last = divmod(MAX_TOTAL - 9 * big, MAX_QUANTITY)
+        h.inventory.execute(
+            h.admin,
+            PostMovement(
+                "receipt",
+                [LineRequest(item, MAX_QUANTITY, to_location_id=a)] * rest
+                + [LineRequest(item, last, to_location_id=a)],
+            ),
+        )
+        assert on_hand(h, item, a) == MAX_TOTAL
+        # Found stock in another warehouse: that one is within it, the item's total is not.
+        found = PostMovement(
+            "adjustment", [LineRequest(item, 1, to_location_id=b)], reason=AdjustmentReason.FOUND
+        )
+        assert refused(found) == (None, "on_hand", MAX_TOTAL, 1)
+        # Moving stock between warehouses keeps the total; shipping lowers it...
+        h.inventory.execute(
+            h.admin,
+            PostMovement("transfer", [LineRequest(item, 5, from_location_id=a, to_location_id=b)]),
+        )
+        h.inventory.execute(
+            h.admin, PostMovement("shipment", [LineRequest(item, 7, from_location_id=a)])
+        )
+        # ...but the supplier has given all a JSON client can count: a virtual location's limit.
+        receipt = PostMovement("receipt", [LineRequest(item, 1, to_location_id=b)])
+        assert refused(receipt) == (SUPPLIER_LOCATION_ID, "on_hand", -MAX_TOTAL, -1)
+        h.inventory.execute(h.admin, found)
+        stock = h.inventory.execute(h.admin, GetItemStock(item))
+        assert (stock.on_hand, stock.available) == (MAX_TOTAL - 6, MAX_TOTAL - 6)
+        check_invariants(h)
+
+    def test_a_count_down_by_more_than_a_line_holds_posts_several_lines(self, h: Harness) -> None:
+        wh = h.warehouse()
+        a, b = h.bin(wh), h.bin(wh)
+        item = h.item()
+        h.inventory.execute(
+            h.admin,
+            PostMovement("receipt", [LineRequest(item, MAX_QUANTITY, to_location_id=a)] * 3),
+        )
+        # The issue: 3 x 10^12 counted down to 0 (one line carries at most 10^12).
+        result = h.inventory.execute(h.admin, CountStock([CountLine(item, a, counted=0)]))
+        assert result.movement is not None
+        assert [(line.quantity, line.from_location_id) for line in result.movement.lines] == [
+            (MAX_QUANTITY, a)
+        ] * 3
+        assert on_hand(h, item, a) == 0
+        # More adjustment lines than a movement holds: refused on the lines, nothing posted.
+        h.inventory.execute(
+            h.admin,
+            PostMovement(
+                "receipt", [LineRequest(item, MAX_QUANTITY, to_location_id=a)] * MAX_LINES
+            ),
+        )
+        receive(h, item, b, 1)
+        before = snapshot(h)
+        both = CountStock([CountLine(item, a, counted=0), CountLine(item, b, counted=0)])
+        with pytest.raises(ValidationError) as too_many:
+            h.inventory.execute(h.admin, both)
+        assert [e.path for e in too_many.value.errors] == ["$.lines"]
+        assert snapshot(h) == before
+        result = h.inventory.execute(h.admin, CountStock([CountLine(item, a, counted=0)]))
+        assert result.movement is not None
+        assert len(result.movement.lines) == MAX_LINES
         check_invariants(h)
 
     # ------------------------------------------------------------ stock queries

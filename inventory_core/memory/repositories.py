@@ -15,6 +15,7 @@ from inventory_core.errors import (
     AlreadyExists,
     InsufficientStock,
     InvalidOperation,
+    LimitExceeded,
     NotFound,
     VersionMismatch,
 )
@@ -33,7 +34,13 @@ from inventory_core.ports import (
     WarehouseStockQuery,
 )
 from inventory_core.reservations import Reservation, ReservationStatus
-from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_core.stock import (
+    MAX_TOTAL,
+    LocationChange,
+    LocationStock,
+    WarehouseChange,
+    WarehouseStock,
+)
 from inventory_core.users import User
 
 if TYPE_CHECKING:
@@ -48,6 +55,26 @@ def _page(rows: Iterable[T], key: Callable[[T], Any], after: Any, limit: int | N
     if after is not None:
         ordered = [row for row in ordered if key(row) > after]
     return ordered if limit is None else ordered[:limit]
+
+
+def _beyond(value: int) -> bool:
+    return not -MAX_TOTAL <= value <= MAX_TOTAL
+
+
+def _check_limit(item_id: UUID, where: UUID | None, *changes: tuple[str, int, int]) -> None:
+    """Raise LimitExceeded for the first ``(level, current, change)`` of ``item_id`` at
+    warehouse ``where`` (``None``: the item's totals) that ends beyond MAX_TOTAL in magnitude,
+    or changes by more."""
+    for level, current, change in changes:
+        if _beyond(current + change) or _beyond(change):
+            raise LimitExceeded(
+                item_id=item_id,
+                location_id=where,
+                level=level,
+                current=current,
+                change=change,
+                limit=MAX_TOTAL,
+            )
 
 
 def _check_version(entity: str, key: UUID, stored: int | None, new: int) -> None:
@@ -243,7 +270,9 @@ class InMemoryMovementRepository:
 
 
 class InMemoryStockRepository:
-    """Stock levels. ``apply`` checks every change before writing any, so it is all or nothing."""
+    """Stock levels. ``apply`` checks every change before writing any, so it is all or nothing;
+    it judges them in the Postgres adapter's lock order (stock-holding locations, virtual ones,
+    warehouses, item totals), so both name the same row when several are refused."""
 
     def __init__(self, store: InMemoryStore) -> None:
         self._s = store
@@ -258,16 +287,26 @@ class InMemoryStockRepository:
             location_deltas[key] += change.delta
             holds_stock[key] = holds_stock.get(key, False) or change.holds_stock
         new_location_levels: dict[StockKey, int] = {}
-        for key in sorted(location_deltas):
+        for key in sorted(location_deltas, key=lambda k: (not holds_stock[k], k)):
             delta = location_deltas[key]
             current = self._s.location_levels.get(key) or 0
             if holds_stock[key] and current + delta < 0:
                 raise InsufficientStock(
                     item_id=key[0], location_id=key[1], available=current, requested=-delta
                 )
+            if _beyond(current + delta) or _beyond(delta):
+                raise LimitExceeded(
+                    item_id=key[0],
+                    location_id=key[1],
+                    level="on_hand",
+                    current=current,
+                    change=delta,
+                    limit=MAX_TOTAL,
+                )
             new_location_levels[key] = current + delta
 
         new_warehouse_levels: dict[StockKey, tuple[int, int]] = {}
+        item_deltas: dict[UUID, tuple[int, int]] = {}
         for wh_change in sorted(warehouses, key=lambda c: (c.item_id, c.warehouse_id)):
             key = (wh_change.item_id, wh_change.warehouse_id)
             on_hand, reserved = (
@@ -297,12 +336,42 @@ class InMemoryStockRepository:
                     available=on_hand,
                     requested=-wh_change.on_hand_delta,
                 )
+            _check_limit(
+                key[0],
+                key[1],
+                ("on_hand", on_hand, wh_change.on_hand_delta),
+                ("reserved", reserved, wh_change.reserved_delta),
+            )
             new_warehouse_levels[key] = (new_on_hand, new_reserved)
+            total_on_hand, total_reserved = item_deltas.get(key[0], (0, 0))
+            item_deltas[key[0]] = (
+                total_on_hand + wh_change.on_hand_delta,
+                total_reserved + wh_change.reserved_delta,
+            )
+
+        # An item's totals over all its warehouses are bounded where they grow (as on Postgres,
+        # where only growing totals are checked: lowering cannot pass the limit).
+        new_item_totals: dict[UUID, tuple[int, int]] = {}
+        for item_id in sorted(item_deltas):
+            on_hand_delta, reserved_delta = item_deltas[item_id]
+            on_hand, reserved = self._s.item_totals.get(item_id) or (0, 0)
+            grown = [
+                (level, current, change)
+                for level, current, change in (
+                    ("on_hand", on_hand, on_hand_delta),
+                    ("reserved", reserved, reserved_delta),
+                )
+                if change > 0
+            ]
+            _check_limit(item_id, None, *grown)
+            new_item_totals[item_id] = (on_hand + on_hand_delta, reserved + reserved_delta)
 
         for key, level in new_location_levels.items():
             self._s.location_levels.put(key, level)
         for key, pair in new_warehouse_levels.items():
             self._s.warehouse_levels.put(key, pair)
+        for item_id, totals in new_item_totals.items():
+            self._s.item_totals.put(item_id, totals)
 
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
         # The unit of work already holds the store lock, so ``lock`` needs nothing more here.

@@ -55,6 +55,9 @@ class InMemoryStore:
         self.counters: Table[str, int] = Table(journal)
         self.location_levels: Table[StockKey, int] = Table(journal)
         self.warehouse_levels: Table[StockKey, tuple[int, int]] = Table(journal)
+        # Per item, on hand and reserved summed over its warehouses: what bounds the item's
+        # totals (MAX_TOTAL) without summing the warehouses at every change.
+        self.item_totals: Table[UUID, tuple[int, int]] = Table(journal)
         self.reservations: Table[UUID, Reservation] = Table(journal)
         self.users: Table[UUID, User] = Table(journal)
         self.usernames: Table[str, UUID] = Table(journal)

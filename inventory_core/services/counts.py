@@ -43,11 +43,28 @@ class CountStock(Command[CountResult]):
     """Your reference, such as the stocktake's number."""
 
 
+def _adjustment_lines(item_id: UUID, location_id: UUID, difference: int) -> list[MovementLine]:
+    """The adjustment lines that take ``location_id`` from its on hand to the counted quantity:
+    none for no difference, else lines of at most MAX_QUANTITY (a line's own limit) adding up to
+    the difference. On hand may be up to MAX_TOTAL, far more than one line carries."""
+    source, destination = ADJUSTMENT_LOCATION_ID, location_id
+    if difference < 0:
+        source, destination = location_id, ADJUSTMENT_LOCATION_ID
+    remaining = abs(difference)
+    lines: list[MovementLine] = []
+    while remaining > 0:
+        quantity = min(remaining, _checks.MAX_QUANTITY)
+        lines.append(MovementLine(item_id, quantity, source, destination))
+        remaining -= quantity
+    return lines
+
+
 @handles(CountStock, role=Role.CLERK)
 def count_stock(
     providers: Providers, uow: UnitOfWork, actor: Actor, command: CountStock
 ) -> CountResult:
-    """Post the differences between counted and on hand as one ``count`` adjustment.
+    """Post the differences between counted and on hand as one ``count`` adjustment (a
+    difference beyond MAX_QUANTITY, the most one line carries, as several lines).
 
     If any line's ``expected_on_hand`` no longer matches, nothing is posted and CountConflict
     lists every such line: a count never overwrites a movement made while people were counting.
@@ -86,16 +103,18 @@ def count_stock(
     lines: list[MovementLine] = []
     for line in command.lines:
         difference = line.counted - on_hand[(line.item_id, line.location_id)]
-        if difference > 0:
-            lines.append(
-                MovementLine(line.item_id, difference, ADJUSTMENT_LOCATION_ID, line.location_id)
-            )
-        elif difference < 0:
-            lines.append(
-                MovementLine(line.item_id, -difference, line.location_id, ADJUSTMENT_LOCATION_ID)
-            )
+        lines += _adjustment_lines(line.item_id, line.location_id, difference)
     if not lines:
         return CountResult(None)
+    if len(lines) > MAX_LINES:
+        # Only differences far beyond MAX_QUANTITY get here (each takes several adjustment
+        # lines): counting fewer lines at a time posts them.
+        raise ValidationError(
+            f"the differences from the stock on hand need {len(lines)} adjustment lines of at "
+            f"most {_checks.MAX_QUANTITY} each, more than the {MAX_LINES} of one movement: "
+            "count these lines in several counts",
+            "$.lines",
+        )
     movement = Movement(
         id=providers.ids.new_id(),
         seq=0,

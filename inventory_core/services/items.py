@@ -160,6 +160,8 @@ def list_items(
 
 @handles(ChangeItem, role=Role.MANAGER)
 def change_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: ChangeItem) -> Item:
+    """Change the given fields. Values equal to the current ones change nothing: the item keeps
+    its version and ``updated_at``."""
     given = {
         k: v for k, v in attrs.asdict(command.changes, recurse=False).items() if v is not UNSET
     }
@@ -169,14 +171,15 @@ def change_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: Ch
     expected = command.expected_version
     if expected is not None and expected != item.version:
         raise VersionMismatch("item", command.item_id, expected, item.version)
-    if not given:
-        return item
     try:
-        changed = attrs.evolve(
-            item, **given, version=item.version + 1, updated_at=providers.clock.now()
-        )
+        changed = attrs.evolve(item, **given)
     except TypeError as exc:  # a wrongly typed field from a library caller
         raise ValidationError(str(exc)) from exc
+    if changed == item:
+        # Nothing to change (nothing given, or the values it has): no new version, so the ETag
+        # a client holds stays current and a repeated PATCH is harmless.
+        return item
+    changed = attrs.evolve(changed, version=item.version + 1, updated_at=providers.clock.now())
     uow.items.update(changed)
     return changed
 

@@ -154,7 +154,8 @@ def change_location(
 ) -> Location:
     """Rename, recode, (de)activate, or move an internal location to another parent inside the
     same warehouse. Moving between warehouses would silently move stock between warehouses, so it
-    is refused: transfer the stock instead."""
+    is refused: transfer the stock instead. Values equal to the current ones change nothing: the
+    location keeps its version and ``updated_at``."""
     location_id, expected_version = command.location_id, command.expected_version
     given = {
         k: v for k, v in attrs.asdict(command.changes, recurse=False).items() if v is not UNSET
@@ -182,15 +183,11 @@ def change_location(
             raise ValidationError("a location can only move within its warehouse", "$.parent_id")
         ancestors = parent.path
     try:
-        changed = attrs.evolve(
-            location,
-            **given,
-            parent_id=new_parent_id,
-            ancestor_ids=ancestors,
-            version=location.version + 1,
-            updated_at=providers.clock.now(),
-        )
+        changed = attrs.evolve(location, **given, parent_id=new_parent_id, ancestor_ids=ancestors)
     except TypeError as exc:
         raise ValidationError(str(exc)) from exc
+    if changed == location:  # the values it has: no new version (the ETag stays current)
+        return location
+    changed = attrs.evolve(changed, version=location.version + 1, updated_at=providers.clock.now())
     uow.locations.update(changed)
     return changed

@@ -175,7 +175,9 @@ def list_users(
 @handles(ChangeUser, role=Role.ADMIN)
 def change_user(providers: Providers, uow: UnitOfWork, actor: Actor, command: ChangeUser) -> User:
     """Change role, active flag or password. Admins cannot demote or deactivate themselves,
-    so a deployment never loses its last way in by accident."""
+    so a deployment never loses its last way in by accident. A role or active flag equal to the
+    current one changes nothing: the user keeps its version and ``updated_at`` (a password given
+    is always a change: it is hashed anew)."""
     user_id, changes, expected_version = command.user_id, command.changes, command.expected_version
     if user_id == actor.user_id and (
         (changes.role is not UNSET and changes.role is not Role.ADMIN) or changes.active is False

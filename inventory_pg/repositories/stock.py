@@ -2,25 +2,46 @@
 
 Every change is one conditional statement that checks its own result: a decrease is an
 ``UPDATE ... WHERE on_hand + delta >= 0`` that finds no row when stock is short (or absent), an
-increase an upsert that cannot fail. :meth:`PgStockRepository.apply` sends all of a call's
+increase an upsert whose ``WHERE`` refuses it only beyond the JSON-safe limit
+(:data:`~inventory_core.stock.MAX_TOTAL`, 2^53 - 1, which every level stays within in magnitude,
+virtual locations' negative ones too). :meth:`PgStockRepository.apply` sends all of a call's
 statements in one round trip, in one global order -- stock-holding location rows by (item,
-location), then virtual location rows, then warehouse rows by (item, warehouse) -- so concurrent
-callers lock rows in the same order and cannot deadlock. The CHECK constraints on the tables back
-the same invariants should a write ever skip its condition.
+location), then virtual location rows, then warehouse rows by (item, warehouse), then the items
+whose totals over all warehouses grow -- so concurrent callers lock rows in the same order and
+cannot deadlock. The CHECK constraints on the tables back the same invariants should a write
+ever skip its condition.
+
+An item's totals (on hand and reserved over all its warehouses, ``GET /v1/items/{id}/stock``)
+are sums, not rows, so they are bounded by locking instead: a call that raises them locks the
+item's row (``FOR NO KEY UPDATE``, after all its level rows), and a next statement -- which under
+READ COMMITTED takes a new snapshot, so it sees every such call that committed before it got the
+lock, and its own changes -- refuses (no row) when a raised total is beyond the limit. Calls that
+only lower totals need neither: they cannot pass the limit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, LiteralString
+from typing import Any, Literal, LiteralString
 from uuid import UUID
 
 import attrs
 
-from inventory_core.errors import ConcurrencyConflict, InsufficientStock, InvalidOperation
+from inventory_core.errors import (
+    ConcurrencyConflict,
+    InsufficientStock,
+    InvalidOperation,
+    LimitExceeded,
+)
 from inventory_core.ports import LocationStockQuery, StockKey, WarehouseStockQuery
-from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_core.stock import (
+    MAX_TOTAL,
+    LocationChange,
+    LocationStock,
+    WarehouseChange,
+    WarehouseStock,
+)
 from inventory_pg._adapt import UuidArray
 from inventory_pg._batch import Statement, StatementBatch
 from inventory_pg.repositories._base import Repository
@@ -28,6 +49,8 @@ from inventory_pg.repositories._base import Repository
 __all__ = ["PgStockRepository"]
 
 # -- writes (each returns one row when applied, none when refused) ------------------------------
+# %(limit)s is MAX_TOTAL. An upsert's VALUES are a SELECT with the same bound, so that an insert
+# is refused (no row) rather than failing on a CHECK: a failed statement would abort the batch.
 
 LOCATION_TAKE = """
 UPDATE location_stock SET on_hand = on_hand + %(delta)s::bigint
@@ -39,34 +62,56 @@ RETURNING false
 
 LOCATION_ADD = """
 INSERT INTO location_stock AS s (item_id, location_id, holds_stock, on_hand)
-VALUES (%(item_id)s, %(location_id)s, %(holds_stock)s, %(delta)s::bigint)
+SELECT %(item_id)s, %(location_id)s, %(holds_stock)s, %(delta)s::bigint
+WHERE abs(%(delta)s::bigint) <= %(limit)s::bigint
 ON CONFLICT (item_id, location_id) DO UPDATE SET on_hand = s.on_hand + EXCLUDED.on_hand
+WHERE abs(s.on_hand + EXCLUDED.on_hand) <= %(limit)s::bigint
 RETURNING s.xmax = 0
 """
-"""Raise a location, or change a virtual one (no floor): cannot be refused. Returns whether the
-row was inserted (its xmax is 0 only then), which undoing a failed call needs to know."""
+"""Raise a location, or change a virtual one (no floor): refused only beyond the limit, either
+way. Returns whether the row was inserted (its xmax is 0 only then), which undoing a failed call
+needs to know. (A refused ON CONFLICT update still locks the row, so judging the refusal reads
+it as it was refused.)"""
 
 WAREHOUSE_TAKE = """
 UPDATE warehouse_stock
 SET on_hand = on_hand + %(on_hand_delta)s::bigint, reserved = reserved + %(reserved_delta)s::bigint
 WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
-  AND on_hand + %(on_hand_delta)s::bigint >= 0
-  AND reserved + %(reserved_delta)s::bigint >= 0
+  AND on_hand + %(on_hand_delta)s::bigint BETWEEN 0 AND %(limit)s::bigint
+  AND reserved + %(reserved_delta)s::bigint BETWEEN 0 AND %(limit)s::bigint
   AND (NOT %(guard)s::boolean
        OR (on_hand + %(on_hand_delta)s::bigint) - (reserved + %(reserved_delta)s::bigint) >= 0)
 RETURNING false
 """
-"""A warehouse change that may be refused: either part goes down, or ``available`` does under a
-guard."""
+"""A warehouse change that may be refused for going down: either part goes down, or
+``available`` does under a guard (and, like every change, beyond the limit)."""
 
 WAREHOUSE_ADD = """
 INSERT INTO warehouse_stock AS w (item_id, warehouse_id, on_hand, reserved)
-VALUES (%(item_id)s, %(warehouse_id)s, %(on_hand_delta)s::bigint, %(reserved_delta)s::bigint)
+SELECT %(item_id)s, %(warehouse_id)s, %(on_hand_delta)s::bigint, %(reserved_delta)s::bigint
+WHERE %(on_hand_delta)s::bigint <= %(limit)s::bigint
+  AND %(reserved_delta)s::bigint <= %(limit)s::bigint
 ON CONFLICT (item_id, warehouse_id) DO UPDATE
 SET on_hand = w.on_hand + EXCLUDED.on_hand, reserved = w.reserved + EXCLUDED.reserved
+WHERE w.on_hand + EXCLUDED.on_hand <= %(limit)s::bigint
+  AND w.reserved + EXCLUDED.reserved <= %(limit)s::bigint
 RETURNING w.xmax = 0
 """
-"""A warehouse change that cannot be refused (nothing goes down)."""
+"""A warehouse change where nothing goes down: refused only beyond the limit."""
+
+ITEM_LOCK = """
+SELECT count(*) FROM (SELECT FROM items WHERE id = %(item_id)s FOR NO KEY UPDATE) AS locked
+"""
+"""Serialise the calls that raise an item's totals (one row always: never refused itself). The
+lock conflicts with an edit of the item too, but not with the foreign keys to it."""
+
+ITEM_CHECK = """
+SELECT true FROM warehouse_stock WHERE item_id = %(item_id)s
+HAVING (NOT %(on_hand_up)s::boolean OR coalesce(sum(on_hand), 0) <= %(limit)s::bigint)
+   AND (NOT %(reserved_up)s::boolean OR coalesce(sum(reserved), 0) <= %(limit)s::bigint)
+"""
+"""After ITEM_LOCK, in its own statement (a new snapshot): refused when a raised total of the
+item, this call's changes included, is beyond the limit."""
 
 # -- undoing the applied part of a refused call (the rows are still locked by us) ----------------
 
@@ -91,6 +136,10 @@ SELECT on_hand FROM location_stock WHERE item_id = %(item_id)s AND location_id =
 WAREHOUSE_LEVEL = """
 SELECT on_hand, reserved FROM warehouse_stock
 WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
+"""
+ITEM_TOTALS = """
+SELECT coalesce(sum(on_hand), 0), coalesce(sum(reserved), 0) FROM warehouse_stock
+WHERE item_id = %(item_id)s
 """
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -181,15 +230,29 @@ ORDER BY part, location_id, warehouse_id
 )
 
 
+_LevelKind = Literal["location", "warehouse", "item lock", "item"]
+
+
 @attrs.frozen
 class _Write:
-    """One row's change as sent: its statement, parameters and what undoes it."""
+    """One statement of a call as sent: its SQL, parameters, the level it changes or checks and
+    what undoes it (``None``: it changes nothing)."""
 
     sql: LiteralString
     params: dict[str, Any]
-    undo: LiteralString
-    forget: LiteralString
-    location: bool
+    kind: _LevelKind
+    undo: LiteralString | None = None
+    forget: LiteralString | None = None
+
+
+def _write(
+    sql: LiteralString,
+    kind: _LevelKind,
+    params: dict[str, Any],
+    undo: tuple[LiteralString, LiteralString] | None = None,
+) -> _Write:
+    undo_sql, forget_sql = undo or (None, None)
+    return _Write(sql, {**params, "limit": MAX_TOTAL}, kind, undo_sql, forget_sql)
 
 
 def plan_writes(
@@ -213,9 +276,14 @@ def plan_writes(
             reserved + wh.reserved_delta,
             guard or (wh.guard_available and wh.available_delta < 0),
         )
+    # An item's totals change by what its warehouses do together.
+    item_deltas: dict[UUID, tuple[int, int]] = {}
+    for (item_id, _), (on_hand, reserved, _) in warehouse_deltas.items():
+        total_on_hand, total_reserved = item_deltas.get(item_id, (0, 0))
+        item_deltas[item_id] = (total_on_hand + on_hand, total_reserved + reserved)
 
     writes: list[_Write] = []
-    # The global lock order: stock-holding rows, then virtual rows, then warehouses.
+    # The global lock order: stock-holding rows, then virtual rows, then warehouses, then items.
     for (item_id, location_id), delta in sorted(
         location_deltas.items(), key=lambda kv: (not holds[kv[0]], kv[0])
     ):
@@ -228,15 +296,8 @@ def plan_writes(
             "holds_stock": holds[(item_id, location_id)],
         }
         take = holds[(item_id, location_id)] and delta < 0
-        writes.append(
-            _Write(
-                LOCATION_TAKE if take else LOCATION_ADD,
-                params,
-                LOCATION_UNDO,
-                LOCATION_FORGET,
-                location=True,
-            )
-        )
+        sql = LOCATION_TAKE if take else LOCATION_ADD
+        writes.append(_write(sql, "location", params, (LOCATION_UNDO, LOCATION_FORGET)))
     for (item_id, warehouse_id), (on_hand, reserved, guarded) in sorted(warehouse_deltas.items()):
         guard = guarded and on_hand - reserved < 0
         params = {
@@ -247,15 +308,20 @@ def plan_writes(
             "guard": guard,
         }
         take = on_hand < 0 or reserved < 0 or guard
-        writes.append(
-            _Write(
-                WAREHOUSE_TAKE if take else WAREHOUSE_ADD,
-                params,
-                WAREHOUSE_UNDO,
-                WAREHOUSE_FORGET,
-                location=False,
-            )
-        )
+        sql = WAREHOUSE_TAKE if take else WAREHOUSE_ADD
+        writes.append(_write(sql, "warehouse", params, (WAREHOUSE_UNDO, WAREHOUSE_FORGET)))
+    for item_id, (on_hand, reserved) in sorted(item_deltas.items()):
+        if on_hand <= 0 and reserved <= 0:  # totals that do not grow cannot pass the limit
+            continue
+        params = {
+            "item_id": item_id,
+            "on_hand_delta": on_hand,
+            "reserved_delta": reserved,
+            "on_hand_up": on_hand > 0,
+            "reserved_up": reserved > 0,
+        }
+        writes.append(_write(ITEM_LOCK, "item lock", params))
+        writes.append(_write(ITEM_CHECK, "item", params))
     return writes, {k: d for k, d in location_deltas.items() if holds[k]}
 
 
@@ -270,8 +336,9 @@ class PgStockRepository(Repository):
         A refused change leaves no trace: the rows already changed by the call are put back
         (they are still locked by this transaction, so nothing else saw them), and the call
         raises InsufficientStock naming the first refused row -- or InvalidOperation when
-        ``reserved`` would go negative, ConcurrencyConflict when the row changed in between
-        so that it would now be allowed.
+        ``reserved`` would go negative, LimitExceeded when a level or an item's total would
+        pass MAX_TOTAL in magnitude, ConcurrencyConflict when the row changed in between so
+        that it would now be allowed.
         """
         writes, deltas = plan_writes(locations, warehouses)
         if not writes:
@@ -284,7 +351,7 @@ class PgStockRepository(Repository):
         undo: list[Statement] = [
             (w.forget if row[0] else w.undo, w.params)
             for w, row in zip(writes, results, strict=True)
-            if row is not None
+            if row is not None and w.undo is not None and w.forget is not None
         ]
         raise refusal(batch, writes, results, undo=undo)
 
@@ -377,26 +444,40 @@ def refusal(
     error for the first refused row, judged on the row as it is now. One round trip, which also
     carries ``undo`` and whatever the batch owes (such as the rollback of the batch)."""
     refused = [w for w, row in zip(writes, results, strict=True) if row is None]
-    first = next((w for w in refused if w.location), refused[0])
-    level = LOCATION_LEVEL if first.location else WAREHOUSE_LEVEL
-    *_, cursor = batch.run([*undo, (level, first.params)])
+    # A location refused names where stock is short; else the first refused row in lock order.
+    first = next((w for w in refused if w.kind == "location"), refused[0])
+    level = {"location": LOCATION_LEVEL, "warehouse": WAREHOUSE_LEVEL, "item": ITEM_TOTALS}
+    *_, cursor = batch.run([*undo, (level[first.kind], first.params)])
     return _refusal(first, cursor.fetchone())
+
+
+def _beyond(value: int) -> bool:
+    return not -MAX_TOTAL <= value <= MAX_TOTAL
 
 
 def _refusal(write: _Write, current: tuple[Any, ...] | None) -> Exception:
     """Why ``write`` was refused, judged on the row as it is now (the same rules, in the same
     order, as the in-memory adapter)."""
     p = write.params
-    if write.location:
+    if write.kind == "location":
         on_hand = current[0] if current else 0
-        if on_hand + p["delta"] < 0:
+        if p["holds_stock"] and on_hand + p["delta"] < 0:
             return InsufficientStock(
                 item_id=p["item_id"],
                 location_id=p["location_id"],
                 available=on_hand,
                 requested=-p["delta"],
             )
-    else:
+        if _beyond(on_hand + p["delta"]) or _beyond(p["delta"]):
+            return LimitExceeded(
+                item_id=p["item_id"],
+                location_id=p["location_id"],
+                level="on_hand",
+                current=on_hand,
+                change=p["delta"],
+                limit=MAX_TOTAL,
+            )
+    elif write.kind == "warehouse":
         on_hand, reserved = current if current else (0, 0)
         new_on_hand, new_reserved = on_hand + p["on_hand_delta"], reserved + p["reserved_delta"]
         if new_reserved < 0:
@@ -418,5 +499,34 @@ def _refusal(write: _Write, current: tuple[Any, ...] | None) -> Exception:
                 available=on_hand,
                 requested=-p["on_hand_delta"],
             )
+        if beyond := _limit_exceeded(p, p["warehouse_id"], on_hand, reserved):
+            return beyond
+    else:  # the item's totals, as sums over its warehouses (numeric: never overflowing)
+        on_hand, reserved = (int(x) for x in current) if current else (0, 0)
+        if beyond := _limit_exceeded(p, None, on_hand, reserved):
+            return beyond
     # Refused a moment ago, allowed now: the row changed under us. Retrying is the answer.
     return ConcurrencyConflict("a stock level changed while it was being updated; retry")
+
+
+def _limit_exceeded(
+    p: dict[str, Any], where: UUID | None, on_hand: int, reserved: int
+) -> LimitExceeded | None:
+    """The LimitExceeded of a warehouse (``where``) or item (None) change, if it is one. An
+    item's totals are checked only where they grow (see ITEM_CHECK)."""
+    for level, current, change in (
+        ("on_hand", on_hand, p["on_hand_delta"]),
+        ("reserved", reserved, p["reserved_delta"]),
+    ):
+        if where is None and change <= 0:
+            continue
+        if _beyond(current + change) or _beyond(change):
+            return LimitExceeded(
+                item_id=p["item_id"],
+                location_id=where,
+                level=level,
+                current=current,
+                change=change,
+                limit=MAX_TOTAL,
+            )
+    return None

@@ -173,3 +173,40 @@ def test_locations_create_list_filter_and_change(manager: Api) -> None:
     virtual = manager.post("/v1/locations", json={"code": "S2", "name": "s", "kind": "supplier"})
     assert_problem(virtual, 422)
     assert_problem(manager.get("/v1/locations/0190a8e4-3b6c-7d4e-9f10-123456789abc"), 404)
+
+
+def test_a_patch_that_changes_nothing_keeps_the_etag(world: World, admin: Api) -> None:
+    # Items, locations and users alike: the values they have are no change, so no new version
+    # (and ETag) and no new updated_at; a client's cached copy and If-Match stay good.
+    item = create_item(admin, "SAME-1", reorder_point=3)
+    warehouse = create_location(admin, "WH-S")
+    bin_ = create_location(admin, "WH-S-1", "internal", warehouse["id"])
+    user = admin.post(
+        "/v1/users", json={"username": "same.clerk", "password": "a-long-pw-8d2k", "role": "clerk"}
+    )
+    assert user.status_code == 201, user.text
+    world.clock.advance(60)
+    cases = [
+        (
+            f"/v1/items/{item['id']}",
+            item,
+            {"name": item["name"], "reorder_point": 3, "active": True},
+        ),
+        (
+            f"/v1/locations/{bin_['id']}",
+            bin_,
+            {"code": "WH-S-1", "name": bin_["name"], "parent_id": warehouse["id"]},
+        ),
+        (f"/v1/users/{user.json['id']}", user.json, {"role": "clerk", "active": True}),
+    ]
+    for path, created, same in cases:
+        for headers in ({}, {"If-Match": '"1"'}):
+            result = admin.patch(path, json=same, headers=headers)
+            assert result.status_code == 200, result.text
+            assert result.headers["etag"] == '"1"', path
+            assert result.json == created
+        if not path.startswith("/v1/users/"):  # users have no GET of one
+            assert admin.get(path, headers={"If-None-Match": '"1"'}).status_code == 304
+    changed = admin.patch(cases[0][0], json={"name": "Different"}, headers={"If-Match": '"1"'})
+    assert changed.headers["etag"] == '"2"'
+    assert changed.json["updated_at"] != item["updated_at"]

@@ -154,6 +154,15 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("location_stock_on_hand_check", "location_stock", {"on_hand": -1}),
     ("warehouse_stock_on_hand_check", "warehouse_stock", {"on_hand": -1}),
     ("warehouse_stock_reserved_check", "warehouse_stock", {"reserved": -1}),
+    # JSON-safe levels (migration 0003): within 2^53 - 1 in magnitude, virtual ones both ways.
+    ("location_stock_on_hand_limit_check", "location_stock", {"on_hand": 2**53}),
+    (
+        "location_stock_on_hand_limit_check",
+        "location_stock",
+        {"holds_stock": False, "on_hand": -(2**53)},
+    ),
+    ("warehouse_stock_on_hand_limit_check", "warehouse_stock", {"on_hand": 2**53}),
+    ("warehouse_stock_reserved_limit_check", "warehouse_stock", {"reserved": 2**53}),
     ("idempotency_records_status_check", "idempotency_records", {"status": 99}),
     ("idempotency_records_headers_check", "idempotency_records", {"header_values": []}),
     ("feed_txn_offset_txn_offset_check", "feed_txn_offset", {"txn_offset": -1}),

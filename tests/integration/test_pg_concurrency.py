@@ -1,6 +1,6 @@
 """Concurrency on a real server: racing threads never oversell
-the last units, opposite-order movements never deadlock, and a client killed mid-movement
-leaves no partial movement."""
+the last units nor take an item's total beyond the JSON-safe limit, opposite-order movements
+never deadlock, and a client killed mid-movement leaves no partial movement."""
 
 from __future__ import annotations
 
@@ -20,17 +20,19 @@ from typing import Any
 import psycopg
 import pytest
 
+from inventory_core._checks import MAX_QUANTITY
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants
 from inventory_core.counts import CountLine
-from inventory_core.errors import CountConflict, InsufficientStock
+from inventory_core.errors import CountConflict, InsufficientStock, LimitExceeded
 from inventory_core.executor import Executor
 from inventory_core.feed import FEED_START
 from inventory_core.locations import CUSTOMER_LOCATION_ID
-from inventory_core.movements import Movement
+from inventory_core.movements import MAX_LINES, AdjustmentReason, Movement
 from inventory_core.ports import MovementQuery, ReservationQuery, WarehouseStockQuery
 from inventory_core.reservations import ReservationStatus
 from inventory_core.services.counts import CountStock
+from inventory_core.services.items import GetItemStock
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_core.services.reservations import (
     FulfilmentLine,
@@ -39,6 +41,7 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_core.services.stock import ListAvailability
+from inventory_core.stock import MAX_TOTAL
 from inventory_pg import PgStore
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
 
@@ -295,6 +298,97 @@ def test_opposite_order_movements_never_deadlock(h: Harness, store: PgStore) -> 
     no_retries = Executor(store.unit_of_work, conflict_retries=0)
     _race(16, work)
     assert len(_all_movements(h)) == 6 + 16 * 15
+    check_invariants(h)
+
+
+# ------------------------------------------------------------ JSON-safe totals
+
+
+def _fill(h: Harness, item: uuid.UUID, location: uuid.UUID, quantity: int) -> None:
+    """Receive ``quantity`` (up to 2^53 - 1) in movements of full lines."""
+    line = MAX_QUANTITY * MAX_LINES
+    while quantity > 0:
+        part = min(quantity, line)
+        whole, rest = divmod(part, MAX_QUANTITY)
+        lines = [LineRequest(item, MAX_QUANTITY, to_location_id=location)] * whole
+        if rest:
+            lines.append(LineRequest(item, rest, to_location_id=location))
+        h.inventory.execute(h.admin, PostMovement("receipt", lines))
+        quantity -= part
+
+
+def _waits_for_a_lock(store: PgStore, pid: int) -> bool:
+    with store.pool.connection() as conn:
+        row = conn.execute(
+            "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s::integer", (pid,)
+        ).fetchone()
+    return row is not None and row[0] == "Lock"
+
+
+def test_movements_racing_in_two_warehouses_cannot_pass_the_items_total_limit(
+    h: Harness, store: PgStore
+) -> None:
+    """A receipt in one warehouse and found stock in another share no level row, only the item:
+    each alone keeps the total within 2^53 - 1, both would not. The second, held up until the
+    first commits, sees it and is refused; without the lock on the item it would not wait, and
+    both would commit."""
+    east, west = h.warehouse(), h.warehouse()
+    a, b = h.bin(east), h.bin(west)
+    item = h.item()
+    _fill(h, item, a, MAX_TOTAL - 1)
+    first = PostMovement("receipt", [LineRequest(item, 1, to_location_id=a)])
+    second = PostMovement(
+        "adjustment", [LineRequest(item, 1, to_location_id=b)], reason=AdjustmentReason.FOUND
+    )
+    results: dict[str, object] = {}
+    first_posted, commit_first, second_done = (
+        threading.Event(),
+        threading.Event(),
+        threading.Event(),
+    )
+    second_pid: list[int | None] = []
+
+    def run(name: str, command: PostMovement, started: Callable[[int | None], None]) -> None:
+        uow = store.unit_of_work()
+        # The use case inside a transaction of our own, so we say when it commits.
+        held = Executor(lambda: uow, clock=h.clock, conflict_retries=0)
+        try:
+            with uow:
+                started(uow.backend_pid)
+                results[name] = held.execute(h.admin, command)
+                if name == "first":
+                    first_posted.set()
+                    assert commit_first.wait(30)
+        except Exception as exc:  # judged below
+            results[name] = exc
+        finally:
+            first_posted.set()
+            if name == "second":
+                second_done.set()
+
+    one = threading.Thread(target=run, args=("first", first, lambda _: None), daemon=True)
+    one.start()
+    assert first_posted.wait(30)
+    assert isinstance(results.get("first"), Movement), results
+    two = threading.Thread(target=run, args=("second", second, second_pid.append), daemon=True)
+    two.start()
+    deadline = time.monotonic() + 10
+    while not second_done.is_set():
+        pid = second_pid[0] if second_pid else None
+        if pid is not None and _waits_for_a_lock(store, pid):
+            break
+        assert time.monotonic() < deadline, "the second movement neither waited nor finished"
+        second_done.wait(0.01)
+    commit_first.set()
+    one.join(30)
+    two.join(30)
+    assert not one.is_alive()
+    assert not two.is_alive()
+    refused = results["second"]
+    assert isinstance(refused, LimitExceeded), results
+    assert (refused.item_id, refused.location_id, refused.level) == (item, None, "on_hand")
+    assert (refused.current, refused.change) == (MAX_TOTAL, 1)
+    assert h.inventory.execute(h.admin, GetItemStock(item)).on_hand == MAX_TOTAL
     check_invariants(h)
 
 

@@ -19,6 +19,7 @@ from inventory_core.errors import (
     InsufficientStock,
     InvalidOperation,
     InventoryError,
+    LimitExceeded,
     NotFound,
     Unavailable,
     ValidationError,
@@ -251,6 +252,9 @@ def test_a_foreign_key_violation_is_not_found(pg: PgStore) -> None:
 def test_an_out_of_range_level_is_a_validation_error(pg: PgStore) -> None:
     item, _, a = _stocked(pg, 10**12)
     with pytest.raises(ValidationError), pg.unit_of_work() as uow:
+        uow.stock.apply([LocationChange(item.id, a.id, 2**63, True)], [])  # not even a bigint
+    # within bigint but past the JSON-safe bound: refused by the conditional update itself
+    with pytest.raises(LimitExceeded), pg.unit_of_work() as uow:
         uow.stock.apply([LocationChange(item.id, a.id, 2**63 - 10**12 + 1, True)], [])
 
 

@@ -16,6 +16,7 @@ from inventory_core.errors import (
     FieldError,
     InsufficientStock,
     InventoryError,
+    LimitExceeded,
     NotFound,
     ValidationError,
     VersionMismatch,
@@ -445,6 +446,32 @@ def test_errors_carry_codes_and_details() -> None:
     assert str(item_id) in str(short)
     assert str(where) in short.message
     assert NotFound("item", item_id).code == "not-found"
+    beyond = LimitExceeded(
+        item_id=item_id,
+        location_id=where,
+        level="on_hand",
+        current=2**53 - 2,
+        change=5,
+        limit=2**53 - 1,
+    )
+    assert (beyond.code, beyond.level, beyond.current, beyond.change) == (
+        "limit-exceeded",
+        "on_hand",
+        2**53 - 2,
+        5,
+    )
+    assert all(str(x) in beyond.message for x in (item_id, where, 2**53 - 1))
+    total = LimitExceeded(
+        item_id=item_id,
+        location_id=None,
+        level="reserved",
+        current=1,
+        change=2**53,
+        limit=2**53 - 1,
+    )
+    assert total.location_id is None
+    assert "reserved of item" in total.message
+    assert "over all warehouses" in total.message
     dup = AlreadyExists("item", "sku", "A-1")
     assert (dup.field, dup.value, dup.message) == (
         "sku",

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+import attrs
 import pytest
 
 from inventory_core.contract.adapter import Harness, InMemoryContractAdapter
@@ -62,8 +63,15 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_core.services.stock import ListAvailability
-from inventory_core.services.users import ListUsers, ProvisionUser
+from inventory_core.services.users import (
+    ChangeUser,
+    GetUser,
+    ListUsers,
+    ProvisionUser,
+    UserChanges,
+)
 from inventory_core.unset import UNSET
+from inventory_core.users import Role
 
 MISSING = UUID(int=404)
 
@@ -117,6 +125,44 @@ def test_change_item_leaves_unset_fields_alone(h: Harness) -> None:
     cleared = h.inventory.execute(h.admin, ChangeItem(created.id, ItemChanges(reorder_point=None)))
     assert cleared.reorder_point is None  # None is a value; UNSET is "not given"
     assert cleared.name == "Hex bolt"
+
+
+def test_a_change_to_the_values_it_has_keeps_the_version(h: Harness) -> None:
+    # A PATCH repeating what is stored changes nothing: version (the ETag) and updated_at stay.
+    item = h.inventory.execute(
+        h.admin, CreateItem("BOLT-2", "Bolt", unit="box", barcodes=("222",), reorder_point=4)
+    )
+    wh = h.warehouse()
+    zone = h.inventory.execute(h.admin, GetLocation(h.bin(wh)))
+    clerk = h.inventory.execute(None, ProvisionUser("clerk.same", "a-long-password-1", "clerk"))
+    h.clock.advance(60)
+    same_item = ItemChanges(
+        sku="BOLT-2",
+        name="Bolt",
+        unit="box",
+        barcodes=("222",),
+        reorder_point=4,
+        reorder_quantity=None,
+        active=True,
+    )
+    assert h.inventory.execute(h.admin, ChangeItem(item.id, same_item)) == item
+    assert h.inventory.execute(h.admin, GetItem(item.id)) == item
+    same_location = LocationChanges(code=zone.code, name=zone.name, parent_id=wh, active=True)
+    assert h.inventory.execute(h.admin, ChangeLocation(zone.id, same_location)) == zone
+    assert h.inventory.execute(h.admin, GetLocation(zone.id)) == zone
+    same_user = UserChanges(role=Role.CLERK, active=True)
+    assert h.inventory.execute(h.admin, ChangeUser(clerk.id, same_user)) == clerk
+    assert h.inventory.execute(h.admin, GetUser(clerk.id)) == clerk
+    # With If-Match too, and one value that differs is a change of everything it touches.
+    assert h.inventory.execute(h.admin, ChangeItem(item.id, same_item, expected_version=1)) == item
+    changed = h.inventory.execute(h.admin, ChangeItem(item.id, attrs.evolve(same_item, unit="kg")))
+    assert (changed.unit, changed.version, changed.updated_at) == ("kg", 2, h.clock.now())
+    moved = h.inventory.execute(
+        h.admin, ChangeLocation(zone.id, attrs.evolve(same_location, name="Zone"))
+    )
+    assert (moved.name, moved.version, moved.updated_at) == ("Zone", 2, h.clock.now())
+    demoted = h.inventory.execute(h.admin, ChangeUser(clerk.id, UserChanges(role=Role.VIEWER)))
+    assert (demoted.role, demoted.version, demoted.updated_at) == (Role.VIEWER, 2, h.clock.now())
 
 
 def test_change_item_frees_and_takes_unique_values(h: Harness) -> None:
@@ -186,9 +232,9 @@ def test_change_location_unset_and_errors(h: Harness) -> None:
     created = h.inventory.execute(h.admin, GetLocation(zone))
     assert h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges())) == created
     same_parent = h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(parent_id=wh)))
-    assert (same_parent.parent_id, same_parent.version) == (wh, 2)
+    assert same_parent == created  # the parent it has: nothing changes, not even the version
     recoded = h.inventory.execute(h.admin, ChangeLocation(zone, LocationChanges(code="ZONE-A")))
-    assert (recoded.code, recoded.name, recoded.version) == ("ZONE-A", "Bin", 3)
+    assert (recoded.code, recoded.name, recoded.version) == ("ZONE-A", "Bin", 2)
     h.inventory.execute(h.admin, CreateLocation(created.code, "reuse", "warehouse"))
     with pytest.raises(AlreadyExists):
         h.inventory.execute(h.admin, ChangeLocation(wh, LocationChanges(code="ZONE-A")))
