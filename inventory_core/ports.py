@@ -404,23 +404,48 @@ class SessionStore(Protocol):
 
     Session ids are 256-bit random strings; stores keep only a hash of them. A session expires at
     the earlier of its idle and absolute deadlines (see SessionPolicy), by the store's clock.
+
+    Each user has a **revocation generation**, 0 until the first
+    :meth:`revoke_user_sessions`, which raises it. A session belongs to the generation its login
+    read *before* it looked at the user (role, active flag, password); it is returned only while
+    that is still the user's generation. So a login that read the user before a revocation
+    (which the caller makes after changing the user) can never leave a session that outlives it,
+    whatever the interleaving.
     """
 
     def create(
-        self, *, user_id: UUID, role: Role, user_agent: str | None, remember: bool
+        self,
+        *,
+        user_id: UUID,
+        role: Role,
+        user_agent: str | None,
+        remember: bool,
+        generation: int = 0,
     ) -> tuple[str, Session]:
-        """Start a session; returns the raw session id (shown once, for the cookie) and it."""
+        """Start a session; returns the raw session id (shown once, for the cookie) and it.
+
+        ``generation`` is what :meth:`user_generation` answered before the caller read the user
+        it authenticated (0 is right only for a user never revoked). When it is no longer the
+        user's generation, a revocation came in between: the session is returned but not kept,
+        so its id never works."""
         ...
 
     def get(self, session_id: str) -> Session | None:
         """The live session for a raw id, its idle deadline moved forward (never past the
-        absolute one); ``None`` for an unknown, expired or malformed id."""
+        absolute one); ``None`` for an unknown, expired, revoked or malformed id."""
         ...
 
     def destroy(self, session_id: str) -> None: ...
 
-    def destroy_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
-        """End every session of a user (except the raw id ``keep``); returns how many ended."""
+    def user_generation(self, user_id: UUID) -> int:
+        """The user's current revocation generation (0 before the first revocation)."""
+        ...
+
+    def revoke_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
+        """Atomically raise the user's revocation generation and end every session of the user
+        except the raw id ``keep`` (which moves to the new generation, so it stays usable).
+        Returns how many live sessions ended. Call it after every change that must end
+        sessions (role, active flag, password; logout everywhere)."""
         ...
 
     def list_user_sessions(self, user_id: UUID) -> list[Session]:
@@ -429,12 +454,27 @@ class SessionStore(Protocol):
 
 
 class LoginThrottle(Protocol):
-    """Limits login attempts per username and per client address. Thread-safe; Unavailable."""
+    """Limits login attempts per username and per client address. Thread-safe; Unavailable.
 
-    def retry_after(self, *, username: str, client: str) -> float | None:
-        """Seconds to wait before the next attempt is allowed, or ``None`` if allowed now."""
+    A caller checking a password uses :meth:`begin_attempt` and, when the password was right,
+    :meth:`record_success`: checking and counting are one atomic step, so concurrent attempts
+    cannot all pass one check before any of them is counted."""
+
+    def begin_attempt(self, *, username: str, client: str) -> float | None:
+        """``None`` when an attempt is allowed now, and then it is already counted as a failure
+        (``record_success`` takes it back); else the seconds to wait, and nothing is counted."""
         ...
 
-    def record_failure(self, *, username: str, client: str) -> None: ...
+    def retry_after(self, *, username: str, client: str) -> float | None:
+        """Seconds to wait before the next attempt is allowed, or ``None`` if allowed now.
+        Only a reading: a caller about to check a password uses ``begin_attempt`` instead."""
+        ...
 
-    def record_success(self, *, username: str, client: str) -> None: ...
+    def record_failure(self, *, username: str, client: str) -> None:
+        """Count one failure (``begin_attempt`` already counts the attempts it allows)."""
+        ...
+
+    def record_success(self, *, username: str, client: str) -> None:
+        """Forget this client's failures against this username (the attempt ``begin_attempt``
+        counted included) and trust the pair."""
+        ...

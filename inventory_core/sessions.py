@@ -60,7 +60,11 @@ class SessionPolicy:
 @attrs.frozen
 class Session:
     """A live session. ``digest`` is the hash of the session id, which is what stores keep; the
-    raw id is only ever returned once, by ``SessionStore.create``."""
+    raw id is only ever returned once, by ``SessionStore.create``.
+
+    ``generation`` is the user's revocation generation read when the login that made it started
+    (see :meth:`~inventory_core.ports.SessionStore.revoke_user_sessions`): a store returns a
+    session only while that is still the user's current generation."""
 
     digest: str
     user_id: UUID
@@ -72,6 +76,7 @@ class Session:
     absolute_expires_at: datetime
     user_agent: str | None = None
     remember: bool = False
+    generation: int = 0
 
 
 SESSION_ID_BYTES = 32
@@ -139,8 +144,9 @@ def new_session(
     remember: bool,
     now: datetime,
     policy: SessionPolicy,
+    generation: int = 0,
 ) -> Session:
-    """The session a store creates at ``now`` (times in UTC)."""
+    """The session a store creates at ``now`` (times in UTC), in revocation ``generation``."""
     now = now.astimezone(UTC)
     idle, absolute = session_lifetimes(policy, remember=remember)
     absolute_expires_at = now + absolute
@@ -155,6 +161,7 @@ def new_session(
         absolute_expires_at=absolute_expires_at,
         user_agent=clean_user_agent(user_agent),
         remember=remember,
+        generation=generation,
     )
 
 

@@ -11,13 +11,17 @@ The algorithm (documented with its numbers in ``docs/security.md``, "Login throt
   failure, capped at ``max_delay_seconds``.
 * The username cap is short (an attacker controls that counter, and the real user pays for it);
   the client cap is long (the client that keeps failing is the one that waits).
+* An attempt is counted as a failure when it is allowed, in the same atomic step as the check
+  (``LoginThrottle.begin_attempt``), so concurrent attempts cannot all pass one check before any
+  of them is counted; a success takes it back.
 * A success clears that client's failures against that username (on both sides) and makes the
   (username, client) pair *trusted* for ``trusted_client_seconds``: a trusted pair ignores the
   username limit (never its own client limit), so an attacker hammering an account from elsewhere
   cannot keep its owner out from a place they logged in from before.
 
 Adapters keep the failures (timestamps in integer microseconds, so the arithmetic is exact) and call
-:meth:`ThrottlePolicy.retry_after` with what they found; that keeps memory and Redis identical.
+:meth:`ThrottlePolicy.retry_after` with what they found (or, deciding inside Redis, look delays up
+in :meth:`ThrottleLimit.delay_table_us`); that keeps memory and Redis identical.
 """
 
 from __future__ import annotations
@@ -131,6 +135,13 @@ class ThrottleLimit:
         while self.delay_us(count) < round(self.max_delay_seconds * _US):
             count += 1
         return count
+
+    def delay_table_us(self) -> tuple[int, ...]:
+        """``delay_us(n)`` for ``n`` from ``free_failures`` to :meth:`saturation`: every delay
+        this limit can ask for (fewer failures wait nothing, more wait the last). An adapter
+        deciding inside its backend (a Redis script) looks delays up here instead of
+        re-implementing the arithmetic."""
+        return tuple(self.delay_us(n) for n in range(self.free_failures, self.saturation() + 1))
 
 
 @attrs.frozen

@@ -1,4 +1,5 @@
-"""Cross-cutting request handling: request ids, access log, security headers, sessions, CSRF.
+"""Cross-cutting request handling: request ids, client addresses, access log, security headers,
+sessions, CSRF.
 
 Each responder's :func:`~inventory_http.operations.operation` declaration says what it needs:
 ``public`` ones are served without a session (login, health, the OpenAPI document) and
@@ -12,10 +13,12 @@ to Falcon (405, or the default ``OPTIONS`` answer), so a CORS preflight never ne
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import falcon
@@ -35,7 +38,9 @@ __all__ = [
     "RequestIdMiddleware",
     "SessionMiddleware",
     "accepted_cookie_names",
+    "client_address",
     "cookie_name",
+    "route_of",
 ]
 
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -45,6 +50,10 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A client's request id is echoed only if it is short and plain: it goes into every log line.
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _HSTS = "max-age=63072000; includeSubDomains"
+_SLASHES = re.compile(r"/{2,}")
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 access_log = logging.getLogger("inventory_http.access")
 
@@ -71,20 +80,72 @@ def accepted_cookie_names(settings: Settings) -> tuple[str, ...]:
     return (PLAIN_COOKIE_NAME, SECURE_COOKIE_NAME)
 
 
+def _address(text: str) -> _Address | None:
+    """An address as a proxy writes it into ``X-Forwarded-For`` (IPv4-mapped IPv6 as IPv4);
+    ``None`` for anything else."""
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(
+    peer: str | None, forwarded_for: str | None, trusted_proxies: Sequence[_Network]
+) -> str:
+    """The address a request is counted against (login throttle) and logged under.
+
+    The peer (the WSGI server's ``REMOTE_ADDR``), unless it is one of ``trusted_proxies``: then
+    the right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy. Each proxy
+    appends the address it got the request from, so entries right of that one were written by
+    proxies we trust, and entries left of it by whoever the client is (who may write anything,
+    so they are never used). A malformed entry where the client's should be ends the walk at the
+    proxy that passed it on. Without trusted proxies the header is ignored altogether.
+    """
+    address = _address(peer) if peer else None
+    if address is None:
+        return peer or "unknown"
+    if not trusted_proxies or not forwarded_for:
+        return str(address)
+    for entry in reversed(forwarded_for.split(",")):
+        if not any(address in network for network in trusted_proxies):
+            break  # not a proxy of ours: the client
+        forwarded = _address(entry)
+        if forwarded is None:
+            break
+        address = forwarded
+    return str(address)
+
+
+def route_of(req: falcon.Request) -> str:
+    """The path a request is judged by: the URI template Falcon routed it to, or, when nothing
+    matched, its path with repeated slashes collapsed. Never the raw path: Falcon routes
+    ``//v1/session`` to ``/v1/session``, so a rule keyed on the raw path would miss it."""
+    return req.uri_template or _SLASHES.sub("/", req.path)
+
+
 class RequestIdMiddleware:
-    """Request id, security and cache headers, and one structured access-log line per request."""
+    """Request id, client address, security and cache headers, and one structured access-log
+    line per request."""
 
     def __init__(self, settings: Settings) -> None:
         self._secure = settings.cookie_secure
         self._cors = bool(settings.cors_origins)
+        self._trusted_proxies = tuple(ipaddress.ip_network(n) for n in settings.trusted_proxies)
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        """Take the client's request id if it is well formed, else make one."""
+        """Take the client's request id if it is well formed, else make one; settle the client
+        address (``req.context.client_address``) once for the throttle and the log."""
         given = req.get_header(REQUEST_ID_HEADER)
         request_id = given if given and _REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
         req.context.request_id = request_id
         req.context.started = time.perf_counter()
         req.context.request_id_token = request_id_var.set(request_id)
+        req.context.client_address = client_address(
+            req.remote_addr, req.get_header("X-Forwarded-For"), self._trusted_proxies
+        )
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
@@ -97,9 +158,14 @@ class RequestIdMiddleware:
             resp.set_header("Strict-Transport-Security", _HSTS)
         if self._cors:  # CORS headers echo the Origin: caches must key on it
             resp.append_header("Vary", "Origin")
-        if req.path.startswith("/v1/session"):  # every Set-Cookie comes from these routes
+        route = route_of(req)
+        declared = operation_of(resource, req.method) if resource is not None else None
+        if route.startswith("/v1/session") or (
+            declared is not None and "Set-Cookie" in declared.headers
+        ):
+            # Session ids, CSRF tokens and session details: nothing may keep them.
             resp.set_header("Cache-Control", "no-store")
-        elif req.path.startswith("/v1/") and resp.get_header("Cache-Control") is None:
+        elif route.startswith("/v1/") and resp.get_header("Cache-Control") is None:
             # Per-user data: a client may keep it but must revalidate (ETags make that cheap);
             # shared caches must not keep it at all.
             resp.set_header("Cache-Control", "private, no-cache")
@@ -118,7 +184,7 @@ class RequestIdMiddleware:
             "path": req.path,
             "status": int(falcon.code_to_http_status(resp.status)[:3]),
             "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-            "client": req.remote_addr,
+            "client": getattr(req.context, "client_address", None) or req.remote_addr,
         }
         if isinstance(actor, Actor):
             fields["user_id"] = str(actor.user_id)

@@ -4,23 +4,27 @@ Layout (``P`` is the key prefix, ``inventory:`` by default):
 
 * ``P sess:<sha256 of id>`` -- a string, the session's fields separated by single spaces, in
   this order: user_id, role, csrf_token, created_at, last_seen_at, expires_at,
-  absolute_expires_at (integer microseconds since the epoch), remember (``1``/``0``), user_agent
-  (last, so it may hold spaces; empty when unknown). None of the others can hold a space. One
-  string, so a lookup is one ``GET`` with one short reply. Its Redis TTL is the time left to
-  ``expires_at``.
+  absolute_expires_at (integer microseconds since the epoch), remember (``1``/``0``),
+  generation, user_agent (last, so it may hold spaces; empty when unknown). None of the others
+  can hold a space. One string, so a lookup reads one short value. Its Redis TTL is the time left
+  to ``expires_at``.
 * ``P user-sessions:<user id>`` -- a sorted set of that user's digests scored by their
   ``absolute_expires_at``; its TTL is the time left to the latest of them.
+* ``P user-gen:<user id>`` -- the user's revocation generation (an integer; absent means 0),
+  raised by :meth:`RedisSessionStore.revoke_user_sessions`. No TTL: a generation must only ever
+  grow, and there is one such key per user ever revoked.
 
 The raw id exists only in the caller's hands: keys hold its SHA-256, and no value holds it.
 
-A lookup (:meth:`RedisSessionStore.get`) is a plain ``GET`` when the session is live and its
-recorded use is younger than :func:`~inventory_core.sessions.touch_interval` (a minute by
-default): nothing to write, so the common request costs one read-only round trip. Otherwise --
-a use to record, or an expired session to remove -- it runs the touch script. Every write is one
-Lua script (atomic on the server): touch, create-with-eviction, destroy, logout-everywhere; so is
-the list. The touch script judges again what the ``GET`` saw, so a touch racing a logout can
-never bring a session back. The scripts judge expiry by the ``now`` the store's clock gives
-them, never by the server's clock, so behaviour is that of
+Every operation is one Lua script (atomic on the server): lookup, create-with-eviction, destroy,
+revoke, list. A lookup reads the session and its user's generation in one script, one round
+trip; it writes nothing unless a use is to be recorded (its recorded use is at least
+:func:`~inventory_core.sessions.touch_interval` old, a minute by default) or the session is to be
+removed (expired, or of an older generation). A revocation raises the generation and deletes the
+user's sessions in one step, and a create refuses to store a session of a generation that is no
+longer current, so no interleaving of logins and revocations leaves a session of an older
+generation behind. The scripts judge expiry by the ``now`` the store's clock gives them, never
+by the server's clock, so behaviour is that of
 :class:`~inventory_core.memory.sessions.InMemorySessionStore`, and tests can drive time. Redis
 TTLs, computed from the same deadlines, are only the backstop that removes what nobody asks for.
 
@@ -29,8 +33,8 @@ ZREMRANGEBYSCORE, the others by checking their session (an idle deadline can pas
 the absolute one, and a session may already be gone by TTL). It holds at most
 ``max_sessions_per_user`` live entries, so that check is bounded.
 
-The scripts touch session keys they compute from the index, so they need all keys on one server:
-plain Redis or a primary with replicas, not Redis Cluster.
+The scripts touch keys they compute from the index or from a session's value, so they need all
+keys on one server: plain Redis or a primary with replicas, not Redis Cluster.
 """
 
 from __future__ import annotations
@@ -47,13 +51,11 @@ from inventory_core.sessions import (
     Session,
     SessionPolicy,
     eviction_order,
-    is_live,
     is_session_id,
     new_session,
     new_session_id,
     session_digest,
     session_lifetimes,
-    touch_due,
     touch_interval,
 )
 from inventory_core.throttling import timestamp_us
@@ -68,13 +70,19 @@ _US: Final = timedelta(microseconds=1)
 _DECODED_CACHE_SIZE: Final = 1024
 
 # Shared by the scripts below. A session value is "user role csrf created last_seen expires
-# absolute remember agent" (see the module docstring); the patterns pick fields out of it.
-# prune() drops the index entries (and sessions) that are no longer live at `now` and returns the
-# live ones as {digest, created_at}; set_index_ttl() keeps the index key alive exactly as long as
-# its longest-lived entry. Numbers are formatted with %.0f: tostring() would print large ones in
+# absolute remember generation agent" (see the module docstring); the patterns pick fields out of
+# it, and a value they do not match (the layout before generations) counts as ended.
+# generation() reads a user's generation key (absent: 0). prune() drops the index entries (and
+# sessions) that are no longer live at `now` or not of generation `current`, and returns the live
+# ones as {digest, created_at}; set_index_ttl() keeps the index key alive exactly as long as its
+# longest-lived entry. Numbers are formatted with %.0f: tostring() would print large ones in
 # exponent form and lose digits. Microsecond times (~1.8e15) are exact in Lua's doubles.
 _LUA_HELPERS: Final = """
-local function prune(index, prefix, now)
+local function generation(key)
+  return tonumber(redis.call('GET', key) or '0')
+end
+
+local function prune(index, prefix, now, current)
   for _, d in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now)) do
     redis.call('DEL', prefix .. d)
   end
@@ -82,9 +90,11 @@ local function prune(index, prefix, now)
   local live = {}
   for _, d in ipairs(redis.call('ZRANGE', index, 0, -1)) do
     local v = redis.call('GET', prefix .. d)
-    local created, expires
-    if v then created, expires = string.match(v, '^%S+ %S+ %S+ (%d+) %d+ (%d+) ') end
-    if expires and tonumber(expires) > now then
+    local created, expires, gen
+    if v then
+      created, expires, gen = string.match(v, '^%S+ %S+ %S+ (%d+) %d+ (%d+) %d+ [01] (%d+) ')
+    end
+    if gen and tonumber(expires) > now and tonumber(gen) == current then
       table.insert(live, {d, tonumber(created)})
     else
       redis.call('DEL', prefix .. d)
@@ -106,9 +116,10 @@ local function set_index_ttl(index, now)
 end
 """
 
-# KEYS: session, index. ARGV: now, session prefix, digest, max per user, the value, its
-# expires_at, its absolute_expires_at. Returns 1 when stored, 0 when the digest is taken by
-# another session (the caller draws again).
+# KEYS: session, index, generation. ARGV: now, session prefix, digest, max per user, the value,
+# its expires_at, its absolute_expires_at, its generation. Returns 1 when stored, 2 when not
+# stored because a revocation raised the user's generation since the caller read it, 0 when the
+# digest is taken by another session (the caller draws again).
 _CREATE: Final = (
     _LUA_HELPERS
     + """
@@ -121,7 +132,9 @@ if existing then
   if existing == ARGV[5] then return 1 end
   return 0
 end
-local live = prune(KEYS[2], prefix, now)
+local current = generation(KEYS[3])
+if tonumber(ARGV[8]) ~= current then return 2 end
+local live = prune(KEYS[2], prefix, now, current)
 table.sort(live, function(a, b)
   if a[2] ~= b[2] then return a[2] < b[2] end
   return a[1] < b[1]
@@ -137,25 +150,30 @@ return 1
 """
 )
 
-# KEYS: session. ARGV: now, idle and touch interval (us) of this kind of session (remember is
-# fixed at creation, so the caller's reading of it holds), index prefix, digest. Judges afresh
-# what the caller's GET saw: returns nil when absent or expired (then removed), else the value,
-# with the use recorded when the touch is due.
-_TOUCH: Final = (
+# KEYS: session. ARGV: now, idle and touch interval (us) of a normal session, the same of a
+# remember-me one, index prefix, generation prefix, digest. Returns nil when the session is
+# absent, expired or of an older generation than its user's (then removed, with its index
+# entry); else the value, with the use recorded when the touch is due. Reads only, otherwise.
+_LOOKUP: Final = (
     _LUA_HELPERS
     + """
 local now = tonumber(ARGV[1])
 local v = redis.call('GET', KEYS[1])
 if not v then return nil end
+local user = string.match(v, '^%S+')
 local head, seen, expires, absolute, tail =
   string.match(v, '^(%S+ %S+ %S+ %d+) (%d+) (%d+) (%d+)( .*)$')
-if tonumber(expires) <= now then
+local remember, gen
+if tail then remember, gen = string.match(tail, '^ ([01]) (%d+) ') end
+if not gen or tonumber(expires) <= now or tonumber(gen) ~= generation(ARGV[7] .. user) then
   redis.call('DEL', KEYS[1])
-  redis.call('ZREM', ARGV[4] .. string.match(head, '^%S+'), ARGV[5])
+  redis.call('ZREM', ARGV[6] .. user, ARGV[8])
   return nil
 end
-if now - tonumber(seen) < tonumber(ARGV[3]) then return v end
-local deadline = math.min(now + tonumber(ARGV[2]), tonumber(absolute))
+local idle, interval = ARGV[2], ARGV[3]
+if remember == '1' then idle, interval = ARGV[4], ARGV[5] end
+if now - tonumber(seen) < tonumber(interval) then return v end
+local deadline = math.min(now + tonumber(idle), tonumber(absolute))
 v = head .. ' ' .. ARGV[1] .. ' ' .. string.format('%.0f', deadline) .. ' ' .. absolute .. tail
 redis.call('SET', KEYS[1], v, 'PX', ttl_ms(deadline, now))
 return v
@@ -170,15 +188,24 @@ if v then redis.call('ZREM', ARGV[1] .. string.match(v, '^%S+'), ARGV[2]) end
 return 1
 """
 
-# KEYS: index. ARGV: now, session prefix, digest to keep ('' for none). Returns how many ended.
-_DESTROY_USER: Final = (
+# KEYS: index, generation. ARGV: now, session prefix, digest to keep ('' for none). Raises the
+# generation, ends every live session but the kept one, and moves the kept one to the new
+# generation (its TTL unchanged). Returns how many ended.
+_REVOKE: Final = (
     _LUA_HELPERS
     + """
 local now, prefix, keep = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local live = prune(KEYS[1], prefix, now, generation(KEYS[2]))
+local gen = redis.call('INCR', KEYS[2])
 local ended = 0
-for _, s in ipairs(prune(KEYS[1], prefix, now)) do
-  if s[1] ~= keep then
-    redis.call('DEL', prefix .. s[1])
+for _, s in ipairs(live) do
+  local key = prefix .. s[1]
+  if s[1] == keep then
+    local before, after =
+      string.match(redis.call('GET', key), '^(%S+ %S+ %S+ %d+ %d+ %d+ %d+ [01]) %d+( .*)$')
+    redis.call('SET', key, before .. ' ' .. gen .. after, 'KEEPTTL')
+  else
+    redis.call('DEL', key)
     redis.call('ZREM', KEYS[1], s[1])
     ended = ended + 1
   end
@@ -188,13 +215,13 @@ return ended
 """
 )
 
-# KEYS: index. ARGV: now, session prefix. Returns {digest, value} per live session.
+# KEYS: index, generation. ARGV: now, session prefix. Returns {digest, value} per live session.
 _LIST: Final = (
     _LUA_HELPERS
     + """
 local now, prefix = tonumber(ARGV[1]), ARGV[2]
 local out = {}
-for _, s in ipairs(prune(KEYS[1], prefix, now)) do
+for _, s in ipairs(prune(KEYS[1], prefix, now, generation(KEYS[2]))) do
   table.insert(out, {s[1], redis.call('GET', prefix .. s[1])})
 end
 return out
@@ -227,6 +254,7 @@ def _encode(session: Session) -> str:
             _us(session.expires_at),
             _us(session.absolute_expires_at),
             "1" if session.remember else "0",
+            str(session.generation),
             session.user_agent or "",  # cleaned user agents are never empty
         ]
     )
@@ -234,8 +262,8 @@ def _encode(session: Session) -> str:
 
 def _decode(digest: str, value: str) -> Session:
     """The session a stored value holds (layout in the module docstring)."""
-    fields = value.split(" ", 8)
-    user_id, role, csrf_token, created, last_seen, expires, absolute, remember, agent = fields
+    fields = value.split(" ", 9)
+    user_id, role, csrf_token, created, last_seen, expires, absolute, remember, gen, agent = fields
     return Session(
         digest=digest,
         user_id=UUID(user_id),
@@ -247,6 +275,7 @@ def _decode(digest: str, value: str) -> Session:
         absolute_expires_at=_from_us(absolute),
         user_agent=agent or None,
         remember=remember == "1",
+        generation=int(gen),
     )
 
 
@@ -277,26 +306,33 @@ class RedisSessionStore:
         self._max_per_user = max_sessions_per_user
         self._session_prefix = f"{key_prefix}sess:"
         self._index_prefix = f"{key_prefix}user-sessions:"
+        self._generation_prefix = f"{key_prefix}user-gen:"
         # digest -> (value, the Session decoded from it). Every lookup still reads the value from
         # Redis and compares it whole: an equal value decodes to an equal Session, so a hit is
         # never stale. Saves the decoding (~10 us) on the requests between two recorded uses.
         # Bounded: emptied when full. Keyed by digest, never by id; threads may share it (each
         # dict operation is atomic, and a lost entry only costs a decode).
         self._decoded: dict[str, tuple[str, Session]] = {}
-        # (idle, touch interval) in microseconds, by remember flag: the touch script's arguments.
-        self._touch_args = {
-            remember: (
-                session_lifetimes(self._policy, remember=remember)[0] // _US,
-                touch_interval(self._policy, remember=remember) // _US,
-            )
-            for remember in (False, True)
-        }
+        # The lookup script's arguments after `now`: (idle, touch interval) in microseconds of a
+        # normal session, then of a remember-me one, then the key prefixes it needs.
+        self._lookup_args: list[str | int] = [
+            *(
+                value
+                for remember in (False, True)
+                for value in (
+                    session_lifetimes(self._policy, remember=remember)[0] // _US,
+                    touch_interval(self._policy, remember=remember) // _US,
+                )
+            ),
+            self._index_prefix,
+            self._generation_prefix,
+        ]
         # register_script only hashes the source; it talks to Redis on first use, and reloads the
         # script by itself after a server restart emptied the script cache (NOSCRIPT).
         self._create = client.register_script(_CREATE)
-        self._touch = client.register_script(_TOUCH)
+        self._lookup = client.register_script(_LOOKUP)
         self._destroy = client.register_script(_DESTROY)
-        self._destroy_user = client.register_script(_DESTROY_USER)
+        self._revoke = client.register_script(_REVOKE)
         self._list = client.register_script(_LIST)
 
     @property
@@ -305,11 +341,18 @@ class RedisSessionStore:
         return self._policy
 
     def create(
-        self, *, user_id: UUID, role: Role, user_agent: str | None, remember: bool
+        self,
+        *,
+        user_id: UUID,
+        role: Role,
+        user_agent: str | None,
+        remember: bool,
+        generation: int = 0,
     ) -> tuple[str, Session]:
-        """Start a session (ending the user's oldest when at the cap); returns the raw id and it."""
+        """Start a session (ending the user's oldest when at the cap); returns the raw id and it.
+        A session of a ``generation`` that is no longer the user's is returned but not stored."""
         now = self._clock.now()
-        index = f"{self._index_prefix}{user_id}"
+        keys = [f"{self._index_prefix}{user_id}", f"{self._generation_prefix}{user_id}"]
         # A digest collision (never expected with 256-bit ids) makes the script refuse; draw again.
         for _ in range(3):
             session_id = new_session_id()
@@ -322,6 +365,7 @@ class RedisSessionStore:
                 remember=remember,
                 now=now,
                 policy=self._policy,
+                generation=generation,
             )
             args: list[str | int] = [
                 _us(now),
@@ -331,41 +375,30 @@ class RedisSessionStore:
                 _encode(session),
                 _us(session.expires_at),
                 _us(session.absolute_expires_at),
+                generation,
             ]
             with translate_redis_errors("session create"):
-                stored = self._create(keys=[self._session_prefix + digest, index], args=args)
-            if int(stored) == 1:
+                stored = self._create(keys=[self._session_prefix + digest, *keys], args=args)
+            if int(stored) != 0:  # 1: stored; 2: revoked since the login read the user
                 return session_id, session
         raise RuntimeError("could not draw an unused session id")  # pragma: no cover
 
     def get(self, session_id: str) -> Session | None:
-        """The live session for a raw id; ``None`` for an unknown, expired or malformed id (a
-        malformed one never reaches Redis).
+        """The live session for a raw id; ``None`` for an unknown, expired, revoked or malformed
+        id (a malformed one never reaches Redis).
 
-        The use is recorded (last seen now, idle deadline moved forward, never past the absolute
-        one) when the recorded one is at least
-        :func:`~inventory_core.sessions.touch_interval` old -- a minute by default. Otherwise
-        this is one ``GET`` and writes nothing, so a session ends ``idle`` after its last
-        recorded use: never later than ``idle`` after its last use, and at most one interval
-        sooner.
+        One script reads the session and its user's generation. The use is recorded (last seen
+        now, idle deadline moved forward, never past the absolute one) when the recorded one is
+        at least :func:`~inventory_core.sessions.touch_interval` old -- a minute by default.
+        Otherwise the lookup writes nothing, so a session ends ``idle`` after its last recorded
+        use: never later than ``idle`` after its last use, and at most one interval sooner.
         """
         if not is_session_id(session_id):
             return None
         digest = session_digest(session_id)
-        key = self._session_prefix + digest
-        now = self._clock.now()
+        args: list[str | int] = [_us(self._clock.now()), *self._lookup_args, digest]
         with translate_redis_errors("session get"):
-            value = self._client.get(key)
-        if value is None:
-            return None
-        session = self._session(digest, value)
-        if is_live(session, now) and not touch_due(session, now, self._policy):
-            return session
-        # A use to record, or an expired session to remove: atomically, judged again.
-        idle, interval = self._touch_args[session.remember]
-        args: list[str | int] = [_us(now), idle, interval, self._index_prefix, digest]
-        with translate_redis_errors("session get"):
-            value = self._touch(keys=[key], args=args)
+            value = self._lookup(keys=[self._session_prefix + digest], args=args)
         if value is None:
             self._decoded.pop(digest, None)
             return None
@@ -380,20 +413,28 @@ class RedisSessionStore:
         with translate_redis_errors("session destroy"):
             self._destroy(keys=[self._session_prefix + digest], args=[self._index_prefix, digest])
 
-    def destroy_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
-        """End every live session of ``user_id`` except the raw id ``keep``, atomically; returns
-        how many live sessions ended."""
+    def user_generation(self, user_id: UUID) -> int:
+        """The user's revocation generation (0 before the first revocation)."""
+        with translate_redis_errors("session generation"):
+            value = self._client.get(f"{self._generation_prefix}{user_id}")
+        return 0 if value is None else int(_text(value))
+
+    def revoke_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
+        """Raise the user's generation and end every live session of ``user_id`` except the raw
+        id ``keep`` (moved to the new generation), atomically; returns how many ended."""
         kept = session_digest(keep) if keep is not None and is_session_id(keep) else ""
+        keys = [f"{self._index_prefix}{user_id}", f"{self._generation_prefix}{user_id}"]
         args = [_us(self._clock.now()), self._session_prefix, kept]
-        with translate_redis_errors("session destroy-all"):
-            ended = self._destroy_user(keys=[f"{self._index_prefix}{user_id}"], args=args)
+        with translate_redis_errors("session revoke"):
+            ended = self._revoke(keys=keys, args=args)
         return int(ended)
 
     def list_user_sessions(self, user_id: UUID) -> list[Session]:
         """The user's live sessions, oldest first (listing touches none of them)."""
+        keys = [f"{self._index_prefix}{user_id}", f"{self._generation_prefix}{user_id}"]
         args = [_us(self._clock.now()), self._session_prefix]
         with translate_redis_errors("session list"):
-            rows = self._list(keys=[f"{self._index_prefix}{user_id}"], args=args)
+            rows = self._list(keys=keys, args=args)
         return eviction_order(_decode(_text(digest), _text(value)) for digest, value in rows)
 
     def _session(self, digest: str, value: Any) -> Session:

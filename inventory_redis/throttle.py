@@ -10,8 +10,11 @@ Layout (``P`` is the key prefix; ``U`` and ``C`` are the hashed username and cli
 
 Each key's TTL is its window (or the trust period) from its last write: the backstop that keeps
 Redis from filling up. What counts is judged by the store's clock, in the scripts, exactly as
-:class:`~inventory_core.memory.throttle.InMemoryLoginThrottle` does; the decision itself is the
-shared :meth:`~inventory_core.throttling.ThrottlePolicy.retry_after`.
+:class:`~inventory_core.memory.throttle.InMemoryLoginThrottle` does. ``retry_after`` decides with
+the shared :meth:`~inventory_core.throttling.ThrottlePolicy.retry_after`; ``begin_attempt`` must
+decide and count in one script, so the script decides, looking its delays up in the table the
+policy computes (:meth:`~inventory_core.throttling.ThrottleLimit.delay_table_us`) rather than
+doing the arithmetic itself.
 """
 
 from __future__ import annotations
@@ -51,21 +54,58 @@ if until_ and tonumber(until_) > tonumber(ARGV[1]) then trusted = 1 end
 return {un, ulast, cn, clast, trusted}
 """
 
-# KEYS: username set, client set. ARGV: now, username cutoff, client cutoff, username member,
-# client member, username TTL ms, client TTL ms, max kept per key. The members carry a nonce drawn
-# by the caller, so a retried call adds nothing twice.
-_FAILURE: Final = """
-local keep = tonumber(ARGV[8])
+# Adds a failure on both sides: ARGV as _FAILURE's below (1-8).
+_ADD_FAILURE: Final = """
 local function add(key, member, cutoff, ttl)
   redis.call('ZADD', key, ARGV[1], member)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', cutoff)
-  redis.call('ZREMRANGEBYRANK', key, 0, -(keep + 1))
+  redis.call('ZREMRANGEBYRANK', key, 0, -(tonumber(ARGV[8]) + 1))
   redis.call('PEXPIRE', key, ttl)
 end
-add(KEYS[1], ARGV[4], ARGV[2], ARGV[6])
-add(KEYS[2], ARGV[5], ARGV[3], ARGV[7])
+local function add_failure()
+  add(KEYS[1], ARGV[4], ARGV[2], ARGV[6])
+  add(KEYS[2], ARGV[5], ARGV[3], ARGV[7])
+end
+"""
+
+# KEYS: username set, client set. ARGV: now, username cutoff, client cutoff, username member,
+# client member, username TTL ms, client TTL ms, max kept per key. The members carry a nonce drawn
+# by the caller, so a retried call adds nothing twice.
+_FAILURE: Final = (
+    _ADD_FAILURE
+    + """
+add_failure()
 return 1
 """
+)
+
+# KEYS: username set, client set, trust key. ARGV 1-8 as _FAILURE's, then: username free
+# failures, client free failures, length of the username delay table, length of the client one,
+# then both tables (ThrottleLimit.delay_table_us, in microseconds). Judges the attempt as
+# ThrottlePolicy.retry_after does and, when it is allowed, counts it as a failure in the same
+# step. Returns the wait in microseconds as a string: "0" when allowed (and counted).
+_BEGIN: Final = (
+    _ADD_FAILURE
+    + """
+local now = tonumber(ARGV[1])
+local ulen, clen = tonumber(ARGV[11]), tonumber(ARGV[12])
+local function wait(key, cutoff, free, first, len)
+  local n = redis.call('ZCOUNT', key, '(' .. cutoff, '+inf')
+  if n == 0 or n < free then return 0 end
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  local delay = tonumber(ARGV[first + math.min(n - free, len - 1)])
+  return math.max(0, tonumber(last) + delay - now)
+end
+local w = wait(KEYS[2], ARGV[3], tonumber(ARGV[10]), 13 + ulen, clen)
+local until_ = redis.call('GET', KEYS[3])
+if not (until_ and tonumber(until_) > now) then
+  w = math.max(w, wait(KEYS[1], ARGV[2], tonumber(ARGV[9]), 13, ulen))
+end
+if w > 0 then return string.format('%.0f', w) end
+add_failure()
+return '0'
+"""
+)
 
 # KEYS: username set, client set, trust key. ARGV: client key, username key, trusted until,
 # trust TTL ms. Removes this client's failures against this username on both sides.
@@ -83,9 +123,14 @@ return 1
 """
 
 
+def _text(value: object) -> str:
+    # make_redis_client decodes replies; a client built without decode_responses gives bytes.
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _window(count: object, last: object) -> WindowState:
-    failures = int(str(count))
-    text = last.decode() if isinstance(last, bytes) else str(last)
+    failures = int(_text(count))
+    text = _text(last)
     # Scores come back as float text ("1767225600000000" or "1.7672256e+15"); both parse exactly
     # because every stored score is an integer below 2**53.
     return WindowState(
@@ -113,8 +158,20 @@ class RedisLoginThrottle:
         self._clock = clock
         self._policy = policy or ThrottlePolicy()
         self._prefix = f"{key_prefix}throttle:"
+        user_table = self._policy.username.delay_table_us()
+        client_table = self._policy.client.delay_table_us()
+        # The begin script's arguments after the failure ones: fixed by the policy.
+        self._tables: list[str | int] = [
+            self._policy.username.free_failures,
+            self._policy.client.free_failures,
+            len(user_table),
+            len(client_table),
+            *user_table,
+            *client_table,
+        ]
         self._state = client.register_script(_STATE)
         self._failure = client.register_script(_FAILURE)
+        self._begin = client.register_script(_BEGIN)
         self._success = client.register_script(_SUCCESS)
 
     @property
@@ -145,13 +202,27 @@ class RedisLoginThrottle:
             trusted=int(trusted) == 1,
         )
 
+    def begin_attempt(self, *, username: str, client: str) -> float | None:
+        """``None`` when an attempt is allowed now, counted as a failure by the same script
+        that judged it; else the seconds to wait, counting nothing."""
+        user, addr = username_key(username), client_key(client)
+        args = [*self._failure_args(user, addr), *self._tables]
+        with translate_redis_errors("throttle attempt"):
+            wait_us = int(_text(self._begin(keys=self._keys(user, addr), args=args)))
+        return wait_us / 1_000_000 if wait_us > 0 else None
+
     def record_failure(self, *, username: str, client: str) -> None:
         """Count a failed login against both the username and the client address."""
         user, addr = username_key(username), client_key(client)
+        args = self._failure_args(user, addr)
+        with translate_redis_errors("throttle failure"):
+            self._failure(keys=self._keys(user, addr)[:2], args=args)
+
+    def _failure_args(self, user: str, addr: str) -> list[str | int]:
         now = timestamp_us(self._clock.now())
         policy = self._policy
         nonce = secrets.token_hex(8)
-        args: list[str | int] = [
+        return [
             now,
             policy.username.cutoff_us(now),
             policy.client.cutoff_us(now),
@@ -161,8 +232,6 @@ class RedisLoginThrottle:
             _ceil_ms(policy.client.window_us),
             policy.max_tracked_failures,
         ]
-        with translate_redis_errors("throttle failure"):
-            self._failure(keys=self._keys(user, addr)[:2], args=args)
 
     def record_success(self, *, username: str, client: str) -> None:
         """Forget this client's failures against this username and trust the pair."""

@@ -33,6 +33,7 @@ from datetime import timedelta
 from typing import ClassVar
 from uuid import UUID, uuid4
 
+import attrs
 import pytest
 
 from inventory_core.clocks import ManualClock
@@ -70,10 +71,11 @@ _US = timedelta(microseconds=1)
 _THREADS = 8
 
 
-def _run_in_threads(work: Callable[[int], None]) -> None:
-    """Run ``work(0..THREADS-1)`` at once; re-raise the first failure of any thread."""
+def _run_in_threads(work: Callable[[int], None], count: int = _THREADS) -> None:
+    """Run ``work(0..count-1)`` in as many threads, released together by a barrier; re-raise the
+    first failure of any thread."""
     errors: list[BaseException] = []
-    barrier = threading.Barrier(_THREADS)
+    barrier = threading.Barrier(count)
 
     def run(n: int) -> None:
         try:
@@ -82,7 +84,7 @@ def _run_in_threads(work: Callable[[int], None]) -> None:
         except BaseException as exc:  # reported to the test below
             errors.append(exc)
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(_THREADS)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -116,9 +118,18 @@ class SessionStoreContract:
         remember: bool = False,
         user_agent: str | None = "contract-suite/1.0",
         role: Role = Role.CLERK,
+        generation: int | None = None,
     ) -> tuple[str, Session]:
+        """A session as a login makes it: of the user's current generation unless told."""
+        user_id = user_id or uuid4()
+        if generation is None:
+            generation = store.user_generation(user_id)
         return store.create(
-            user_id=user_id or uuid4(), role=role, user_agent=user_agent, remember=remember
+            user_id=user_id,
+            role=role,
+            user_agent=user_agent,
+            remember=remember,
+            generation=generation,
         )
 
     # ------------------------------------------------------------ creating and reading
@@ -197,7 +208,7 @@ class SessionStoreContract:
         self._create(store)
         assert store.get(bad_id) is None
         store.destroy(bad_id)
-        assert store.destroy_user_sessions(uuid4(), keep=bad_id) == 0
+        assert store.revoke_user_sessions(uuid4(), keep=bad_id) == 0
 
     def test_the_digest_is_not_accepted_as_an_id(self, store: SessionStore) -> None:
         _, session = self._create(store)
@@ -376,33 +387,39 @@ class SessionStoreContract:
             (store.get(second) or pytest.fail("lost")).digest
         ]
 
-    def test_destroy_user_sessions_ends_every_session_of_that_user_only(
+    def test_revoke_user_sessions_ends_every_session_of_that_user_only(
         self, store: SessionStore
     ) -> None:
         user_id, other = uuid4(), uuid4()
         ids = [self._create(store, user_id)[0] for _ in range(3)]
         remembered, _ = self._create(store, user_id, remember=True)
         others, _ = self._create(store, other)
-        assert store.destroy_user_sessions(user_id) == 4
+        assert store.revoke_user_sessions(user_id) == 4
         assert all(store.get(i) is None for i in [*ids, remembered])
         assert store.list_user_sessions(user_id) == []
         assert store.get(others) is not None
-        assert store.destroy_user_sessions(user_id) == 0
+        assert store.revoke_user_sessions(user_id) == 0
 
-    def test_destroy_user_sessions_can_keep_the_current_one(self, store: SessionStore) -> None:
+    def test_revoke_user_sessions_can_keep_the_current_one(self, store: SessionStore) -> None:
         user_id = uuid4()
-        current, _ = self._create(store, user_id)
+        current, created = self._create(store, user_id)
         rest = [self._create(store, user_id)[0] for _ in range(2)]
-        assert store.destroy_user_sessions(user_id, keep=current) == 2
-        assert store.get(current) is not None
+        assert store.revoke_user_sessions(user_id, keep=current) == 2
+        kept = store.get(current)
+        assert kept == attrs.evolve(created, generation=store.user_generation(user_id))
         assert all(store.get(i) is None for i in rest)
+        assert store.list_user_sessions(user_id) == [kept]
+        # Kept again by the next revocation, and still usable after it.
+        assert store.revoke_user_sessions(user_id, keep=current) == 0
+        assert store.get(current) is not None
         # Keeping an id of another user keeps nothing of this one.
         foreign, _ = self._create(store)
         self._create(store, user_id)
-        assert store.destroy_user_sessions(user_id, keep=foreign) == 2
+        assert store.revoke_user_sessions(user_id, keep=foreign) == 2
         assert store.get(foreign) is not None
+        assert store.get(current) is None
 
-    def test_destroy_user_sessions_counts_only_live_sessions(
+    def test_revoke_user_sessions_counts_only_live_sessions(
         self, store: SessionStore, clock: ManualClock
     ) -> None:
         user_id = uuid4()
@@ -410,7 +427,68 @@ class SessionStoreContract:
         clock.advance(_POLICY.idle_seconds - 60)
         self._create(store, user_id)
         clock.advance(60)  # the first one has just expired
-        assert store.destroy_user_sessions(user_id) == 1
+        assert store.revoke_user_sessions(user_id) == 1
+
+    # ------------------------------------------------------------ revocation generations
+
+    def test_generations_start_at_zero_and_each_revocation_raises_them(
+        self, store: SessionStore
+    ) -> None:
+        user_id, other = uuid4(), uuid4()
+        assert store.user_generation(user_id) == 0
+        store.revoke_user_sessions(user_id)
+        assert store.user_generation(user_id) == 1
+        store.revoke_user_sessions(user_id, keep="A" * 43)
+        assert store.user_generation(user_id) == 2
+        assert store.user_generation(other) == 0
+        session_id, session = self._create(store, user_id)
+        assert session.generation == 2
+        assert store.get(session_id) == session
+
+    def test_a_login_that_read_the_user_before_a_revocation_gets_a_dead_session(
+        self, store: SessionStore
+    ) -> None:
+        # The interleaving of issue 14: a login reads the generation (then checks the password,
+        # which takes a while), the user is demoted and revoked, then the login creates its
+        # session with what it read.
+        user_id = uuid4()
+        generation = store.user_generation(user_id)
+        store.revoke_user_sessions(user_id)
+        session_id, session = self._create(store, user_id, generation=generation)
+        assert session.generation == generation
+        assert store.get(session_id) is None
+        assert store.list_user_sessions(user_id) == []
+        # A login that read the generation after the revocation is not affected.
+        fresh, _ = self._create(store, user_id)
+        assert store.get(fresh) is not None
+        assert store.get(session_id) is None
+
+    def test_a_dead_session_takes_no_place_under_the_cap(self, store: SessionStore) -> None:
+        user_id = uuid4()
+        stale = store.user_generation(user_id)
+        store.revoke_user_sessions(user_id)
+        live = [self._create(store, user_id)[0] for _ in range(self.max_sessions_per_user)]
+        self._create(store, user_id, generation=stale)
+        assert all(store.get(i) is not None for i in live)
+        assert len(store.list_user_sessions(user_id)) == self.max_sessions_per_user
+
+    def test_logins_racing_a_revocation_leave_no_session_behind(self, store: SessionStore) -> None:
+        # Every login reads the generation before any of them creates and before the revocation;
+        # then they all go at once. Whatever the order, no session may survive.
+        user_id = uuid4()
+        generation = store.user_generation(user_id)
+        made: list[str] = []
+
+        def work(n: int) -> None:
+            if n == 0:
+                store.revoke_user_sessions(user_id)
+            else:
+                made.append(self._create(store, user_id, generation=generation)[0])
+
+        _run_in_threads(work)
+        assert len(made) == _THREADS - 1
+        assert [i for i in made if store.get(i) is not None] == []
+        assert store.list_user_sessions(user_id) == []
 
     # ------------------------------------------------------------ listing
 
@@ -688,7 +766,96 @@ class LoginThrottleContract:
         self._fail(throttle, "dave", "a")  # 4 in the client's 60 s window
         assert throttle.retry_after(username="carol", client="a") == pytest.approx(10)
 
+    # ------------------------------------------------------------ attempts (check and count)
+
+    def test_an_allowed_attempt_is_counted_at_once(
+        self, throttle: LoginThrottle, policy: ThrottlePolicy
+    ) -> None:
+        for _ in range(policy.username.free_failures):
+            assert throttle.begin_attempt(username="alice", client="192.0.2.1") is None
+        # Nothing reported after them: the attempts themselves count as failures.
+        wait = throttle.retry_after(username="alice", client="192.0.2.9")
+        assert wait == pytest.approx(policy.username.base_delay_seconds)
+        assert throttle.begin_attempt(username="alice", client="192.0.2.1") == wait
+
+    def test_a_refused_attempt_counts_nothing(
+        self, throttle: LoginThrottle, policy: ThrottlePolicy, clock: ManualClock
+    ) -> None:
+        self._fail(throttle, "alice", "198.51.100.1", policy.username.free_failures)
+        base = policy.username.base_delay_seconds
+        for _ in range(5):  # asking again and again does not push the wait further
+            assert throttle.begin_attempt(username="alice", client="192.0.2.1") == pytest.approx(
+                base
+            )
+        clock.advance(base)
+        assert throttle.begin_attempt(username="alice", client="192.0.2.1") is None
+        # That one was allowed, so it counts: the next wait doubles.
+        assert throttle.retry_after(username="alice", client="192.0.2.1") == pytest.approx(2 * base)
+
+    def test_a_success_takes_its_attempt_back(
+        self, throttle: LoginThrottle, policy: ThrottlePolicy
+    ) -> None:
+        free = policy.username.free_failures
+        self._fail(throttle, "alice", "203.0.113.9", free - 1)  # someone else
+        assert throttle.begin_attempt(username="alice", client="198.51.100.1") is None
+        assert throttle.retry_after(username="alice", client="192.0.2.1") is not None
+        throttle.record_success(username="alice", client="198.51.100.1")
+        assert throttle.retry_after(username="alice", client="192.0.2.1") is None
+
+    def test_attempts_follow_the_same_rules_as_the_check(
+        self, throttle: LoginThrottle, policy: ThrottlePolicy, clock: ManualClock
+    ) -> None:
+        # Waits count down with the clock; trust lifts the username limit, never the client one.
+        throttle.record_success(username="alice", client="198.51.100.1")
+        self._fail(throttle, "alice", "203.0.113.9", policy.username.free_failures + 3)
+        wait = throttle.begin_attempt(username="alice", client="192.0.2.1")
+        assert wait is not None
+        assert wait == pytest.approx(8 * policy.username.base_delay_seconds)
+        assert wait == pytest.approx(throttle.retry_after(username="alice", client="192.0.2.1"))
+        clock.advance(3)
+        assert throttle.begin_attempt(username="alice", client="192.0.2.1") == pytest.approx(
+            wait - 3
+        )
+        assert throttle.begin_attempt(username="alice", client="198.51.100.1") is None
+        for n in range(policy.client.free_failures - 1):  # that attempt counted as one
+            self._fail(throttle, f"user{n}", "198.51.100.1")
+        assert throttle.begin_attempt(username="alice", client="198.51.100.1") == pytest.approx(
+            policy.client.base_delay_seconds
+        )
+
+    def test_attempts_wait_the_caps_past_saturation(
+        self, throttle: LoginThrottle, policy: ThrottlePolicy
+    ) -> None:
+        # More failures than the saturation point and than the bound on kept failures.
+        for n in range(policy.max_tracked_failures + 10):
+            self._fail(throttle, "alice", f"198.51.{n // 250}.{n % 250}")
+            self._fail(throttle, f"user{n}", "203.0.113.7")
+        for username, client, cap in [
+            ("alice", "192.0.2.1", policy.username.max_delay_seconds),
+            ("fresh", "203.0.113.7", policy.client.max_delay_seconds),
+        ]:
+            wait = throttle.begin_attempt(username=username, client=client)
+            assert wait == pytest.approx(cap)
+            assert wait == pytest.approx(throttle.retry_after(username=username, client=client))
+
     # ------------------------------------------------------------ threads
+
+    def test_concurrent_attempts_get_no_more_checks_than_sequential_ones(
+        self, throttle: LoginThrottle, policy: ThrottlePolicy
+    ) -> None:
+        # Issue 14: 16 concurrent wrong passwords for one username from one address. Sequential
+        # attempts get the free failures checked, then must wait; so must concurrent ones.
+        allowed: list[int] = []
+        refused: list[float] = []
+
+        def work(n: int) -> None:
+            wait = throttle.begin_attempt(username="alice", client="192.0.2.1")
+            (allowed.append(n) if wait is None else refused.append(wait))
+
+        _run_in_threads(work, count=16)
+        assert len(allowed) == policy.username.free_failures
+        assert len(refused) == 16 - policy.username.free_failures
+        assert all(w == pytest.approx(policy.username.base_delay_seconds) for w in refused)
 
     def test_concurrent_failures_are_all_counted(
         self, clock: ManualClock, make_login_throttle: LoginThrottleFactory

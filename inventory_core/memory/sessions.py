@@ -6,6 +6,8 @@ import threading
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import attrs
+
 from inventory_core.ports import Clock
 from inventory_core.sessions import (
     DEFAULT_MAX_SESSIONS_PER_USER,
@@ -28,11 +30,11 @@ __all__ = ["InMemorySessionStore"]
 class InMemorySessionStore:
     """A thread-safe :class:`~inventory_core.ports.SessionStore` held in this process.
 
-    Keeps sessions by digest (never the raw id) with a per-user index. Expired sessions are
-    dropped when met (get, list, create and logout-everywhere of their user) and, once a minute of
-    clock time, by a sweep over every session on the next create, so memory stays bounded by the
-    sessions live in the last minute. Only one process sees it: right for the single-worker
-    embedded default only.
+    Keeps sessions by digest (never the raw id) with a per-user index, and the revocation
+    generation of every user revoked at least once. Expired sessions are dropped when met (get,
+    list, create and revocation of their user) and, once a minute of clock time, by a sweep over
+    every session on the next create, so memory stays bounded by the sessions live in the last
+    minute. Only one process sees it: right for the single-worker embedded default only.
     """
 
     def __init__(
@@ -50,6 +52,9 @@ class InMemorySessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, Session] = {}
         self._by_user: dict[UUID, set[str]] = {}
+        # Revocation generations of the users revoked at least once (absent: 0). Never dropped
+        # (one small entry per such user): a generation must only ever grow.
+        self._generations: dict[UUID, int] = {}
         self._last_sweep: datetime | None = None
 
     @property
@@ -58,21 +63,19 @@ class InMemorySessionStore:
         return self._policy
 
     def create(
-        self, *, user_id: UUID, role: Role, user_agent: str | None, remember: bool
+        self,
+        *,
+        user_id: UUID,
+        role: Role,
+        user_agent: str | None,
+        remember: bool,
+        generation: int = 0,
     ) -> tuple[str, Session]:
-        """Start a session; returns its raw id (to be shown once, in the cookie) and it."""
+        """Start a session; returns its raw id (to be shown once, in the cookie) and it. A
+        session of a ``generation`` that is no longer the user's is returned but not kept."""
         now = self._clock.now()
         with self._lock:
-            self._maybe_sweep(now)
-            live = self._live_of(user_id, now)
-            for old in eviction_order(live)[: max(0, len(live) - self._max_per_user + 1)]:
-                self._remove(old.digest)
-            while True:
-                session_id = new_session_id()
-                digest = session_digest(session_id)
-                # 256-bit ids do not collide in practice; checking costs nothing here.
-                if digest not in self._sessions:
-                    break
+            session_id, digest = self._new_id()
             session = new_session(
                 digest=digest,
                 user_id=user_id,
@@ -81,15 +84,22 @@ class InMemorySessionStore:
                 remember=remember,
                 now=now,
                 policy=self._policy,
+                generation=generation,
             )
+            if generation != self._generations.get(user_id, 0):
+                return session_id, session  # a revocation came after the login read the user
+            self._maybe_sweep(now)
+            live = self._live_of(user_id, now)
+            for old in eviction_order(live)[: max(0, len(live) - self._max_per_user + 1)]:
+                self._remove(old.digest)
             self._sessions[digest] = session
             self._by_user.setdefault(user_id, set()).add(digest)
         return session_id, session
 
     def get(self, session_id: str) -> Session | None:
-        """The live session for ``session_id``; ``None`` for an unknown, expired or malformed id.
-        The use is recorded (last seen now, idle deadline moved forward, never past the absolute
-        one) when the recorded one is at least ``touch_interval`` old (see
+        """The live session for ``session_id``; ``None`` for an unknown, expired, revoked or
+        malformed id. The use is recorded (last seen now, idle deadline moved forward, never
+        past the absolute one) when the recorded one is at least ``touch_interval`` old (see
         :func:`~inventory_core.sessions.touch_interval`)."""
         if not is_session_id(session_id):
             return None
@@ -99,7 +109,7 @@ class InMemorySessionStore:
             session = self._sessions.get(digest)
             if session is None:
                 return None
-            if not is_live(session, now):
+            if not self._current(session, now):
                 self._remove(digest)
                 return None
             if touch_due(session, now, self._policy):
@@ -114,15 +124,25 @@ class InMemorySessionStore:
         with self._lock:
             self._remove(session_digest(session_id))
 
-    def destroy_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
-        """End every live session of ``user_id`` except the one with raw id ``keep``; returns how
-        many live sessions ended."""
+    def user_generation(self, user_id: UUID) -> int:
+        """The user's revocation generation (0 before the first revocation)."""
+        with self._lock:
+            return self._generations.get(user_id, 0)
+
+    def revoke_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
+        """Raise the user's generation and end every live session of ``user_id`` except the one
+        with raw id ``keep``, which moves to the new generation; returns how many ended."""
         kept = session_digest(keep) if keep is not None and is_session_id(keep) else None
         now = self._clock.now()
         with self._lock:
+            live = self._live_of(user_id, now)
+            generation = self._generations.get(user_id, 0) + 1
+            self._generations[user_id] = generation
             ended = 0
-            for session in self._live_of(user_id, now):
-                if session.digest != kept:
+            for session in live:
+                if session.digest == kept:
+                    self._sessions[session.digest] = attrs.evolve(session, generation=generation)
+                else:
                     self._remove(session.digest)
                     ended += 1
             return ended
@@ -135,11 +155,25 @@ class InMemorySessionStore:
 
     # The helpers below run with the lock held.
 
+    def _new_id(self) -> tuple[str, str]:
+        while True:
+            session_id = new_session_id()
+            digest = session_digest(session_id)
+            # 256-bit ids do not collide in practice; checking costs nothing here.
+            if digest not in self._sessions:
+                return session_id, digest
+
+    def _current(self, session: Session, now: datetime) -> bool:
+        """Live, and of its user's current generation."""
+        return is_live(session, now) and session.generation == self._generations.get(
+            session.user_id, 0
+        )
+
     def _live_of(self, user_id: UUID, now: datetime) -> list[Session]:
         live = []
         for digest in list(self._by_user.get(user_id, ())):
             session = self._sessions[digest]
-            if is_live(session, now):
+            if self._current(session, now):
                 live.append(session)
             else:
                 self._remove(digest)
@@ -159,5 +193,5 @@ class InMemorySessionStore:
         if self._last_sweep is not None and now - self._last_sweep < timedelta(minutes=1):
             return
         self._last_sweep = now
-        for digest in [d for d, s in self._sessions.items() if not is_live(s, now)]:
+        for digest in [d for d, s in self._sessions.items() if not self._current(s, now)]:
             self._remove(digest)

@@ -49,26 +49,30 @@ class InMemoryLoginThrottle:
         """The policy in force."""
         return self._policy
 
+    def begin_attempt(self, *, username: str, client: str) -> float | None:
+        """``None`` when an attempt is allowed now, counted as a failure in the same locked step
+        as the check; else the seconds to wait, counting nothing."""
+        user, addr = username_key(username), client_key(client)
+        now = timestamp_us(self._clock.now())
+        with self._lock:
+            wait = self._retry_after(user, addr, now)
+            if wait is None:
+                self._record_failure(user, addr, now)
+        return wait
+
     def retry_after(self, *, username: str, client: str) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` if it is allowed now."""
         user, addr = username_key(username), client_key(client)
         now = timestamp_us(self._clock.now())
         with self._lock:
-            user_state = _state(self._by_username.get(user), self._policy.username, now)
-            client_state = _state(self._by_client.get(addr), self._policy.client, now)
-            trusted = self._trusted_until.get((user, addr), 0) > now
-        return self._policy.retry_after(
-            now, username=user_state, client=client_state, trusted=trusted
-        )
+            return self._retry_after(user, addr, now)
 
     def record_failure(self, *, username: str, client: str) -> None:
         """Count a failed login against both the username and the client address."""
         user, addr = username_key(username), client_key(client)
         now = timestamp_us(self._clock.now())
         with self._lock:
-            self._add(self._by_username, user, (now, addr), self._policy.username, now)
-            self._add(self._by_client, addr, (now, user), self._policy.client, now)
-            self._maybe_sweep(now)
+            self._record_failure(user, addr, now)
 
     def record_success(self, *, username: str, client: str) -> None:
         """Forget this client's failures against this username and trust the pair."""
@@ -79,6 +83,21 @@ class InMemoryLoginThrottle:
             _remove_other(self._by_client, addr, user)
             self._trusted_until[(user, addr)] = now + self._policy.trusted_us
             self._maybe_sweep(now)
+
+    # The helpers below run with the lock held.
+
+    def _retry_after(self, user: str, addr: str, now: int) -> float | None:
+        user_state = _state(self._by_username.get(user), self._policy.username, now)
+        client_state = _state(self._by_client.get(addr), self._policy.client, now)
+        trusted = self._trusted_until.get((user, addr), 0) > now
+        return self._policy.retry_after(
+            now, username=user_state, client=client_state, trusted=trusted
+        )
+
+    def _record_failure(self, user: str, addr: str, now: int) -> None:
+        self._add(self._by_username, user, (now, addr), self._policy.username, now)
+        self._add(self._by_client, addr, (now, user), self._policy.client, now)
+        self._maybe_sweep(now)
 
     def _add(
         self,

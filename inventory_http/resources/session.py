@@ -9,13 +9,21 @@ import falcon
 
 from inventory_core.errors import AuthenticationFailed, NotFound
 from inventory_core.services.users import Authenticate, GetUser
+from inventory_core.users import User
 from inventory_http.dependencies import Resource, actor_of
 from inventory_http.errors import Problem
 from inventory_http.idempotency import idempotency_key
+from inventory_http.middleware import client_address as _client_address
 from inventory_http.operations import operation
 from inventory_http.shapes import Collection, CurrentSession, LoginRequest, SessionSummary
 
-__all__ = ["SessionResource", "SessionsResource", "client_address", "throttled"]
+__all__ = [
+    "SessionResource",
+    "SessionsResource",
+    "client_address",
+    "start_session",
+    "throttled",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -31,9 +39,56 @@ def throttled(retry_after: float) -> Problem:
 
 
 def client_address(req: falcon.Request) -> str:
-    """The address throttling counts against: the peer address as the WSGI server saw it (a
-    deployment behind a proxy sets gunicorn's ``forwarded_allow_ips`` so this is the client)."""
-    return req.remote_addr or "unknown"
+    """The address throttling counts against: the one the request-id middleware settled for the
+    access log too (the peer, or behind ``INVENTORY_TRUSTED_PROXIES`` the client they name; see
+    :func:`inventory_http.middleware.client_address`)."""
+    settled = getattr(req.context, "client_address", None)
+    return settled if isinstance(settled, str) else _client_address(req.remote_addr, None, ())
+
+
+def start_session(
+    resource: Resource, req: falcon.Request, resp: falcon.Response, user: User, *, remember: bool
+) -> CurrentSession:
+    """Create a session for ``user``, whose credentials were just checked, set its cookie, and
+    return the login's answer.
+
+    The user was read (and its password checked, which takes argon2's tens of milliseconds)
+    before this; a deactivation, demotion or password reset may have landed since. So: read the
+    user's revocation generation, *then* read the user again, and create the session with the
+    role of that reading in that generation. A change that lands before the re-read shows in it;
+    one that lands after has its revocation (made after the change) raise the generation, and
+    the session dies at its first use (see :class:`~inventory_core.ports.SessionStore`). A
+    re-read that finds the user inactive, or holding another password than the one checked, is
+    401 ``authentication-failed``.
+    """
+    sessions = resource.deps.sessions
+    generation = sessions.user_generation(user.id)
+    try:
+        current = resource.inventory.execute(user.actor, GetUser(user.id))
+    except NotFound:
+        current = None
+    if current is None or not current.active or current.password_hash != user.password_hash:
+        raise Problem(401, "authentication-failed", "invalid username or password")
+    session_id, session = sessions.create(
+        user_id=current.id,
+        role=current.role,
+        user_agent=req.user_agent,
+        remember=remember,
+        generation=generation,
+    )
+    max_age = None
+    if remember:
+        max_age = int((session.absolute_expires_at - session.created_at).total_seconds())
+    resp.set_cookie(
+        resource.deps.cookie.name,
+        session_id,
+        max_age=max_age,
+        path="/",
+        secure=resource.deps.cookie.secure,
+        http_only=True,
+        same_site="Lax",
+    )
+    return CurrentSession(current, session.csrf_token, session.expires_at)
 
 
 def clear_cookie(resource: Resource, resp: falcon.Response) -> None:
@@ -76,33 +131,19 @@ class SessionResource(Resource):
         idempotency_key(req)
         client = client_address(req)
         throttle = self.deps.throttle
-        wait = throttle.retry_after(username=body.username, client=client)
+        # Checked and counted as a failure in one step, so concurrent guesses cannot all pass
+        # the check before any is counted; a success takes the count back.
+        wait = throttle.begin_attempt(username=body.username, client=client)
         if wait is not None:
             raise throttled(wait)
         try:
             user = self.inventory.execute(None, Authenticate(body.username, body.password))
         except AuthenticationFailed:
-            throttle.record_failure(username=body.username, client=client)
             raise Problem(401, "authentication-failed", "invalid username or password") from None
         throttle.record_success(username=body.username, client=client)
         if req.context.session_id is not None:
             self.deps.sessions.destroy(req.context.session_id)
-        session_id, session = self.deps.sessions.create(
-            user_id=user.id, role=user.role, user_agent=req.user_agent, remember=body.remember
-        )
-        max_age = None
-        if body.remember:
-            max_age = int((session.absolute_expires_at - session.created_at).total_seconds())
-        resp.set_cookie(
-            self.deps.cookie.name,
-            session_id,
-            max_age=max_age,
-            path="/",
-            secure=self.deps.cookie.secure,
-            http_only=True,
-            same_site="Lax",
-        )
-        self.render.send(resp, CurrentSession(user, session.csrf_token, session.expires_at), 201)
+        self.render.send(resp, start_session(self, req, resp, user, remember=body.remember), 201)
 
     @operation(
         "getSession",
@@ -181,6 +222,6 @@ class SessionsResource(Resource):
         """Logs out everywhere: every session of the caller ends, this one included, and the
         cookie is cleared."""
         actor = actor_of(req)
-        self.deps.sessions.destroy_user_sessions(actor.user_id)
+        self.deps.sessions.revoke_user_sessions(actor.user_id)
         clear_cookie(self, resp)
         resp.status = 204

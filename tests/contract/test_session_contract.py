@@ -110,6 +110,7 @@ def _comparable(session: Session | None) -> Session | None:
 def test_memory_and_redis_session_stores_agree(redis_client: redis.Redis) -> None:
     class SessionStoresAgree(RuleBasedStateMachine):
         sessions = Bundle("sessions")
+        readings = Bundle("readings")
 
         @initialize()
         def start(self) -> None:
@@ -131,19 +132,42 @@ def test_memory_and_redis_session_stores_agree(redis_client: redis.Redis) -> Non
             if hasattr(self, "prefix"):
                 _drop(redis_client, self.prefix)
 
-        @rule(target=sessions, user=st.integers(0, 2), remember=st.booleans())
-        def create(self, user: int, remember: bool) -> tuple[str, str]:
+        @rule(target=readings, user=st.integers(0, 2))
+        def read_generation(self, user: int) -> tuple[int, int]:
+            """What a login reads before it checks the password."""
+            generation = self.memory.user_generation(self.users[user])
+            assert self.redis.user_generation(self.users[user]) == generation
+            return user, generation
+
+        def _create(self, user: int, remember: bool, generation: int) -> tuple[str, str]:
             # Creation times must differ: on a tie the stores evict by their (random) digests.
             self.clock.advance(0.001)
             user_id = self.users[user]
             memory_id, memory_session = self.memory.create(
-                user_id=user_id, role=Role.CLERK, user_agent="machine", remember=remember
+                user_id=user_id,
+                role=Role.CLERK,
+                user_agent="machine",
+                remember=remember,
+                generation=generation,
             )
             redis_id, redis_session = self.redis.create(
-                user_id=user_id, role=Role.CLERK, user_agent="machine", remember=remember
+                user_id=user_id,
+                role=Role.CLERK,
+                user_agent="machine",
+                remember=remember,
+                generation=generation,
             )
             assert _comparable(memory_session) == _comparable(redis_session)
             return memory_id, redis_id
+
+        @rule(target=sessions, user=st.integers(0, 2), remember=st.booleans())
+        def create(self, user: int, remember: bool) -> tuple[str, str]:
+            return self._create(user, remember, self.memory.user_generation(self.users[user]))
+
+        @rule(target=sessions, reading=readings, remember=st.booleans())
+        def create_after_reading(self, reading: tuple[int, int], remember: bool) -> tuple[str, str]:
+            """A login finishing with the generation it read, maybe revoked since."""
+            return self._create(reading[0], remember, reading[1])
 
         @rule(pair=sessions)
         def get(self, pair: tuple[str, str]) -> None:
@@ -156,11 +180,12 @@ def test_memory_and_redis_session_stores_agree(redis_client: redis.Redis) -> Non
             self.redis.destroy(pair[1])
 
         @rule(user=st.integers(0, 2), keep=st.none() | sessions)
-        def destroy_user_sessions(self, user: int, keep: tuple[str, str] | None) -> None:
+        def revoke_user_sessions(self, user: int, keep: tuple[str, str] | None) -> None:
             user_id = self.users[user]
-            memory = self.memory.destroy_user_sessions(user_id, keep=keep and keep[0])
-            redis_ = self.redis.destroy_user_sessions(user_id, keep=keep and keep[1])
+            memory = self.memory.revoke_user_sessions(user_id, keep=keep and keep[0])
+            redis_ = self.redis.revoke_user_sessions(user_id, keep=keep and keep[1])
             assert memory == redis_
+            assert self.memory.user_generation(user_id) == self.redis.user_generation(user_id)
 
         @rule(seconds=_STEPS)
         def advance(self, seconds: float) -> None:
@@ -218,6 +243,13 @@ def test_memory_and_redis_throttles_agree(redis_client: redis.Redis) -> None:
         def failure(self, username: str, client: str) -> None:
             self.memory.record_failure(username=username, client=client)
             self.redis.record_failure(username=username, client=client)
+            self.same_answer(username, client)
+
+        @rule(username=st.sampled_from(usernames), client=st.sampled_from(clients))
+        def attempt(self, username: str, client: str) -> None:
+            memory = self.memory.begin_attempt(username=username, client=client)
+            redis_ = self.redis.begin_attempt(username=username, client=client)
+            assert memory == redis_, (username, client)
             self.same_answer(username, client)
 
         @rule(username=st.sampled_from(usernames), client=st.sampled_from(clients))

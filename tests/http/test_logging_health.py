@@ -21,10 +21,12 @@ def test_logs_carry_request_ids_and_never_secrets(world: World) -> None:
     other = world.as_("clerk")
     api.get("/v1/items", headers={"X-Request-Id": "trace-42"})
     api.post("/v1/items", json={"sku": "L-1", "name": "x"})  # 403: a failure is logged too
-    api.put(
+    changed = api.put(
         "/v1/users/me/password",
         json={"current_password": PASSWORDS["clerk"], "new_password": "fresh-secret-pass-1"},
     )
+    assert changed.status_code == 200  # a new session: its id and token must not be logged
+    new_session = (changed.cookies[api.cookie_name].value, changed.json["csrf_token"])
     api.login("clerk", "wrong-password-xyz")
     api.login("clerk", "fresh-secret-pass-1")
     api.get("/v1/sessions")
@@ -41,6 +43,7 @@ def test_logs_carry_request_ids_and_never_secrets(world: World) -> None:
         api.csrf_token,
         other.session_id,
         other.csrf_token,
+        *new_session,
     ]
     for line in lines:
         for secret in secrets:

@@ -1,9 +1,176 @@
-"""Login, logout, the session cookie, throttling and the session list."""
+"""Login, logout, the session cookie, throttling and the session list; logins racing each other
+and racing changes to their user (issue 14), driven from threads on the in-memory adapters."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import attrs
+import falcon.testing
+
+from inventory_core.ports import LoginThrottle
+from inventory_core.users import Role
+from inventory_http.app import create_app
 from inventory_http.settings import Settings
 from tests.http.conftest import PASSWORDS, Api, World, assert_problem, build_world
+
+SOME_RESERVATION = "/v1/reservations/0190a8e4-3b6c-7d4e-9f10-123456789abc"
+"""Releasing it needs a clerk: 404 for a clerk (there is none), 403 for a viewer. It tells which
+role a session really acts with (``GET /v1/session`` shows the user as stored, not the session)."""
+
+
+class Gate:
+    """Lines concurrent logins up deterministically: counts the throttle decisions taken, and
+    holds the logins that reach the throttle call named by ``hold`` (``record_failure``: a wrong
+    password was checked; ``record_success``: a right one was, and the session is next) until
+    the test opens it."""
+
+    def __init__(self, hold: str) -> None:
+        self.hold = hold
+        self._changed = threading.Condition()
+        self._opened = threading.Event()
+        self.decided = 0
+        self.held = 0
+
+    def decide(self) -> None:
+        with self._changed:
+            self.decided += 1
+            self._changed.notify_all()
+
+    def wait_here(self) -> None:
+        with self._changed:
+            self.held += 1
+            self._changed.notify_all()
+        if not self._opened.wait(timeout=20):
+            raise RuntimeError("the test never opened the gate")
+
+    def wait_until(self, condition: Callable[[Gate], bool]) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: condition(self), timeout=20), (
+                f"{self.decided} decided, {self.held} held"
+            )
+
+    def open(self) -> None:
+        self._opened.set()
+
+
+class GatedThrottle:
+    """A login throttle (any adapter) that reports to ``gate`` while one is set."""
+
+    def __init__(self, inner: LoginThrottle) -> None:
+        self.inner = inner
+        self.gate: Gate | None = None
+
+    def begin_attempt(self, *, username: str, client: str) -> float | None:
+        wait = self.inner.begin_attempt(username=username, client=client)
+        if self.gate is not None:
+            self.gate.decide()
+        return wait
+
+    def retry_after(self, *, username: str, client: str) -> float | None:
+        wait = self.inner.retry_after(username=username, client=client)
+        if self.gate is not None:
+            self.gate.decide()
+        return wait
+
+    def record_failure(self, *, username: str, client: str) -> None:
+        if self.gate is not None and self.gate.hold == "record_failure":
+            self.gate.wait_here()
+        self.inner.record_failure(username=username, client=client)
+
+    def record_success(self, *, username: str, client: str) -> None:
+        if self.gate is not None and self.gate.hold == "record_success":
+            self.gate.wait_here()
+        self.inner.record_success(username=username, client=client)
+
+
+def gated_world() -> tuple[World, GatedThrottle]:
+    """build_world's users and adapters, served by an app whose throttle is gated."""
+    world = build_world()
+    throttle = GatedThrottle(world.throttle)
+    app = create_app(
+        world.settings, inventory=world.inventory, sessions=world.sessions, throttle=throttle
+    )
+    return attrs.evolve(world, app=app), throttle
+
+
+def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """``work(0..count-1)`` on as many threads, started together; their results in order."""
+    results: list[Any] = [None] * count
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout=20)
+            results[n] = work(n)
+        except BaseException as exc:  # re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a request hung"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def concurrent_wrong_passwords(
+    app: falcon.App[falcon.Request, falcon.Response], throttle: GatedThrottle, count: int
+) -> list[int]:
+    """``count`` wrong passwords for one username from one address at once: the statuses.
+
+    Every failure is held back until every request has had its throttle decision, so a
+    throttle that checks first and counts later lets them all through, every time."""
+    gate = throttle.gate = Gate(hold="record_failure")
+
+    def login(n: int) -> int:
+        result = falcon.testing.TestClient(app).simulate_post(
+            "/v1/session", json={"username": "manager", "password": f"wrong-guess-{n}"}
+        )
+        return result.status_code
+
+    def opener() -> None:
+        gate.wait_until(lambda g: g.decided == count)
+        gate.open()
+
+    thread = threading.Thread(target=opener)
+    thread.start()
+    try:
+        return in_threads(count, login)
+    finally:
+        gate.open()
+        thread.join(timeout=30)
+        throttle.gate = None
+
+
+def login_during(
+    world: World, throttle: GatedThrottle, username: str, count: int, change: Callable[[], None]
+) -> list[Api]:
+    """``count`` logins as ``username`` that have all checked the password, and not yet made
+    their session, when ``change`` runs (to its end); they finish after it. Returns their
+    clients (logged in or not)."""
+    apis = [world.client() for _ in range(count)]
+    gate = throttle.gate = Gate(hold="record_success")
+    threads = [threading.Thread(target=api.login, args=(username,)) for api in apis]
+    try:
+        for thread in threads:
+            thread.start()
+        gate.wait_until(lambda g: g.held == count)
+        change()
+    finally:
+        gate.open()
+        for thread in threads:
+            thread.join(timeout=30)
+        throttle.gate = None
+    assert not any(t.is_alive() for t in threads)
+    return apis
 
 
 def test_login_answers_user_csrf_token_and_expiry_with_a_locked_down_cookie(world: World) -> None:
@@ -158,3 +325,57 @@ def test_login_body_is_validated(world: World) -> None:
         "/v1/session", json={"username": "admin", "password": PASSWORDS["admin"], "remember": 1}
     )
     assert assert_problem(result, 422)["errors"][0]["path"] == "$.remember"
+
+
+# ---------------------------------------------------------------- races (issue 14)
+
+
+def test_concurrent_wrong_passwords_get_no_more_checks_than_sequential_ones() -> None:
+    # 16 at once for one username from one address: as many are checked as in a row (the five
+    # free failures); the others are 429 without a check.
+    world, throttle = gated_world()
+    statuses = concurrent_wrong_passwords(world.app, throttle, 16)
+    assert sorted(statuses) == [401] * 5 + [429] * 11
+    # The five count as failures: even the right password waits now.
+    assert_problem(world.client().login("manager"), 429, "too-many-attempts")
+
+
+def test_a_demotion_during_a_login_is_not_undone_by_it() -> None:
+    world, throttle = gated_world()
+    admin = world.as_("admin")
+    clerk_id = world.as_("clerk").user["id"]
+
+    def demote() -> None:
+        result = admin.patch(f"/v1/users/{clerk_id}", json={"role": "viewer"})
+        assert result.status_code == 200, result.text
+
+    for api in login_during(world, throttle, "clerk", 3, demote):
+        # Whatever the login answered, its session acts as a viewer, if at all.
+        if api.user is not None:
+            assert api.user["role"] == "viewer"
+        assert api.request("DELETE", SOME_RESERVATION).status_code in (401, 403)
+        session = world.sessions.get(api.session_id or "A" * 43)
+        assert session is None or session.role is Role.VIEWER
+
+
+def test_a_deactivation_during_a_login_leaves_no_session() -> None:
+    world, throttle = gated_world()
+    admin = world.as_("admin")
+    viewer_id = world.as_("viewer").user["id"]
+
+    def deactivate() -> None:
+        result = admin.patch(f"/v1/users/{viewer_id}", json={"active": False})
+        assert result.status_code == 200, result.text
+
+    for api in login_during(world, throttle, "viewer", 3, deactivate):
+        if api.session_id is not None:  # logged in before the change showed: dead on first use
+            assert_problem(api.get("/v1/items"), 401, "unauthenticated")
+    assert world.sessions.list_user_sessions(UUID(viewer_id)) == []
+
+
+def test_every_route_refuses_a_session_revoked_elsewhere(world: World) -> None:
+    # Not only GET /v1/session: the middleware refuses it on any route, at once.
+    clerk = world.as_("clerk")
+    world.sessions.revoke_user_sessions(UUID(clerk.user["id"]))
+    for path in ("/v1/items", "/v1/sessions", SOME_RESERVATION):
+        assert_problem(clerk.get(path), 401, "unauthenticated")

@@ -1,5 +1,6 @@
-"""Redis faults: a server of the test's own is killed, restarted and paused, and the adapters must
-answer ``Unavailable`` (never a redis-py exception), within bounded time, and heal by themselves."""
+"""Redis faults: a server of the test's own is killed, restarted, paused and has permissions
+taken away, and the adapters must answer ``Unavailable`` (never a redis-py exception), within
+bounded time, and heal by themselves; the API must leave nothing half done for a retry to miss."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 import redis
@@ -16,10 +17,18 @@ import redis.exceptions
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from inventory_core.clocks import ManualClock
+from inventory_core.clocks import ManualClock, SystemClock
 from inventory_core.errors import Unavailable
+from inventory_core.executor import Executor
+from inventory_core.services.users import ProvisionUser
 from inventory_core.users import Role
+from inventory_http.app import create_app
+from inventory_http.passwords import Argon2PasswordHasher
+from inventory_http.settings import Settings
+from inventory_pg import PgStore
 from inventory_redis import RedisLoginThrottle, RedisSessionStore, make_redis_client
+from tests.http.conftest import PASSWORDS, World, assert_problem
+from tests.http.test_session import SOME_RESERVATION
 from tests.ports import free_port
 
 pytestmark = pytest.mark.redis
@@ -133,9 +142,11 @@ def _every_operation(
         lambda: store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False),
         lambda: store.get(session_id),
         lambda: store.destroy(session_id),
-        lambda: store.destroy_user_sessions(user_id),
+        lambda: store.user_generation(user_id),
+        lambda: store.revoke_user_sessions(user_id),
         lambda: store.list_user_sessions(user_id),
         lambda: throttle.retry_after(username="alice", client="192.0.2.1"),
+        lambda: throttle.begin_attempt(username="alice", client="192.0.2.1"),
         lambda: throttle.record_failure(username="alice", client="192.0.2.1"),
         lambda: throttle.record_success(username="alice", client="192.0.2.1"),
     ]
@@ -245,3 +256,129 @@ def test_a_lookup_between_touches_is_a_read(server: RedisServer, client: redis.R
     seen = store.get(session_id)
     assert seen is not None
     assert seen.last_seen_at == clock.now()
+
+
+# ---------------------------------------------------------------- a user change whose purge fails
+
+PREFIX = "inventory:"
+
+
+def _grant(server: RedisServer, *, sessions_writable: bool) -> None:
+    """(Re)define the ACL user ``app`` the API's client logs in as. Without
+    ``sessions_writable`` it may still read and touch sessions (a lookup works) and count logins,
+    but not write a user's session index or generation: ending a user's sessions fails, as when
+    Redis fails only that call (issue 14)."""
+    admin = redis.Redis(host="127.0.0.1", port=server.port)
+    try:
+        keys = (
+            ["~*"]
+            if sessions_writable
+            else [
+                f"%RW~{PREFIX}sess:*",
+                f"%RW~{PREFIX}throttle:*",
+                f"%R~{PREFIX}user-sessions:*",
+                f"%R~{PREFIX}user-gen:*",
+            ]
+        )
+        admin.execute_command("ACL", "SETUSER", "app", "reset", "on", "nopass", "+@all", *keys)
+    finally:
+        admin.close()
+
+
+class FailingSecondRevocation(RedisSessionStore):
+    """The real Redis store, whose second revocation fails (as when Redis drops out between the
+    two revocations of one PATCH)."""
+
+    calls = 0
+
+    def revoke_user_sessions(self, user_id: UUID, *, keep: str | None = None) -> int:
+        self.calls += 1
+        if self.calls == 2:
+            raise Unavailable("Redis failed during session revoke: ConnectionError")
+        return super().revoke_user_sessions(user_id, keep=keep)
+
+
+def _app_on(pg: PgStore, sessions: RedisSessionStore, throttle: RedisLoginThrottle) -> World:
+    clock = SystemClock()
+    inventory = Executor(
+        pg.unit_of_work,
+        clock=clock,
+        password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8),
+    )
+    for role in Role:
+        inventory.execute(
+            None, ProvisionUser(username=role.value, password=PASSWORDS[role.value], role=role)
+        )
+    settings = Settings(cookie_secure=False)
+    app = create_app(settings, inventory=inventory, sessions=sessions, throttle=throttle)
+    return World(settings, ManualClock(), inventory, sessions, throttle, app, {})
+
+
+@pytest.mark.postgres
+def test_a_demotion_whose_session_purge_fails_changes_nothing_and_its_retry_does_both(
+    server: RedisServer, pg: PgStore
+) -> None:
+    _grant(server, sessions_writable=True)
+    client = make_redis_client(
+        f"redis://app:any@127.0.0.1:{server.port}/0", socket_timeout=SOCKET_TIMEOUT, retries=0
+    )
+    try:
+        clock = SystemClock()
+        world = _app_on(
+            pg,
+            RedisSessionStore(client, clock, key_prefix=PREFIX),
+            RedisLoginThrottle(client, clock, key_prefix=PREFIX),
+        )
+        admin, clerk = world.as_("admin"), world.as_("clerk")
+        clerk_id = clerk.user["id"]
+        demote = {"role": "viewer"}
+
+        _grant(server, sessions_writable=False)
+        assert clerk.get("/v1/session").status_code == 200  # lookups still work
+        failed = admin.patch(f"/v1/users/{clerk_id}", json=demote)
+        assert_problem(failed, 503, "unavailable")
+        # Nothing changed: the database still says clerk, at the same version.
+        users = admin.get("/v1/users").json["data"]
+        assert [(u["role"], u["version"]) for u in users if u["id"] == clerk_id] == [("clerk", 1)]
+
+        _grant(server, sessions_writable=True)
+        retried = admin.patch(f"/v1/users/{clerk_id}", json=demote)
+        assert retried.status_code == 200
+        assert (retried.json["role"], retried.json["version"]) == ("viewer", 2)
+        assert_problem(clerk.get("/v1/session"), 401, "unauthenticated")
+        assert_problem(clerk.request("DELETE", SOME_RESERVATION), 401)
+        again = world.as_("clerk")
+        assert again.user["role"] == "viewer"
+        assert again.request("DELETE", SOME_RESERVATION).status_code == 403
+    finally:
+        client.close()
+
+
+@pytest.mark.postgres
+def test_a_demotion_whose_second_purge_fails_is_finished_by_its_retry(
+    server: RedisServer, client: redis.Redis, pg: PgStore
+) -> None:
+    clock = SystemClock()
+    sessions = FailingSecondRevocation(client, clock, key_prefix=PREFIX)
+    world = _app_on(pg, sessions, RedisLoginThrottle(client, clock, key_prefix=PREFIX))
+    admin, clerk = world.as_("admin"), world.as_("clerk")
+    clerk_id = clerk.user["id"]
+    # The first revocation went through, the change was made, the second revocation failed:
+    assert_problem(admin.patch(f"/v1/users/{clerk_id}", json={"role": "viewer"}), 503)
+    assert_problem(clerk.get("/v1/session"), 401)
+    # Suppose a login read the user between the first revocation and the commit: its session
+    # carries the generation the first revocation made, and acts as a clerk.
+    generation = sessions.user_generation(UUID(clerk_id))
+    raced, _ = sessions.create(
+        user_id=UUID(clerk_id),
+        role=Role.CLERK,
+        user_agent=None,
+        remember=False,
+        generation=generation,
+    )
+    assert sessions.get(raced) is not None
+    # The retry changes nothing in the database, and ends that session all the same.
+    retried = admin.patch(f"/v1/users/{clerk_id}", json={"role": "viewer"})
+    assert retried.status_code == 200
+    assert retried.json["version"] == 2
+    assert sessions.get(raced) is None

@@ -11,12 +11,13 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
+import attrs
 import pytest
 import redis
 
 from inventory_core.clocks import ManualClock
 from inventory_core.errors import Unavailable
-from inventory_core.sessions import DEFAULT_MAX_SESSIONS_PER_USER, SessionPolicy
+from inventory_core.sessions import DEFAULT_MAX_SESSIONS_PER_USER, Session, SessionPolicy
 from inventory_core.throttling import ThrottlePolicy, timestamp_us
 from inventory_core.users import Role
 from inventory_redis import RedisLoginThrottle, RedisSessionStore, make_redis_client
@@ -125,15 +126,131 @@ def test_the_session_value_holds_the_documented_fields(
     idle = POLICY.idle_seconds * 1_000_000
     absolute = POLICY.absolute_seconds * 1_000_000
     assert client.get(key) == (
-        f"{user_id} admin {session.csrf_token} {now} {now} {now + idle} {now + absolute} 0 "
+        f"{user_id} admin {session.csrf_token} {now} {now} {now + idle} {now + absolute} 0 0 "
         + agent[:256]
     )
     assert client.zrange(f"{prefix}user-sessions:{user_id}", 0, -1) == [session.digest]
-    _, anonymous = store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=True)
+    store.revoke_user_sessions(user_id)
+    store.revoke_user_sessions(user_id)
+    _, anonymous = store.create(
+        user_id=user_id, role=Role.CLERK, user_agent=None, remember=True, generation=2
+    )
     remember = POLICY.remember_seconds * 1_000_000
     assert client.get(f"{prefix}sess:{anonymous.digest}") == (
-        f"{user_id} clerk {anonymous.csrf_token} {now} {now} {now + remember} {now + remember} 1 "
+        f"{user_id} clerk {anonymous.csrf_token} {now} {now} {now + remember} {now + remember} 1 2 "
     )
+
+
+def test_the_generation_is_one_key_per_revoked_user_without_ttl(
+    client: redis.Redis, store: RedisSessionStore, prefix: str
+) -> None:
+    user_id = uuid4()
+    kept_id, kept = store.create(user_id=user_id, role=Role.CLERK, user_agent="a b", remember=True)
+    key = f"{prefix}sess:{kept.digest}"
+    ttl = client.pttl(key)
+    assert client.exists(f"{prefix}user-gen:{user_id}") == 0  # never revoked: generation 0
+    assert store.revoke_user_sessions(user_id, keep=kept_id) == 0
+    assert store.revoke_user_sessions(user_id, keep=kept_id) == 0
+    assert client.get(f"{prefix}user-gen:{user_id}") == "2"
+    assert client.pttl(f"{prefix}user-gen:{user_id}") == -1  # it must only ever grow
+    # The kept session moved to the new generation in place: same fields, same TTL.
+    assert client.get(key) == _encoded(kept, generation=2)
+    assert 0 < client.pttl(key) <= ttl
+    assert store.get(kept_id) == attrs.evolve(kept, generation=2)
+
+
+def _encoded(session: Session, *, generation: int) -> str:
+    times = [
+        timestamp_us(t)
+        for t in (
+            session.created_at,
+            session.last_seen_at,
+            session.expires_at,
+            session.absolute_expires_at,
+        )
+    ]
+    return " ".join(
+        [
+            str(session.user_id),
+            session.role.value,
+            session.csrf_token,
+            *map(str, times),
+            "1" if session.remember else "0",
+            str(generation),
+            session.user_agent or "",
+        ]
+    )
+
+
+def test_a_session_of_an_older_generation_is_removed_at_its_next_lookup(
+    client: redis.Redis, store: RedisSessionStore, prefix: str
+) -> None:
+    # Revocations delete sessions and creates refuse old generations, so this takes a generation
+    # raised behind the store's back; the lookup must still judge it, in the same script.
+    user_id = uuid4()
+    session_id, session = store.create(
+        user_id=user_id, role=Role.CLERK, user_agent=None, remember=False
+    )
+    other_id, _ = store.create(user_id=user_id, role=Role.CLERK, user_agent=None, remember=False)
+    client.incr(f"{prefix}user-gen:{user_id}")
+    assert store.get(session_id) is None
+    assert client.exists(f"{prefix}sess:{session.digest}") == 0
+    assert session.digest not in client.zrange(f"{prefix}user-sessions:{user_id}", 0, -1)
+    assert store.list_user_sessions(user_id) == []  # the list judges them the same way
+    assert store.get(other_id) is None
+
+
+def test_sessions_stored_before_generations_existed_count_as_ended(
+    client: redis.Redis, store: RedisSessionStore, clock: ManualClock, prefix: str
+) -> None:
+    # The layout before generations had the user agent right after the remember flag.
+    user_id = uuid4()
+    now = timestamp_us(clock.now())
+    later = now + 600_000_000
+    olds = {}
+    for n, agent in enumerate(["", "Mozilla/5.0 (X11)"]):
+        session_id = f"{'A' * 42}{n}"
+        digest = hashlib.sha256(session_id.encode()).hexdigest()
+        client.set(
+            f"{prefix}sess:{digest}", f"{user_id} admin token {now} {now} {later} {later} 0 {agent}"
+        )
+        client.zadd(f"{prefix}user-sessions:{user_id}", {digest: later})
+        olds[session_id] = digest
+    first = next(iter(olds))
+    assert store.get(first) is None
+    assert store.list_user_sessions(user_id) == []
+    assert all(client.exists(f"{prefix}sess:{d}") == 0 for d in olds.values())
+    assert client.exists(f"{prefix}user-sessions:{user_id}") == 0
+    fresh, _ = store.create(user_id=user_id, role=Role.ADMIN, user_agent=None, remember=False)
+    assert store.get(fresh) is not None
+
+
+class CountingRedis(redis.Redis):
+    """A client that counts the commands it sends (a script call is one EVALSHA)."""
+
+    sent = 0
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        self.sent += 1
+        return super().execute_command(*args, **options)
+
+
+def test_a_lookup_is_one_round_trip_generation_included(redis_url: str, prefix: str) -> None:
+    counting = CountingRedis.from_url(redis_url, decode_responses=True)
+    try:
+        clock = ManualClock()
+        store = RedisSessionStore(counting, clock, key_prefix=prefix)
+        session_id, _ = store.create(
+            user_id=uuid4(), role=Role.CLERK, user_agent=None, remember=False
+        )
+        store.get(session_id)  # loads the script if this server has not seen it yet
+        for advance in (0, 59, 1, 30):  # a read, a read, a recorded use, a read
+            clock.advance(advance)
+            counting.sent = 0
+            assert store.get(session_id) is not None
+            assert counting.sent == 1
+    finally:
+        counting.close()
 
 
 def test_a_use_inside_the_touch_interval_writes_nothing(
@@ -294,7 +411,7 @@ def test_several_workers_share_sessions(
         current, _ = second.create(
             user_id=user_id, role=Role.VIEWER, user_agent=None, remember=False
         )
-        assert first.destroy_user_sessions(user_id, keep=current) == 1
+        assert first.revoke_user_sessions(user_id, keep=current) == 1
         assert second.get(session_id) is None
         assert second.get(current) is not None
     finally:
@@ -352,7 +469,7 @@ def _race_touches_against_logout_everywhere(store: RedisSessionStore) -> tuple[i
     for thread in threads:
         thread.start()
     touching.wait()  # every toucher is in its loop now
-    ended = store.destroy_user_sessions(user_id)
+    ended = store.revoke_user_sessions(user_id)
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
@@ -363,7 +480,7 @@ def _race_touches_against_logout_everywhere(store: RedisSessionStore) -> tuple[i
 def test_logout_everywhere_races_no_touch_into_a_zombie(
     client: redis.Redis, store: RedisSessionStore, prefix: str
 ) -> None:
-    """get-and-touch and destroy-all are atomic: a touch racing a logout-everywhere can never
+    """get-and-touch and revoke are atomic: a touch racing a logout-everywhere can never
     leave a half-written session hash behind, nor a session that survives the logout."""
     for _ in range(5):
         ended, ids = _race_touches_against_logout_everywhere(store)

@@ -50,6 +50,31 @@ def test_delays_never_shrink_as_failures_grow_and_never_pass_the_cap(a: int, b: 
     assert LIMIT.delay_us(low) <= LIMIT.delay_us(high) <= 60 * S
 
 
+def test_the_delay_table_lists_every_delay_a_limit_can_ask_for() -> None:
+    # What the Redis script looks delays up in: from the free failures to saturation.
+    assert [d / S for d in LIMIT.delay_table_us()] == [1, 2, 4, 8, 16, 32, 60]
+    policy = ThrottlePolicy()
+    for limit in (policy.username, policy.client):
+        table = limit.delay_table_us()
+        assert len(table) == limit.saturation() - limit.free_failures + 1
+        assert table[-1] == round(limit.max_delay_seconds * S)
+
+
+@given(st.integers(0, 30), st.floats(0.001, 100), st.floats(1, 2000), st.integers(0, 10_000))
+def test_looking_delays_up_in_the_table_is_the_arithmetic(
+    free: int, base: float, cap_factor: float, failures: int
+) -> None:
+    limit = ThrottleLimit(
+        window_seconds=60,
+        free_failures=free,
+        base_delay_seconds=base,
+        max_delay_seconds=base * cap_factor,
+    )
+    table = limit.delay_table_us()
+    looked_up = 0 if failures < free else table[min(failures - free, len(table) - 1)]
+    assert looked_up == limit.delay_us(failures)
+
+
 def test_wait_runs_from_the_latest_failure() -> None:
     now = 1_000 * S
     assert LIMIT.wait_us(WindowState(), now) == 0
