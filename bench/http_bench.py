@@ -49,6 +49,7 @@ import os
 import platform
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -218,6 +219,7 @@ def inventory_env(svc: Services) -> dict[str, str]:
         INVENTORY_REDIS_URL=svc.redis_url,
         INVENTORY_COOKIE_SECURE="false",
         INVENTORY_LOG_LEVEL="WARNING",
+        INVENTORY_IDEMPOTENCY_SECRET=secrets.token_hex(32),
     )
     return env
 

@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
             "cookies without Secure, and an 'admin' user whose password is INVENTORY_PASSWORD "
             "or a generated one printed once at start. With INVENTORY_DATABASE_URL and "
             "INVENTORY_REDIS_URL it runs on PostgreSQL and Redis (run 'inventory migrate' "
-            "and 'inventory create-user' first). Stop it with SIGTERM or Ctrl-C."
+            "and 'inventory create-user' first), and needs INVENTORY_IDEMPOTENCY_SECRET. It "
+            "refuses an address another server listens on. Stop it with SIGTERM or Ctrl-C."
         ),
     )
     serve.add_argument(
@@ -239,6 +240,7 @@ def _serve(args: argparse.Namespace) -> NoReturn:
     options = wsgi.gunicorn_options(
         settings, bind=args.bind, workers=args.workers, threads=args.threads
     )
+    banner = None
     if settings.embedded:
         given = os.environ.get(wiring.PASSWORD_ENV) or None
         password = given or wiring.generate_password()
@@ -255,14 +257,8 @@ def _serve(args: argparse.Namespace) -> NoReturn:
                 "runs one worker (its data lives in that process)",
                 file=sys.stderr,
             )
-        print(
-            wiring.embedded_warning(
-                wiring.EMBEDDED_ADMIN,
-                None if given else password,
-                cookie_secure=settings.cookie_secure,
-            ),
-            file=sys.stderr,
-            flush=True,
+        banner = wiring.embedded_warning(
+            wiring.EMBEDDED_ADMIN, None if given else password, cookie_secure=settings.cookie_secure
         )
         demo = bool(args.demo)
         wsgi.configure(lambda: wiring.build(settings, admin_password=password, demo=demo))
@@ -280,6 +276,15 @@ def _serve(args: argparse.Namespace) -> NoReturn:
         _check_database(settings.database_url)
         _check_redis(settings.redis_url)
         wsgi.configure(lambda: wiring.build(settings))
+    # Once nothing else can fail before gunicorn starts (so a refused start holds nothing), and
+    # before the banner: a server started twice says so instead of announcing itself. Held
+    # until this process, gunicorn's master below, ends; its on_starting hook finds it held.
+    try:
+        wsgi.claim_address(options["bind"][0])
+    except wsgi.AddressUnavailable as error:
+        raise CommandError(str(error)) from None
+    if banner is not None:
+        print(banner, file=sys.stderr, flush=True)
     _run_gunicorn(options)
     raise SystemExit(0)  # gunicorn's arbiter exits by itself
 

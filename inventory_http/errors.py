@@ -27,6 +27,7 @@ from inventory_core.errors import (
     InsufficientStock,
     InvalidOperation,
     InventoryError,
+    LimitExceeded,
     NotFound,
     PermissionDenied,
     Unavailable,
@@ -72,15 +73,23 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
         "Not enough stock: `item_id`, `location_id`, `available` and `requested` say where.",
     ),
     "count-conflict": (409, "Stock moved while counting; `conflicts` lists the lines."),
+    "limit-exceeded": (
+        409,
+        "A stock level or total would pass 2^53 - 1 (or -(2^53 - 1)), the largest integer JSON "
+        "clients read exactly; nothing was changed. `item_id`, `location_id` (a location or a "
+        "warehouse; null: the item's total), `level`, `current`, `change` and `limit` say which.",
+    ),
     "invalid-operation": (409, "The resource's state does not allow this (e.g. not active)."),
     "concurrency-conflict": (409, "A concurrent change got in the way; retry."),
     "idempotency-key-in-use": (409, "The first request with this key is still running; retry."),
     "version-mismatch": (412, "If-Match names no current version."),
     "content-too-large": (413, "The body is larger than the server accepts."),
+    "request-uri-too-long": (414, "The request target (path and query) is longer than accepted."),
     "unsupported-media-type": (415, "The body is not application/json."),
     "validation-error": (422, "Invalid fields or parameters; `errors` lists each with its path."),
     "idempotency-key-reused": (422, "The key was used for a different request."),
     "too-many-attempts": (429, "Too many failed logins; wait Retry-After seconds."),
+    "request-header-fields-too-large": (431, "Too many header fields, or one too large."),
     "internal-error": (500, "The server failed; the request id is in its log."),
     "unavailable": (503, "A backing service is down; retry after Retry-After seconds."),
 }
@@ -176,6 +185,16 @@ def problem_for(error: InventoryError) -> Problem:
             "requested": error.requested,
         }
         return Problem(409, "insufficient-stock", detail, extra=extra)
+    if isinstance(error, LimitExceeded):
+        extra = {
+            "item_id": str(error.item_id),
+            "location_id": None if error.location_id is None else str(error.location_id),
+            "level": error.level,
+            "current": error.current,
+            "change": error.change,
+            "limit": error.limit,
+        }
+        return Problem(409, "limit-exceeded", detail, extra=extra)
     if isinstance(error, CountConflict):
         conflicts = [
             {

@@ -7,6 +7,11 @@ and retries gets exactly that answer back (``Idempotent-Replayed: true``), never
 Only 2xx answers are stored: an error changed nothing (the unit of work rolled back), so
 retrying it simply runs it again. This module reads the header and fingerprints the request.
 
+The fingerprint is a keyed HMAC-SHA256, never a plain hash: the body of ``POST /v1/users`` holds
+the new user's password, and a fast unkeyed hash of it, kept for a day, can be reversed with a
+word list by whoever reads the records. The key (``INVENTORY_IDEMPOTENCY_SECRET``) is not
+stored with them, so the records alone give nothing to guess against.
+
 Without the header the command runs the same way, minus the claim and the record, and its
 response is rendered after the commit.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -58,9 +64,10 @@ def idempotency_key(req: falcon.Request) -> str | None:
     return key
 
 
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    """What makes two requests "the same request": method, path and body, hashed."""
-    digest = hashlib.sha256()
+def fingerprint(key: bytes, method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same request": method, path and body, under an HMAC-SHA256
+    with ``key`` (processes that share the key agree on it; see the module doc)."""
+    digest = hmac.new(key, digestmod=hashlib.sha256)
     for part in (method.encode(), path.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))  # length-prefixed: no ambiguous joins
         digest.update(part)
@@ -72,16 +79,20 @@ class IdempotentRunner:
     (:meth:`~inventory_core.executor.Executor.execute_once`): the ``Idempotency-Key`` header is
     the key and a fingerprint of method, path and body tells "the same request" apart. It also
     purges old records now and then, so no separate scheduler is needed.
+
+    ``fingerprint_key`` is the HMAC key of the fingerprints (kept private: never in a repr).
     """
 
     def __init__(
         self,
         executor: Executor,
         *,
+        fingerprint_key: bytes,
         retention: timedelta = timedelta(hours=24),
         purge_every: timedelta = timedelta(minutes=10),
     ) -> None:
         self._executor = executor
+        self._key = fingerprint_key
         self._retention = retention
         self._purge_every = purge_every
         self._purge_lock = threading.Lock()
@@ -119,7 +130,7 @@ class IdempotentRunner:
         request_fingerprint = None
         if key is not None:
             body: bytes = getattr(req.context, "raw_body", b"")
-            request_fingerprint = fingerprint(req.method, req.path, body)
+            request_fingerprint = fingerprint(self._key, req.method, req.path, body)
         answer = self._executor.execute_once(
             actor, command, render, key=key, fingerprint=request_fingerprint
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 from collections.abc import Mapping
 
@@ -35,6 +37,10 @@ def _int(name: str, raw: str, minimum: int = 1) -> int:
     return value
 
 
+MIN_SECRET_LENGTH = 32
+"""Characters an idempotency secret must have at least (``openssl rand -hex 32`` gives 64)."""
+
+
 @attrs.frozen
 class Settings:
     """Everything the API and the ``inventory`` command can be configured with.
@@ -51,6 +57,9 @@ class Settings:
     session_absolute_seconds: int = 12 * 3600
     remember_days: int = 30
     cors_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    """CIDRs of the reverse proxies whose ``X-Forwarded-For`` is believed (normalized, e.g.
+    ``10.0.0.0/8``); empty: the header is ignored."""
     log_level: str = "INFO"
     db_pool_min_size: int = 2
     db_pool_max_size: int = 10
@@ -61,6 +70,12 @@ class Settings:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     threads: int = 4
+    idempotency_secret: str | None = attrs.field(default=None, repr=False)
+    """The HMAC key of idempotency fingerprints; never shown (``repr``) nor logged. ``None``: a
+    random key per process, which is what the embedded default (one process) runs on;
+    :meth:`from_env` refuses ``None`` with a database, where every process must share it."""
+    metrics: bool = False
+    """Serve ``GET /metrics`` (Prometheus text format, no session needed)."""
 
     @property
     def embedded(self) -> bool:
@@ -87,7 +102,7 @@ class Settings:
             "redis_url": redis_url,
             "cookie_secure": database_url is not None,
         }
-        flags = {"COOKIE_SECURE": "cookie_secure"}
+        flags = {"COOKIE_SECURE": "cookie_secure", "METRICS": "metrics"}
         numbers = {
             "SESSION_IDLE_SECONDS": "session_idle_seconds",
             "SESSION_ABSOLUTE_SECONDS": "session_absolute_seconds",
@@ -116,6 +131,8 @@ class Settings:
                         f" (credentials forbid '*'), not {origin!r}"
                     )
             values["cors_origins"] = origins
+        if (raw := get("TRUSTED_PROXIES")) is not None:
+            values["trusted_proxies"] = _trusted_proxies(raw)
         if (raw := get("LOG_LEVEL")) is not None:
             level = raw.strip().upper()
             if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
@@ -123,7 +140,50 @@ class Settings:
             values["log_level"] = level
         if (raw := get("BIND")) is not None:
             values["bind"] = raw.strip()
+        values["idempotency_secret"] = _idempotency_secret(get("IDEMPOTENCY_SECRET"), database_url)
         settings = cls(**values)  # type: ignore[arg-type]
         if settings.db_pool_min_size > settings.db_pool_max_size:
             raise SettingsError(f"{PREFIX}DB_POOL_MIN_SIZE must not exceed DB_POOL_MAX_SIZE")
         return settings
+
+
+def _idempotency_secret(raw: str | None, database_url: str | None) -> str | None:
+    """The idempotency HMAC key. Required with a database: fingerprints are compared across
+    every worker and node, so a key made up per process would turn each retry that lands on
+    another process into a 422; and a key kept in the database would sit next to the records
+    it is meant to protect. Its value is never echoed in an error."""
+    name = f"{PREFIX}IDEMPOTENCY_SECRET"
+    if raw is None:
+        if database_url is not None:
+            raise SettingsError(
+                f"{name} is not set: with a database every API process must share this key "
+                "(generate one with `openssl rand -hex 32`)"
+            )
+        return None
+    secret = raw.strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise SettingsError(
+            f"{name} must be at least {MIN_SECRET_LENGTH} characters "
+            "(generate one with `openssl rand -hex 32`)"
+        )
+    return secret
+
+
+def _trusted_proxies(raw: str) -> tuple[str, ...]:
+    """``INVENTORY_TRUSTED_PROXIES``: a comma list of CIDRs or single addresses, normalized."""
+    networks = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            network = ipaddress.ip_network(part)
+        except ValueError:
+            hint = ""
+            with contextlib.suppress(ValueError):
+                hint = f" (did you mean {ipaddress.ip_network(part, strict=False)}?)"
+            raise SettingsError(
+                f"{PREFIX}TRUSTED_PROXIES takes CIDRs or addresses like 10.0.0.0/8 or 192.0.2.7,"
+                f" not {part!r}{hint}"
+            ) from None
+        networks.append(str(network))
+    return tuple(networks)

@@ -226,7 +226,7 @@ def stack_env(database_url: str, redis_url: str, **overrides: str) -> dict[str, 
         INVENTORY_REDIS_URL=redis_url,
         INVENTORY_COOKIE_SECURE="false",
         INVENTORY_LOG_LEVEL="WARNING",
-        **overrides,
+        **{"INVENTORY_IDEMPOTENCY_SECRET": "e2e-idempotency-secret-" + "0" * 24, **overrides},
     )
 
 

@@ -227,6 +227,9 @@ def test_an_unavailable_backend_is_503_with_retry_after(world: World) -> None:
 class BrokenThrottle:
     """A login throttle with a bug: anything unexpected must still be a bare 500."""
 
+    def begin_attempt(self, *, username: str, client: str) -> float | None:
+        raise RuntimeError("secret internals: dsn=postgres://app:hunter2@db")
+
     def retry_after(self, *, username: str, client: str) -> float | None:
         raise RuntimeError("secret internals: dsn=postgres://app:hunter2@db")
 
@@ -248,3 +251,42 @@ def test_unexpected_errors_are_a_bare_500(world: World) -> None:
     assert "hunter2" not in result.text
     assert "RuntimeError" not in result.text
     assert body["detail"] == "the server failed to answer this request"
+
+
+def _assert_limit_problem(result: falcon.testing.Result, status: int) -> None:
+    """A refused oversized request: a problem document with the app's own headers.
+
+    (Its ``type`` is whatever PROBLEM_TYPES registers for the status; gunicorn's own answer to
+    the same request, past its larger limits, would be an HTML page without these headers.)"""
+    assert_problem(result, status)
+    assert result.headers["x-content-type-options"] == "nosniff"
+    assert result.headers["x-request-id"] == "limits-1"
+
+
+def test_a_request_target_over_the_limit_is_414_before_routing(viewer: Api) -> None:
+    from inventory_http.app import MAX_TARGET_BYTES  # noqa: PLC0415
+
+    headers = {"X-Request-Id": "limits-1"}
+    query = "q=" + "x" * (MAX_TARGET_BYTES - len("/v1/items?q="))
+    assert viewer.get("/v1/items", query_string=query, headers=headers).status_code == 200
+    longer = viewer.get("/v1/items", query_string=query + "x", headers=headers)
+    _assert_limit_problem(longer, 414)
+    # Checked before routing: an overlong unknown path is 414 too, not 404.
+    _assert_limit_problem(viewer.get("/" + "p" * MAX_TARGET_BYTES, headers=headers), 414)
+
+
+def test_too_many_or_too_large_header_fields_are_431(viewer: Api) -> None:
+    from inventory_http.app import MAX_HEADER_FIELD_BYTES, MAX_HEADER_FIELDS  # noqa: PLC0415
+
+    base = {"X-Request-Id": "limits-1"}
+    # The test client sends Host and the session Cookie too, and sends a User-Agent.
+    sent = viewer.get("/v1/items", headers=base)
+    assert sent.status_code == 200
+    extra = {f"X-Extra-{n}": "1" for n in range(MAX_HEADER_FIELDS - 5)}
+    assert viewer.get("/v1/items", headers={**base, **extra}).status_code == 200
+    more = {f"X-Extra-{n}": "1" for n in range(MAX_HEADER_FIELDS + 1)}
+    _assert_limit_problem(viewer.get("/v1/items", headers={**base, **more}), 431)
+    name = "X-Large"
+    fits = "v" * (MAX_HEADER_FIELD_BYTES - len(name) - len(": "))
+    assert viewer.get("/v1/items", headers={**base, name: fits}).status_code == 200
+    _assert_limit_problem(viewer.get("/v1/items", headers={**base, name: fits + "v"}), 431)

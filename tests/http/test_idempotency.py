@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from typing import Any
 from uuid import UUID
+
+import attrs
+import falcon.testing
+import pytest
 
 from inventory_core.errors import ConcurrencyConflict, VersionMismatch
 from inventory_core.executor import Executor
@@ -243,3 +250,105 @@ def test_records_are_kept_for_the_retention_period_then_purged(
     with world.inventory.unit_of_work() as uow:
         claim = uow.idempotency.claim(UUID(clerk.user["id"]), "receipt-retained", "x")
     assert claim.outcome is IdempotencyOutcome.NEW
+
+
+# ---------------------------------------------------------------- the fingerprint is keyed
+
+SECRET = "a-shared-idempotency-secret-of-at-least-32-chars"
+CREATE_USER = {"username": "newcomer", "password": "correct-horse-battery", "role": "clerk"}
+
+
+def _server(world: World, store: InMemoryStore, inventory: Executor, secret: str | None) -> Api:
+    """An app over ``store`` (shared by every app built over it, as Postgres is by nodes)
+    logged in as the admin; ``secret`` is its INVENTORY_IDEMPOTENCY_SECRET."""
+    settings = attrs.evolve(world.settings, idempotency_secret=secret)
+    app = create_app(
+        settings, inventory=inventory, sessions=world.sessions, throttle=world.throttle
+    )
+    api = Api(falcon.testing.TestClient(app), "inventory_session")
+    assert api.login("root", "root-pass-8d7f3k").status_code == 201
+    return api
+
+
+@pytest.fixture
+def shared(world: World) -> tuple[InMemoryStore, Executor]:
+    """One store for several apps, with an admin ``root``."""
+    from inventory_core.users import Role  # noqa: PLC0415
+
+    store = InMemoryStore(world.clock)
+    inventory = Executor(
+        store.unit_of_work,
+        clock=world.clock,
+        password_hasher=world.inventory.context.password_hasher,
+    )
+    inventory.execute(
+        None, ProvisionUser(username="root", password="root-pass-8d7f3k", role=Role.ADMIN)
+    )
+    return store, inventory
+
+
+def test_the_stored_fingerprint_is_an_hmac_not_a_hash_of_the_body(
+    world: World, shared: tuple[InMemoryStore, Executor]
+) -> None:
+    store, inventory = shared
+    api = _server(world, store, inventory, SECRET)
+    raw = json.dumps(CREATE_USER).encode()
+    result = api.post(
+        "/v1/users",
+        body=raw,
+        headers={"Content-Type": "application/json", "Idempotency-Key": "new-user-1"},
+    )
+    assert result.status_code == 201, result.text
+    (record,) = list(store.idempotency.values())
+    password = CREATE_USER["password"].encode()
+    unkeyed = hashlib.sha256()
+    for part in (b"POST", b"/v1/users", raw):  # the fingerprint before keys
+        unkeyed.update(len(part).to_bytes(8, "big"))
+        unkeyed.update(part)
+    guesses = {
+        hashlib.sha256(raw).hexdigest(),
+        hashlib.sha256(password).hexdigest(),
+        unkeyed.hexdigest(),
+    }
+    assert record.fingerprint not in guesses
+    keyed = hmac.new(SECRET.encode(), digestmod=hashlib.sha256)
+    for part in (b"POST", b"/v1/users", raw):
+        keyed.update(len(part).to_bytes(8, "big"))
+        keyed.update(part)
+    assert record.fingerprint == keyed.hexdigest()
+    assert SECRET not in repr(attrs.evolve(world.settings, idempotency_secret=SECRET))
+
+
+def test_servers_sharing_the_secret_agree_and_others_do_not(
+    world: World, shared: tuple[InMemoryStore, Executor]
+) -> None:
+    store, inventory = shared
+    first = _server(world, store, inventory, SECRET)
+    same = _server(world, store, inventory, SECRET)
+    other = _server(world, store, inventory, "another-secret-that-is-32-chars-long")
+    headers = {"Idempotency-Key": "create-item-1"}
+    item = {"sku": "NODE-1", "name": "made once"}
+    created = first.post("/v1/items", json=item, headers=headers)
+    assert created.status_code == 201, created.text
+    # A retry that lands on another node with the same secret is recognised: replayed.
+    replay = same.post("/v1/items", json=item, headers=headers)
+    assert replay.status_code == 201
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.json == created.json
+    # With a different secret the same request fingerprints differently: never replayed.
+    assert_problem(other.post("/v1/items", json=item, headers=headers), 422)
+    assert len(first.get("/v1/items").json["data"]) == 1
+
+
+def test_without_a_secret_each_app_makes_up_its_own(
+    world: World, shared: tuple[InMemoryStore, Executor]
+) -> None:
+    """The embedded default: one process, its own key. Two apps without one do not agree."""
+    store, inventory = shared
+    one = _server(world, store, inventory, None)
+    two = _server(world, store, inventory, None)
+    headers = {"Idempotency-Key": "create-item-2"}
+    item = {"sku": "SOLO-1", "name": "x"}
+    assert one.post("/v1/items", json=item, headers=headers).status_code == 201
+    assert one.post("/v1/items", json=item, headers=headers).headers["idempotent-replayed"]
+    assert_problem(two.post("/v1/items", json=item, headers=headers), 422)

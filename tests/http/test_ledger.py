@@ -121,7 +121,7 @@ def test_cursors_cannot_be_tampered_with_or_moved_between_collections(
     items = admin.get("/v1/items", query_string="limit=1")
     cursor = items.json["next_cursor"]
     assert cursor is not None
-    deep = base64.urlsafe_b64encode(b"[" * 100_000).decode()
+    deep = base64.urlsafe_b64encode(b"[" * 3_000).decode()  # within the 4096-byte target limit
     for bad in ("garbage", cursor[:-2], cursor + "A", "eyJ4Ijp0cnVlfQ", "W10", "é", deep):
         body = assert_problem(admin.get("/v1/items", query_string=f"cursor={bad}"), 422)
         assert body["errors"][0]["path"] == "$.cursor"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from inventory_http import wsgi
+from inventory_http import app, wsgi
 from inventory_http.cli import build_parser, main
-from inventory_http.settings import Settings
+from inventory_http.settings import Settings, SettingsError
 from inventory_http.wiring import build
 from inventory_http.wsgi import gunicorn_options
 
@@ -23,7 +23,16 @@ INVENTORY_VARS = (
     "INVENTORY_WORKERS",
     "INVENTORY_THREADS",
     "INVENTORY_BIND",
+    "INVENTORY_IDEMPOTENCY_SECRET",
+    "INVENTORY_METRICS",
 )
+SECRET = "0123456789abcdef" * 4
+"""An INVENTORY_IDEMPOTENCY_SECRET (64 characters, as `openssl rand -hex 32` gives)."""
+STACK = {
+    "INVENTORY_DATABASE_URL": "postgresql://db/x",
+    "INVENTORY_REDIS_URL": "redis://r/0",
+    "INVENTORY_IDEMPOTENCY_SECRET": SECRET,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +124,7 @@ def test_serve_demo_is_for_the_embedded_default_only(
 ) -> None:
     monkeypatch.setenv("INVENTORY_DATABASE_URL", "postgresql://nowhere/db")
     monkeypatch.setenv("INVENTORY_REDIS_URL", "redis://nowhere/0")
+    monkeypatch.setenv("INVENTORY_IDEMPOTENCY_SECRET", SECRET)
     assert main(["serve", "--demo"]) == 2
     assert "--demo is for the embedded default only" in capsys.readouterr().err
 
@@ -160,6 +170,7 @@ def test_serve_on_an_unreachable_database_fails_before_starting_gunicorn(
 ) -> None:
     monkeypatch.setenv("INVENTORY_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
     monkeypatch.setenv("INVENTORY_REDIS_URL", "redis://127.0.0.1:9/0")
+    monkeypatch.setenv("INVENTORY_IDEMPOTENCY_SECRET", SECRET)
     assert main(["serve"]) == 1
     err = capsys.readouterr().err
     assert "inventory: error: cannot reach the database" in err
@@ -172,8 +183,7 @@ def test_serve_on_an_unreachable_database_fails_before_starting_gunicorn(
         ({"INVENTORY_WORKERS": "3", "INVENTORY_THREADS": "4"}, "1 4 gthread False None"),
         (
             {
-                "INVENTORY_DATABASE_URL": "postgresql://db/x",
-                "INVENTORY_REDIS_URL": "redis://r/0",
+                **STACK,
                 "INVENTORY_WORKERS": "3",
                 "INVENTORY_BIND": "0.0.0.0:9000",
             },
@@ -213,3 +223,129 @@ def test_post_fork_builds_the_runtime_and_freezes_it_out_of_the_collector() -> N
         gc.unfreeze()
         wsgi.shutdown()
         wsgi.configure(None)
+
+
+def test_serve_with_a_database_needs_the_idempotency_secret(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Nothing listens on port 9: the settings are refused before anything is reached.
+    monkeypatch.setenv("INVENTORY_DATABASE_URL", "postgresql://postgres@127.0.0.1:9/none")
+    monkeypatch.setenv("INVENTORY_REDIS_URL", "redis://127.0.0.1:9/0")
+    assert main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "inventory: error: INVENTORY_IDEMPOTENCY_SECRET is not set" in err
+    assert "openssl rand -hex 32" in err
+
+
+def test_the_idempotency_secret_is_long_never_echoed_and_never_in_a_repr() -> None:
+    weak = "not-32-characters-long"
+    with pytest.raises(SettingsError, match="at least 32 characters") as refused:
+        Settings.from_env({**STACK, "INVENTORY_IDEMPOTENCY_SECRET": weak})
+    assert weak not in str(refused.value)
+    settings = Settings.from_env(STACK)
+    assert settings.idempotency_secret == SECRET
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    # The embedded default (one process) may leave it unset: the app makes one up.
+    assert Settings.from_env({}).idempotency_secret is None
+    assert Settings.from_env({"INVENTORY_IDEMPOTENCY_SECRET": SECRET}).idempotency_secret == SECRET
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [(None, False), ("true", True), ("on", True), ("0", False)]
+)
+def test_metrics_is_a_strict_boolean_off_by_default(raw: str | None, expected: bool) -> None:
+    env = {} if raw is None else {"INVENTORY_METRICS": raw}
+    assert Settings.from_env(env).metrics is expected
+
+
+def test_a_metrics_value_that_is_no_boolean_is_refused() -> None:
+    with pytest.raises(SettingsError, match="INVENTORY_METRICS must be true or false"):
+        Settings.from_env({"INVENTORY_METRICS": "sometimes"})
+
+
+def test_gunicorn_listens_per_worker_on_tcp_only() -> None:
+    assert gunicorn_options(Settings())["reuse_port"] is True
+    assert gunicorn_options(Settings(), bind="[::1]:8000")["reuse_port"] is True
+    # SO_REUSEPORT on a unix socket fails (EOPNOTSUPP): every worker would fail to bind.
+    assert gunicorn_options(Settings(), bind="unix:/tmp/inventory.sock")["reuse_port"] is False
+    assert gunicorn_options(Settings())["on_starting"] is wsgi.on_starting
+
+
+def test_gunicorn_keeps_worker_heartbeats_in_shared_memory_when_there_is_some(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(wsgi, "SHARED_MEMORY_DIR", str(tmp_path))
+    assert gunicorn_options(Settings())["worker_tmp_dir"] == str(tmp_path)
+    monkeypatch.setattr(wsgi, "SHARED_MEMORY_DIR", str(tmp_path / "absent"))
+    assert gunicorn_options(Settings())["worker_tmp_dir"] is None  # gunicorn's default
+
+
+def test_gunicorn_limits_sit_above_the_apps_own() -> None:
+    options = gunicorn_options(Settings())
+    # The request line is "METHOD TARGET HTTP/1.1": a target just over the app's limit must
+    # still fit in gunicorn's, so that the app answers it.
+    assert options["limit_request_line"] >= app.MAX_TARGET_BYTES + len("OPTIONS  HTTP/1.1") + 64
+    assert options["limit_request_line"] <= 8190  # gunicorn caps it there
+    assert options["limit_request_fields"] > app.MAX_HEADER_FIELDS
+    assert options["limit_request_field_size"] > app.MAX_HEADER_FIELD_BYTES + 2  # + CRLF
+
+
+def test_gunicorn_config_file_sets_the_hooks_limits_and_heartbeat_dir() -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = (
+        "import inventory_http.gunicorn_conf as c\n"
+        "from inventory_http import wsgi\n"
+        "print(c.on_starting is wsgi.on_starting, c.reuse_port, c.worker_tmp_dir,"
+        " c.limit_request_line, c.limit_request_fields, c.limit_request_field_size)\n"
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("INVENTORY_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = gunicorn_options(Settings())
+    assert result.stdout.split() == [
+        "True",
+        "True",
+        str(expected["worker_tmp_dir"]),
+        str(expected["limit_request_line"]),
+        str(expected["limit_request_fields"]),
+        str(expected["limit_request_field_size"]),
+    ]
+
+
+class _Config:
+    def __init__(self, bind: list[str]) -> None:
+        self.bind = bind
+
+
+class _Arbiter:
+    def __init__(self, bind: list[str]) -> None:
+        self.cfg = _Config(bind)
+
+
+def test_on_starting_refuses_an_address_something_else_listens_on() -> None:
+    import socket  # noqa: PLC0415
+
+    from tests.ports import free_port  # noqa: PLC0415
+
+    port = free_port()
+    with socket.socket() as other:
+        # The way a gunicorn worker of another server listens: SO_REUSEPORT, which would let
+        # our own workers join it.
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        with pytest.raises(RuntimeError) as refused:
+            wsgi.on_starting(_Arbiter([f"127.0.0.1:{port}"]))
+    assert str(refused.value) == (
+        f"127.0.0.1:{port} is already in use: another process listens on it"
+    )
+    # Refused, this process keeps no hold on the port (its lock was let go).
+    assert not [name for name in wsgi._claims if name.endswith(f":{port}")]

@@ -32,6 +32,13 @@ VARIABLE = re.compile(r"\bINVENTORY_[A-Z0-9_]*[A-Z0-9]\b")
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY", re.IGNORECASE)
 COMPILERS = {"gcc", "g++", "cc", "c++", "clang", "make", "build-essential", "cargo", "rustc"}
 
+# What a deployment with a database has to set (the secret has no default there).
+STACK = {
+    f"{PREFIX}DATABASE_URL": "postgresql://db/x",
+    f"{PREFIX}REDIS_URL": "redis://r/0",
+    f"{PREFIX}IDEMPOTENCY_SECRET": "s" * 32,
+}
+
 # Variables read outside Settings, and where: the password of `create-user` and of the embedded
 # default's admin (read by the command), and the test suite's service URLs.
 OTHER_VARIABLES = {
@@ -67,10 +74,7 @@ def settings_variables() -> set[str]:
     """Every INVENTORY_* name ``Settings.from_env`` looks up, on the embedded default and with
     both services configured (so a lookup made only in one of the two modes is seen too)."""
     read: set[str] = set()
-    for values in (
-        {},
-        {f"{PREFIX}DATABASE_URL": "postgresql://db/x", f"{PREFIX}REDIS_URL": "redis://r/0"},
-    ):
+    for values in ({}, STACK):
         environ = _RecordingEnviron(values)
         Settings.from_env(environ)
         read |= environ.read
@@ -88,7 +92,7 @@ def test_the_recorder_sees_every_settings_variable() -> None:
 
 
 def _variable_matters(name: str) -> bool:
-    base = {f"{PREFIX}DATABASE_URL": "postgresql://db/x", f"{PREFIX}REDIS_URL": "redis://r/0"}
+    base = STACK
     default = Settings.from_env(base)
     for candidate in ("0", "no", "7", "DEBUG", "https://a.example", "127.0.0.1:9", "x://other"):
         try:
@@ -348,6 +352,13 @@ def test_compose_holds_no_password() -> None:
             # Only interpolated from .env, never written here.
             assert not re.search(r"PASSWORD:\s*[^$\s]", line), line
             assert not re.search(r"postgresql://[^:@]+:[^$@]+@", line), line
+
+
+def test_compose_requires_the_idempotency_secret_from_env(compose: dict[str, Any]) -> None:
+    # The API refuses to start on a database without it; compose says so before starting.
+    for name in ("migrate", "api"):
+        value = compose["services"][name]["environment"]["INVENTORY_IDEMPOTENCY_SECRET"]
+        assert value.startswith("${INVENTORY_IDEMPOTENCY_SECRET:?"), value
 
 
 def test_variables_compose_requires_are_in_env_example() -> None:
