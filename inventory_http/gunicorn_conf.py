@@ -13,8 +13,11 @@ it reads the ``INVENTORY_*`` settings when loaded, which is when gunicorn starts
   no connection is ever shared between processes;
 * no access log (the app writes one JSON line per request itself); gunicorn's own error log goes
   to stderr at the settings' log level;
-* ``reuse_port`` (where the OS has ``SO_REUSEPORT``): a listening socket per worker, so the
-  kernel spreads connections evenly over the workers.
+* ``reuse_port`` (Linux, TCP binds): a listening socket per worker, so the kernel spreads
+  connections evenly over the workers; the ``on_starting`` hook first makes sure no other server
+  listens on the address (it exits with ``Error: ...`` and status 1 if one does);
+* ``worker_tmp_dir`` on ``/dev/shm`` where it exists, and request size limits a little above the
+  app's own, so the app answers most oversized requests with a problem document.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 from inventory_http.settings import Settings
 from inventory_http.wsgi import gunicorn_options, post_fork, worker_exit
 
-__all__ = ["post_fork", "worker_exit"]
+__all__ = ["child_exit", "on_exit", "on_starting", "post_fork", "worker_exit"]
 
 
 def _configure() -> dict[str, Any]:
@@ -49,3 +52,10 @@ keepalive: int = _config["keepalive"]
 proc_name: str = _config["proc_name"]
 control_socket_disable: bool = _config["control_socket_disable"]
 reuse_port: bool = _config["reuse_port"]
+worker_tmp_dir: str | None = _config["worker_tmp_dir"]
+limit_request_line: int = _config["limit_request_line"]
+limit_request_fields: int = _config["limit_request_fields"]
+limit_request_field_size: int = _config["limit_request_field_size"]
+on_starting: Any = _config["on_starting"]
+child_exit: Any = _config["child_exit"]
+on_exit: Any = _config["on_exit"]

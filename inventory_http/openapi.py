@@ -189,13 +189,13 @@ def _problem_schemas(registry: SchemaRegistry) -> None:
                 "item_id": {
                     "type": "string",
                     "format": "uuid",
-                    "description": "`insufficient-stock`: the item short.",
+                    "description": "`insufficient-stock`, `limit-exceeded`: the item.",
                 },
                 "location_id": {
-                    "type": "string",
-                    "format": "uuid",
+                    "anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}],
                     "description": "`insufficient-stock`: where it is short (a location or a "
-                    "warehouse).",
+                    "warehouse); `limit-exceeded`: the location or warehouse whose level would "
+                    "pass the limit, `null` for the item's total over all warehouses.",
                 },
                 "available": {
                     "type": "integer",
@@ -204,6 +204,23 @@ def _problem_schemas(registry: SchemaRegistry) -> None:
                 "requested": {
                     "type": "integer",
                     "description": "`insufficient-stock`: how much was asked for.",
+                },
+                "level": {
+                    "type": "string",
+                    "enum": ["on_hand", "reserved"],
+                    "description": "`limit-exceeded`: which level would pass the limit.",
+                },
+                "current": {
+                    "type": "integer",
+                    "description": "`limit-exceeded`: the level now.",
+                },
+                "change": {
+                    "type": "integer",
+                    "description": "`limit-exceeded`: the change that was refused.",
+                },
+                "limit": {
+                    "type": "integer",
+                    "description": "`limit-exceeded`: the bound, 2^53 - 1 (JSON-safe).",
                 },
                 "conflicts": {
                     "type": "array",
@@ -311,6 +328,8 @@ def _operation(  # noqa: PLR0915 -- one branch per thing an operation declares
     if op.response is not None:
         schema = registry.schema(op.response, "response")
         success["content"] = {"application/json": {"schema": schema}}
+    elif op.media_type != "application/json":
+        success["content"] = {op.media_type: {"schema": {"type": "string"}}}
     elif op.status != 204:
         success["content"] = {"application/json": {"schema": {"type": "object"}}}
     names = [*op.headers, *(["Idempotent-Replayed"] if op.replayable else [])]

@@ -59,6 +59,7 @@ class Operation:
     conditional: bool = False
     command: type | None = None
     example: Any = None
+    media_type: str = "application/json"
 
 
 def operation(
@@ -83,6 +84,7 @@ def operation(
     conditional: bool = False,
     command: type | None = None,
     example: Any = None,
+    media_type: str = "application/json",
 ) -> Callable[[F], F]:
     """Declare a responder's operation.
 
@@ -98,7 +100,8 @@ def operation(
       ``replayable``: an ``Idempotency-Key`` replays the first answer; ``conditional``: ETag
       preconditions (``If-None-Match`` on GET, ``If-Match`` on PATCH).
     - ``command``: the core command run (its handler's role goes into the description);
-      ``example``: a request body example (the test keeps it in docs/http-api.md).
+      ``example``: a request body example (the test keeps it in docs/http-api.md);
+      ``media_type``: of the success body when it is not JSON (the metrics' text).
 
     The responder's docstring is the operation's description.
     """
@@ -126,6 +129,7 @@ def operation(
             conditional=conditional,
             command=command or (body if _is_command(body) else None),
             example=example,
+            media_type=media_type,
         )
 
         @functools.wraps(responder)

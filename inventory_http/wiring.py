@@ -35,6 +35,7 @@ from inventory_core.sessions import SessionPolicy
 from inventory_core.users import Actor, Role
 from inventory_http.app import create_app
 from inventory_http.demo import load_demo
+from inventory_http.metrics import Metrics
 from inventory_http.passwords import Argon2PasswordHasher
 from inventory_http.settings import Settings
 
@@ -208,6 +209,17 @@ def open_store(settings: Settings, *, min_size: int | None = None) -> PgStore:
     )
 
 
+def _postgres_metrics(store: PgStore, clock: Clock) -> Metrics:
+    """Metrics that also read this worker's pool and the ledger's newest movement."""
+    from inventory_pg.monitoring import newest_recorded_at  # noqa: PLC0415 -- see below
+
+    def feed_lag() -> float | None:
+        newest = newest_recorded_at(store)
+        return None if newest is None else (clock.now() - newest).total_seconds()
+
+    return Metrics(pool_stats=store.pool.get_stats, feed_lag=feed_lag)
+
+
 def _build_postgres(settings: Settings, clock: Clock) -> Runtime:
     # The drivers are imported here, not at the top: the embedded default must run without them
     # (psycopg without its binary package needs libpq, which a newcomer may not have).
@@ -239,6 +251,7 @@ def _build_postgres(settings: Settings, clock: Clock) -> Runtime:
             sessions=RedisSessionStore(client, clock, session_policy(settings)),
             throttle=RedisLoginThrottle(client, clock),
             readiness={"postgres": store.ping, "redis": ping_redis},
+            metrics=_postgres_metrics(store, clock) if settings.metrics else None,
         )
     except BaseException:
         _close_all(closers)
