@@ -91,6 +91,13 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_core.services.stock import ListAvailability, ListLocationStock
+from inventory_core.services.tokens import (
+    AuthenticateToken,
+    CreateToken,
+    IssuedToken,
+    ListTokens,
+    RevokeToken,
+)
 from inventory_core.services.users import (
     Authenticate,
     ChangePassword,
@@ -102,6 +109,7 @@ from inventory_core.services.users import (
     UserChanges,
 )
 from inventory_core.stock import LocationStock, WarehouseStock
+from inventory_core.tokens import ApiToken
 from inventory_core.unset import UNSET
 from inventory_core.users import Actor, Role, User
 
@@ -117,7 +125,9 @@ __all__ = [
     "AdjustmentReason",
     "AlreadyExists",
     "Answer",
+    "ApiToken",
     "Authenticate",
+    "AuthenticateToken",
     "AuthenticationFailed",
     "ChangeItem",
     "ChangeLocation",
@@ -132,6 +142,7 @@ __all__ = [
     "CountStock",
     "CreateItem",
     "CreateLocation",
+    "CreateToken",
     "CreateUser",
     "Executor",
     "ExpireReservations",
@@ -153,6 +164,7 @@ __all__ = [
     "InsufficientStock",
     "InvalidOperation",
     "InventoryError",
+    "IssuedToken",
     "Item",
     "ItemChanges",
     "ItemQuery",
@@ -165,6 +177,7 @@ __all__ = [
     "ListLocations",
     "ListMovements",
     "ListReservations",
+    "ListTokens",
     "ListUsers",
     "Location",
     "LocationChanges",
@@ -190,6 +203,7 @@ __all__ = [
     "ReserveStock",
     "Response",
     "ReverseMovement",
+    "RevokeToken",
     "Role",
     "SystemClock",
     "Unavailable",

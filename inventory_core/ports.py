@@ -26,6 +26,7 @@ from inventory_core.movements import Movement
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.sessions import Session
 from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_core.tokens import ApiToken
 from inventory_core.users import Role, User
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "SessionStore",
     "StockKey",
     "StockRepository",
+    "TokenRepository",
     "UnitOfWork",
     "UserRepository",
     "WarehouseStockQuery",
@@ -319,6 +321,37 @@ class UserRepository(Protocol):
     def list(self, *, after: UUID | None, limit: int) -> list[User]: ...
 
 
+class TokenRepository(Protocol):
+    """API tokens, found by the SHA-256 digest of their secret (unique). Listing order is
+    ascending ``id`` (time-ordered, so issue order). Revoking a token deletes it."""
+
+    def add(self, token: ApiToken) -> None:
+        """Store a new token. Raises AlreadyExists(field="digest") for a digest already stored
+        (never in practice: secrets are 256 random bits)."""
+        ...
+
+    def get(self, token_id: UUID) -> ApiToken | None: ...
+
+    def find(self, digest: str) -> tuple[ApiToken, User] | None:
+        """The token with this digest and its user, read together (one indexed read on a
+        database), or None. Says nothing about expiry or the user's active flag: the use case
+        judges those."""
+        ...
+
+    def list(self, user_id: UUID, *, after: UUID | None, limit: int) -> list[ApiToken]:
+        """The user's tokens, ascending ``id``, strictly after ``after``."""
+        ...
+
+    def delete(self, token_id: UUID) -> bool:
+        """Delete the token; False when there was none."""
+        ...
+
+    def touch(self, token_id: UUID, when: datetime) -> None:
+        """Set ``last_used_at`` to ``when`` unless it already is ``when`` or later (concurrent
+        uses never move it back); nothing when the token is gone."""
+        ...
+
+
 class IdempotencyStore(Protocol):
     """Stored responses of POSTs with an Idempotency-Key, kept in the same transaction as their
     effect."""
@@ -361,6 +394,8 @@ class UnitOfWork(Protocol):
     def users(self) -> UserRepository: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def tokens(self) -> TokenRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -22,6 +22,7 @@ from inventory_pg.repositories import (
     PgMovementRepository,
     PgReservationRepository,
     PgStockRepository,
+    PgTokenRepository,
     PgUserRepository,
 )
 
@@ -177,6 +178,7 @@ class PgUnitOfWork:
         self.reservations = PgReservationRepository(self._current)
         self.users = PgUserRepository(self._current)
         self.idempotency = PgIdempotencyStore(self._current)
+        self.tokens = PgTokenRepository(self._current)
 
     @property
     def round_trips(self) -> int:

@@ -13,6 +13,7 @@ import pytest
 from inventory_core._checks import MAX_QUANTITY
 from inventory_core.contract.adapter import ContractAdapter, Harness
 from inventory_core.contract.invariants import check_invariants, snapshot
+from inventory_core.contract.tokens import TokenContract
 from inventory_core.counts import CountLine
 from inventory_core.errors import (
     AlreadyExists,
@@ -121,8 +122,9 @@ def available(h: Harness, item: UUID, warehouse: UUID) -> int:
     return rows[0].available if rows else 0
 
 
-class InventoryContract:
-    """The behaviour every adapter must show. Needs a ``contract_adapter`` fixture."""
+class InventoryContract(TokenContract):
+    """The behaviour every adapter must show. Needs a ``contract_adapter`` fixture. API tokens'
+    tests come from :class:`~inventory_core.contract.tokens.TokenContract`."""
 
     @pytest.fixture
     def h(self, contract_adapter: ContractAdapter) -> Harness:

@@ -41,6 +41,7 @@ from inventory_core.stock import (
     WarehouseChange,
     WarehouseStock,
 )
+from inventory_core.tokens import ApiToken
 from inventory_core.users import User
 
 if TYPE_CHECKING:
@@ -528,6 +529,48 @@ class InMemoryUserRepository:
 
     def list(self, *, after: UUID | None, limit: int) -> list[User]:
         return _page(self._s.users.values(), lambda u: u.id, after, limit)
+
+
+class InMemoryTokenRepository:
+    """API tokens in an InMemoryStore, indexed by digest."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._s = store
+
+    def add(self, token: ApiToken) -> None:
+        if token.id in self._s.tokens:
+            raise AlreadyExists("token", "id", token.id)
+        if token.digest in self._s.token_digests:
+            raise AlreadyExists("token", "digest", "(secret)")
+        self._s.tokens.put(token.id, token)
+        self._s.token_digests.put(token.digest, token.id)
+
+    def get(self, token_id: UUID) -> ApiToken | None:
+        return self._s.tokens.get(token_id)
+
+    def find(self, digest: str) -> tuple[ApiToken, User] | None:
+        token_id = self._s.token_digests.get(digest)
+        token = None if token_id is None else self._s.tokens.get(token_id)
+        user = None if token is None else self._s.users.get(token.user_id)
+        return None if token is None or user is None else (token, user)
+
+    def list(self, user_id: UUID, *, after: UUID | None, limit: int) -> list[ApiToken]:
+        mine = (t for t in self._s.tokens.values() if t.user_id == user_id)
+        return _page(mine, lambda t: t.id, after, limit)
+
+    def delete(self, token_id: UUID) -> bool:
+        token = self._s.tokens.get(token_id)
+        if token is None:
+            return False
+        self._s.token_digests.delete(token.digest)
+        self._s.tokens.delete(token_id)
+        return True
+
+    def touch(self, token_id: UUID, when: datetime) -> None:
+        token = self._s.tokens.get(token_id)
+        if token is None or (token.last_used_at is not None and token.last_used_at >= when):
+            return
+        self._s.tokens.put(token_id, attrs.evolve(token, last_used_at=when))
 
 
 class InMemoryIdempotencyStore:

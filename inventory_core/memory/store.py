@@ -18,12 +18,14 @@ from inventory_core.memory.repositories import (
     InMemoryMovementRepository,
     InMemoryReservationRepository,
     InMemoryStockRepository,
+    InMemoryTokenRepository,
     InMemoryUserRepository,
 )
 from inventory_core.memory.tables import Journal, Table
 from inventory_core.movements import Movement
 from inventory_core.ports import Clock, StockKey
 from inventory_core.reservations import Reservation
+from inventory_core.tokens import ApiToken
 from inventory_core.users import User
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
@@ -62,6 +64,8 @@ class InMemoryStore:
         self.users: Table[UUID, User] = Table(journal)
         self.usernames: Table[str, UUID] = Table(journal)
         self.idempotency: Table[tuple[UUID, str], IdempotencyRecord] = Table(journal)
+        self.tokens: Table[UUID, ApiToken] = Table(journal)
+        self.token_digests: Table[str, UUID] = Table(journal)
         self._seed((clock or SystemClock()).now())
 
     def _seed(self, now: object) -> None:
@@ -122,6 +126,7 @@ class InMemoryUnitOfWork:
         self.reservations = InMemoryReservationRepository(store)
         self.users = InMemoryUserRepository(store)
         self.idempotency = InMemoryIdempotencyStore(store)
+        self.tokens = InMemoryTokenRepository(store)
 
     def __enter__(self) -> Self:
         if self._journal is None:

@@ -4,6 +4,15 @@ the actor's role: a use case never opens, commits or retries a transaction itsel
 
 Importing this package registers every handler."""
 
-from inventory_core.services import counts, items, locations, movements, reservations, stock, users
+from inventory_core.services import (
+    counts,
+    items,
+    locations,
+    movements,
+    reservations,
+    stock,
+    tokens,
+    users,
+)
 
-__all__ = ["counts", "items", "locations", "movements", "reservations", "stock", "users"]
+__all__ = ["counts", "items", "locations", "movements", "reservations", "stock", "tokens", "users"]

@@ -8,6 +8,7 @@ from inventory_pg.repositories.locations import PgLocationRepository
 from inventory_pg.repositories.movements import PgMovementRepository
 from inventory_pg.repositories.reservations import PgReservationRepository
 from inventory_pg.repositories.stock import PgStockRepository
+from inventory_pg.repositories.tokens import PgTokenRepository
 from inventory_pg.repositories.users import PgUserRepository
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "PgMovementRepository",
     "PgReservationRepository",
     "PgStockRepository",
+    "PgTokenRepository",
     "PgUserRepository",
 ]

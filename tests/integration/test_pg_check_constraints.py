@@ -24,6 +24,7 @@ pytestmark = pytest.mark.postgres
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MOVEMENT_ID = UUID("00000000-0000-7000-8000-0000000000aa")
+USER_ID = UUID("00000000-0000-7000-8000-0000000000bb")
 
 
 def _valid_rows() -> dict[str, dict[str, Any]]:
@@ -107,6 +108,16 @@ def _valid_rows() -> dict[str, dict[str, Any]]:
             "reserved": 0,
         },
         "feed_txn_offset": {"only_row": True, "txn_offset": 0},
+        "api_tokens": {
+            "id": uuid4(),
+            "user_id": USER_ID,
+            "name": "n",
+            "role": "clerk",
+            "digest": uuid4().hex * 2,  # 64 hex digits, like a SHA-256
+            "created_at": NOW,
+            "expires_at": None,
+            "last_used_at": None,
+        },
         "idempotency_records": {
             "user_id": uuid4(),
             "key": "k",
@@ -166,6 +177,13 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("idempotency_records_status_check", "idempotency_records", {"status": 99}),
     ("idempotency_records_headers_check", "idempotency_records", {"header_values": []}),
     ("feed_txn_offset_txn_offset_check", "feed_txn_offset", {"txn_offset": -1}),
+    # API tokens (migration 0004).
+    ("api_tokens_name_check", "api_tokens", {"name": ""}),
+    ("api_tokens_name_check", "api_tokens", {"name": "x" * 101}),
+    ("api_tokens_role_check", "api_tokens", {"role": "owner"}),
+    # Only a SHA-256 is ever stored, never the secret itself.
+    ("api_tokens_digest_check", "api_tokens", {"digest": "inv_" + "a" * 43}),
+    ("api_tokens_digest_check", "api_tokens", {"digest": "A" * 64}),
 ]
 # Held by the table's shape rather than by a row a client could send: one-row tables.
 NOT_ROW_CHECKS = {"feed_txn_offset_only_row_check"}
@@ -203,6 +221,8 @@ def test_the_check_refuses_its_bad_row(
             # The unchanged row goes in: the case below fails for its one column alone.
             if table == "movement_lines":
                 _insert(conn, "movements", {**rows["movements"], "id": MOVEMENT_ID})
+            if table == "api_tokens":
+                _insert(conn, "users", {**rows["users"], "id": USER_ID})
             if table == "feed_txn_offset":
                 conn.execute("DELETE FROM feed_txn_offset")  # its one row, back at the end
             _insert(conn, table, rows[table])

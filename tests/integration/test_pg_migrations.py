@@ -137,3 +137,28 @@ def test_the_ledger_refuses_updates_and_deletes(empty_schema: str) -> None:
 def test_an_unreachable_server_is_unavailable() -> None:
     with pytest.raises(Unavailable):
         apply_migrations("postgresql://nobody@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+def test_api_tokens_have_unique_digests_and_go_with_their_user(empty_schema: str) -> None:
+    apply_migrations(empty_schema)
+    now = datetime.now(UTC)
+    user = uuid.uuid4()
+    insert_token = (
+        "INSERT INTO api_tokens (id, user_id, name, role, digest, created_at)"
+        " VALUES (%s, %s, 'ci', 'clerk', %s, %s)"
+    )
+    with psycopg.connect(empty_schema, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, username, role, password_hash, active, version, created_at,"
+            " updated_at) VALUES (%s, 'integrator', 'clerk', 'x', true, 1, %s, %s)",
+            (user, now, now),
+        )
+        conn.execute(insert_token, (uuid.uuid4(), user, "a" * 64, now))
+        with pytest.raises(psycopg.errors.UniqueViolation) as duplicate:
+            conn.execute(insert_token, (uuid.uuid4(), user, "a" * 64, now))
+        assert duplicate.value.diag.constraint_name == "api_tokens_digest_key"
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute(insert_token, (uuid.uuid4(), uuid.uuid4(), "b" * 64, now))
+        conn.execute("DELETE FROM users WHERE id = %s", (user,))
+        count = conn.execute("SELECT count(*) FROM api_tokens").fetchone()
+    assert count == (0,)

@@ -47,6 +47,7 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_core.services.stock import ListAvailability, ListLocationStock
+from inventory_core.services.tokens import CreateToken, ListTokens, RevokeToken
 from inventory_core.services.users import (
     ChangePassword,
     ChangeUser,
@@ -155,6 +156,17 @@ USE_CASES: dict[type[Command[Any]], tuple[Role, UseCase]] = {
         lambda w, a: w.h.inventory.execute(a, GetUser(w.other_user.user_id)),
     ),
     ListUsers: (Role.ADMIN, lambda w, a: w.h.inventory.execute(a, ListUsers())),
+    # Tokens: any logged-in user, for their own tokens (the use cases check owner or admin).
+    CreateToken: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, CreateToken("ci"))),
+    ListTokens: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListTokens())),
+    RevokeToken: (
+        Role.VIEWER,
+        lambda w, a: [  # revoking answers None: the list makes the call's result not None
+            w.h.inventory.execute(
+                a, RevokeToken(w.h.inventory.execute(a, CreateToken("ci")).token.id)
+            )
+        ],
+    ),
     ChangeUser: (
         Role.ADMIN,
         lambda w, a: w.h.inventory.execute(
