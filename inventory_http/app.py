@@ -55,6 +55,7 @@ from inventory_http.resources.reservations import (
 )
 from inventory_http.resources.session import SessionResource, SessionsResource
 from inventory_http.resources.stock import AvailabilityResource, StockResource
+from inventory_http.resources.tokens import TokenResource, TokensResource
 from inventory_http.resources.users import PasswordResource, UserResource, UsersResource
 from inventory_http.responses import Renderer
 from inventory_http.settings import Settings
@@ -122,14 +123,16 @@ def routes(
     readiness: Mapping[str, Callable[[], None]],
     document: OpenApiResource,
 ) -> list[tuple[str, object]]:
-    """The route table: every route of DESIGN §3 with its resource (Falcon URI templates). The
-    OpenAPI document is generated from this same table."""
+    """The route table: every route of DESIGN §3 and §10 with its resource (Falcon URI
+    templates). The OpenAPI document is generated from this same table."""
     return [
         ("/v1/session", SessionResource(deps)),
         ("/v1/sessions", SessionsResource(deps)),
         ("/v1/users", UsersResource(deps)),
         ("/v1/users/me/password", PasswordResource(deps)),
         ("/v1/users/{user_id:uuid}", UserResource(deps)),
+        ("/v1/tokens", TokensResource(deps)),
+        ("/v1/tokens/{token_id:uuid}", TokenResource(deps)),
         ("/v1/items", ItemsResource(deps)),
         ("/v1/items/{item_id:uuid}", ItemResource(deps)),
         ("/v1/items/{item_id:uuid}/stock", ItemStockResource(deps)),
@@ -191,7 +194,7 @@ def create_app(
                 ],
             )
         )
-    middleware.append(SessionMiddleware(settings, sessions))
+    middleware.append(SessionMiddleware(settings, sessions, inventory=inventory, throttle=throttle))
     app = falcon.App(middleware=middleware)
     app.set_error_serializer(serialize_problem)
     app.add_error_handler(Exception, unexpected_error_handler)

@@ -1,4 +1,5 @@
-"""The ``inventory`` command: ``serve``, ``migrate``, ``create-user`` and ``import-stock``.
+"""The ``inventory`` command: ``serve``, ``migrate``, ``create-user``, ``create-token`` and
+``import-stock``.
 
 Exit status: 0 on success, 1 when the operation failed (a service unreachable, a username taken,
 a password refused), 2 for a usage or configuration error (bad arguments or ``INVENTORY_*``
@@ -12,13 +13,22 @@ import getpass
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NoReturn, TextIO
 
-from inventory_core.errors import AlreadyExists, InventoryError, Unavailable, ValidationError
+from inventory_core.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    InventoryError,
+    PermissionDenied,
+    Unavailable,
+    ValidationError,
+)
 from inventory_core.executor import Executor
 from inventory_core.passwords import check_password
+from inventory_core.services.tokens import CreateToken
 from inventory_core.services.users import ProvisionUser
-from inventory_core.users import Role
+from inventory_core.users import Role, normalize_username
 from inventory_http.settings import Settings, SettingsError
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -46,6 +56,18 @@ def _positive_int(raw: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a whole number, not {raw!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _rfc3339(raw: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be an RFC 3339 time such as 2031-01-01T00:00:00Z, not {raw!r}"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"must say its offset (Z or +01:00), not {raw!r}")
     return value
 
 
@@ -127,6 +149,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="the user's role",
     )
 
+    create_token = commands.add_parser(
+        "create-token",
+        help="create an API token for a user and print it",
+        description=(
+            "Create an API token acting as USERNAME in INVENTORY_DATABASE_URL and print its "
+            "secret, alone on one line of stdout (for bootstrap and CI: nothing else is "
+            "printed there). The secret is shown only now; the database keeps only its SHA-256. "
+            "Send it as 'Authorization: Bearer <token>'."
+        ),
+    )
+    create_token.add_argument("username", metavar="USERNAME")
+    create_token.add_argument(
+        "--name", required=True, help="what the token is for (1-100 characters)"
+    )
+    create_token.add_argument(
+        "--role",
+        choices=[role.value for role in Role],
+        help="the most the token may do (default and maximum: the user's role)",
+    )
+    create_token.add_argument(
+        "--expires-at",
+        type=_rfc3339,
+        metavar="RFC3339",
+        help="when the token stops working (default: never, until revoked)",
+    )
+
     import_stock = commands.add_parser(
         "import-stock",
         help="post a CSV file of receipts in one transaction",
@@ -159,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from inventory_http.import_stock import import_stock  # noqa: PLC0415
 
             return import_stock(args.file, reference=args.reference, username=args.user)
+        elif args.command == "create-token":
+            role = None if args.role is None else Role(args.role)
+            _create_token(args.username, args.name, role, args.expires_at)
         else:
             _create_user(args.username, Role(args.role))
     except CommandError as error:
@@ -367,3 +418,44 @@ def _create_user(username: str, role: Role) -> None:
     except InventoryError as error:
         raise CommandError(f"could not create the user: {error}") from None
     print(f"created user {user.username!r} ({user.role.value}), id {user.id}")
+
+
+# ---------------------------------------------------------------- create-token
+
+
+def _create_token(username: str, name: str, role: Role | None, expires_at: datetime | None) -> None:
+    url = _database_url()
+    from inventory_pg import PgStore  # noqa: PLC0415
+
+    _check_database(url)
+    try:
+        with PgStore.open(url, min_size=1, max_size=1, timeout=DATABASE_TIMEOUT) as store:
+            with store.unit_of_work() as uow:
+                user = uow.users.get_by_username(normalize_username(username))
+            if user is None:
+                raise CommandError(f"no user named {username!r}")
+            if not user.active:
+                raise CommandError(f"user {user.username!r} is inactive")
+            inventory = Executor(store.unit_of_work)
+            command = CreateToken(name=name, role=role, expires_at=expires_at)
+            issued = inventory.execute(user.actor, command)
+    except PermissionDenied as error:
+        raise CommandError(f"a token may not have a higher role than its user: {error}") from None
+    except AuthenticationFailed:  # deactivated between the read and the creation
+        raise CommandError(f"user {username!r} is inactive") from None
+    except ValidationError as error:
+        first = error.errors[0]
+        option = {"$.name": "--name", "$.expires_at": "--expires-at"}.get(first.path, first.path)
+        raise CommandError(f"{option} refused: it {first.message}") from None
+    except Unavailable as error:
+        raise CommandError(f"cannot reach the database: {error}") from None
+    except InventoryError as error:
+        raise CommandError(f"could not create the token: {error}") from None
+    # The secret alone on stdout, so `TOKEN=$(inventory create-token ...)` just works; what it
+    # is goes to stderr for the person at the terminal.
+    print(issued.secret)
+    print(
+        f"created token {issued.token.name!r} ({issued.token.role.value}) for "
+        f"{user.username!r}, id {issued.token.id}; it is shown only now",
+        file=sys.stderr,
+    )

@@ -61,10 +61,15 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "bad-request": (400, "A header or the request line is malformed."),
     "malformed-json": (400, "The body is not valid UTF-8 JSON."),
     "invalid-idempotency-key": (400, "Idempotency-Key is not 1-255 visible ASCII characters."),
-    "unauthenticated": (401, "No live session: log in first."),
+    "unauthenticated": (
+        401,
+        "No live session and no valid API token: log in first, or send a valid token as "
+        "`Authorization: Bearer` (the same answer whatever was wrong with the token).",
+    ),
     "authentication-failed": (401, "Wrong username or password (the same for unknown users)."),
     "permission-denied": (403, "The caller's role is too low for this."),
     "csrf-token-mismatch": (403, "An unsafe method without the session's X-CSRF-Token."),
+    "session-required": (403, "About the cookie session itself: not for an API token."),
     "not-found": (404, "Nothing at this path, or no such resource."),
     "method-not-allowed": (405, "The path does not take this method; see Allow."),
     "already-exists": (409, "A unique value is taken; `field` names it."),
@@ -88,7 +93,10 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "unsupported-media-type": (415, "The body is not application/json."),
     "validation-error": (422, "Invalid fields or parameters; `errors` lists each with its path."),
     "idempotency-key-reused": (422, "The key was used for a different request."),
-    "too-many-attempts": (429, "Too many failed logins; wait Retry-After seconds."),
+    "too-many-attempts": (
+        429,
+        "Too many failed logins or bearer tokens; wait Retry-After seconds.",
+    ),
     "request-header-fields-too-large": (431, "Too many header fields, or one too large."),
     "internal-error": (500, "The server failed; the request id is in its log."),
     "unavailable": (503, "A backing service is down; retry after Retry-After seconds."),

@@ -1,20 +1,28 @@
 """Cross-cutting request handling: request ids, client addresses, access log, security headers,
-sessions, CSRF.
+sessions, API tokens, CSRF.
 
 Each responder's :func:`~inventory_http.operations.operation` declaration says what it needs:
 ``public`` ones are served without a session (login, health, the OpenAPI document) and
 ``csrf_exempt`` ones need no ``X-CSRF-Token`` (only login).
 
-Every other method needs a live session cookie (else 401), and every unsafe one also the
-session's CSRF token in ``X-CSRF-Token`` (else 403). A method the resource does not serve is left
-to Falcon (405, or the default ``OPTIONS`` answer), so a CORS preflight never needs a session.
+Every other method needs a caller: either an ``Authorization: Bearer`` API token, or a live
+session cookie (else 401). A request with an ``Authorization`` header is judged by it alone: its
+cookies are ignored and it needs no CSRF token (a browser never adds the header by itself, so
+there is no cross-site forgery to guard against). With the cookie, every unsafe method also needs
+the session's CSRF token in ``X-CSRF-Token`` (else 403). The few routes about the session itself
+(:data:`SESSION_ONLY_ROUTES`) refuse a token with 403 ``session-required``. A method the resource
+does not serve is left to Falcon (405, or the default ``OPTIONS`` answer), so a CORS preflight
+never needs a session.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import hmac
 import ipaddress
 import logging
+import math
 import re
 import time
 import uuid
@@ -23,8 +31,11 @@ from typing import Any
 
 import falcon
 
-from inventory_core.errors import Unavailable
-from inventory_core.ports import SessionStore
+from inventory_core.errors import AuthenticationFailed, Unavailable
+from inventory_core.executor import Executor
+from inventory_core.ports import LoginThrottle, SessionStore
+from inventory_core.services.tokens import AuthenticateToken
+from inventory_core.tokens import looks_like_token
 from inventory_core.users import Actor
 from inventory_http.errors import Problem
 from inventory_http.logging import request_id_var
@@ -32,9 +43,11 @@ from inventory_http.operations import operation_of
 from inventory_http.settings import Settings
 
 __all__ = [
+    "BEARER_CHALLENGE",
     "CSRF_HEADER",
     "REQUEST_ID_HEADER",
     "SECURE_COOKIE_NAME",
+    "SESSION_ONLY_ROUTES",
     "RequestIdMiddleware",
     "SessionMiddleware",
     "accepted_cookie_names",
@@ -56,6 +69,16 @@ _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 access_log = logging.getLogger("inventory_http.access")
+
+BEARER_CHALLENGE = "Bearer"
+"""The ``WWW-Authenticate`` challenge of every 401 the middleware answers (RFC 9110 asks a 401 for
+one): the scheme a client may authenticate with by itself; the cookie comes from a login."""
+
+SESSION_ONLY_ROUTES = frozenset({"/v1/session", "/v1/sessions", "/v1/users/me/password"})
+"""Routes about the cookie session itself (show it, end it, list the sessions, change the password,
+which starts a new one): an API token is not a session, so a bearer request gets 403."""
+
+_BEARER_FAILED = "the bearer token is not valid (malformed, unknown, revoked or expired)"
 
 
 SECURE_COOKIE_NAME = "__Host-inventory_session"
@@ -192,15 +215,26 @@ class RequestIdMiddleware:
 
 
 class SessionMiddleware:
-    """Resolves the session cookie and enforces authentication and CSRF (see module doc).
+    """Resolves the API token or the session cookie, and enforces authentication and CSRF (see
+    module doc).
 
-    On success ``req.context`` has ``session_id`` (the raw cookie value, never logged),
-    ``session`` and ``actor``; on a public method they may be ``None``.
+    On success ``req.context`` has ``actor``, and with a cookie ``session_id`` (the raw cookie
+    value, never logged) and ``session``; with a token both are ``None``; on a public method all
+    three may be ``None``.
     """
 
-    def __init__(self, settings: Settings, sessions: SessionStore) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: SessionStore,
+        *,
+        inventory: Executor,
+        throttle: LoginThrottle,
+    ) -> None:
         self._cookies = accepted_cookie_names(settings)
         self._sessions = sessions
+        self._inventory = inventory
+        self._throttle = throttle
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Start every request anonymous."""
@@ -216,8 +250,20 @@ class SessionMiddleware:
         if getattr(resource, "on_" + method.lower(), None) is None:
             return  # Falcon answers (405, default OPTIONS); nothing to protect
         declared = operation_of(resource, method)
-        values = [v for name in self._cookies for v in req.get_cookie_values(name) or []]
         public = declared is not None and declared.public
+        authorization = req.get_header("Authorization")
+        if authorization is not None and not public:
+            # The header decides alone: cookies are not even read, so a request carrying both
+            # acts as the token's user whatever session the browser holds.
+            req.context.actor = self._bearer(req, authorization)
+            if route_of(req) in SESSION_ONLY_ROUTES:
+                raise Problem(
+                    403,
+                    "session-required",
+                    "this needs a cookie session (POST /v1/session); an API token is not one",
+                )
+            return
+        values = [v for name in self._cookies for v in req.get_cookie_values(name) or []]
         session = None
         if values:
             try:
@@ -234,10 +280,68 @@ class SessionMiddleware:
         if public:
             return
         if session is None:
-            raise Problem(401, "unauthenticated", "log in first (POST /v1/session)")
+            raise Problem(
+                401,
+                "unauthenticated",
+                "log in first (POST /v1/session), or send an API token as Authorization: Bearer",
+                headers={"WWW-Authenticate": BEARER_CHALLENGE},
+            )
         if method in UNSAFE_METHODS and not (declared is not None and declared.csrf_exempt):
             token = req.get_header(CSRF_HEADER) or ""
             if not hmac.compare_digest(token.encode(), session.csrf_token.encode()):
                 raise Problem(
                     403, "csrf-token-mismatch", f"send the session's csrf_token in {CSRF_HEADER}"
                 )
+
+    def _bearer(self, req: falcon.Request, authorization: str) -> Actor:
+        """The actor of an ``Authorization`` header, or 401 (the same answer for every reason a
+        token fails, so a caller learns nothing about which it was), or 429 while the client
+        address is throttled.
+
+        Failures are throttled like logins, per client address: the attempt is counted up
+        front (one atomic step with the check, so concurrent guesses cannot all pass it) and a
+        valid token takes its own count back. The throttle's "username" is a hash of the header
+        rather than one name per address: a success only takes back the failures of that same
+        header, so a caller holding one valid token cannot wipe the count of its guesses at
+        others by interleaving requests with it. The per-"username" limit then slows one bad
+        token repeated (a revoked token in a retry loop), the per-address one every guess.
+        """
+        client = _settled_client(req)
+        header = hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).hexdigest()
+        attempt = f"bearer:{header}"
+        wait = self._throttle.begin_attempt(username=attempt, client=client)
+        if wait is not None:
+            raise Problem(
+                429,
+                "too-many-attempts",
+                "too many failed attempts; wait before trying again",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        scheme, _, secret = authorization.strip().partition(" ")
+        secret = secret.strip()
+        actor = None
+        if scheme.lower() == "bearer" and looks_like_token(secret):
+            try:
+                actor = self._inventory.execute(None, AuthenticateToken(secret))
+            except AuthenticationFailed:
+                actor = None
+            except Exception:
+                # Not the token's fault (a backing service failed): take the count back.
+                with contextlib.suppress(Unavailable):
+                    self._throttle.record_success(username=attempt, client=client)
+                raise
+        if actor is None:
+            raise Problem(
+                401,
+                "unauthenticated",
+                _BEARER_FAILED,
+                headers={"WWW-Authenticate": BEARER_CHALLENGE},
+            )
+        self._throttle.record_success(username=attempt, client=client)
+        return actor
+
+
+def _settled_client(req: falcon.Request) -> str:
+    """The client address :class:`RequestIdMiddleware` settled (the peer without it)."""
+    settled = getattr(req.context, "client_address", None)
+    return settled if isinstance(settled, str) else client_address(req.remote_addr, None, ())

@@ -20,6 +20,7 @@ from inventory_core.commands import registered_handlers
 from inventory_core.errors import CountConflictLine
 from inventory_core.users import Role
 from inventory_http.errors import PROBLEM_TYPE_PREFIX, PROBLEM_TYPES
+from inventory_http.middleware import SESSION_ONLY_ROUTES
 from inventory_http.operations import Operation, operation_of
 from inventory_http.query import DEFAULT_PAGE_SIZE, parameter_name
 from inventory_http.schema import SchemaRegistry, field_docs
@@ -32,6 +33,7 @@ UNSAFE = frozenset({"post", "put", "patch", "delete"})
 TAGS = {
     "session": "Logging in and out, and the caller's sessions.",
     "users": "Accounts and roles (admin), and one's own password.",
+    "tokens": "API tokens for integrators: `Authorization: Bearer`, no cookie, no CSRF token.",
     "items": "The catalogue of stocked things.",
     "locations": "Warehouses, the locations inside them, and the virtual locations.",
     "stock": "Levels: on hand per location, and on hand, reserved and available per warehouse.",
@@ -44,7 +46,8 @@ TAGS = {
 _STATUS_TEXT = {
     304: "Not modified: `If-None-Match` names the current version.",
     400: "Malformed request: JSON, a header, or the Idempotency-Key.",
-    401: "Not logged in (or the session ended), or wrong credentials.",
+    401: "Not logged in (or the session ended), a bearer token that is not valid, or wrong "
+    "credentials.",
     403: "The role is too low, or `X-CSRF-Token` is missing or wrong.",
     404: "No such resource.",
     409: "Conflict with the current state; the problem `type` says which.",
@@ -52,7 +55,8 @@ _STATUS_TEXT = {
     413: "The body is too large.",
     415: "The body is not `application/json`.",
     422: "Invalid fields or parameters (`errors` names each path), or a reused Idempotency-Key.",
-    429: "Too many failed attempts; wait `Retry-After` seconds.",
+    429: "Too many failed attempts (logins, or bearer tokens from this address); wait "
+    "`Retry-After` seconds.",
     503: "A backing service is unavailable; retry after `Retry-After` seconds.",
 }
 
@@ -78,6 +82,10 @@ _RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 1},
+    },
+    "WWW-Authenticate": {
+        "description": "`Bearer`: an API token is one way to authenticate (a login the other).",
+        "schema": {"type": "string"},
     },
     "Set-Cookie": {
         "description": "The session cookie: `HttpOnly`, `SameSite=Lax`, `Path=/`; named "
@@ -244,11 +252,20 @@ def _headers(names: Iterable[str]) -> dict[str, Any]:
     return {name: _ref("headers", name) for name in ("X-Request-Id", *names)}
 
 
-def _error_response(status: int, *, csrf: bool) -> dict[str, Any]:
+def _error_response(status: int, *, csrf: bool, session_only: bool = False) -> dict[str, Any]:
     headers = ["Retry-After"] if status in {409, 429, 503} else []
+    if status == 401:
+        headers = ["WWW-Authenticate"]
     description = _STATUS_TEXT[status]
     if status == 403 and not csrf:  # only unsafe methods made with the cookie need the token
         description = "The role is too low for this."
+    if status == 403 and session_only:
+        description = (
+            "`X-CSRF-Token` is missing or wrong, or the request was made with an API token "
+            "(this needs the cookie session)."
+            if csrf
+            else "The request was made with an API token: this needs the cookie session."
+        )
     return {
         "description": description,
         "headers": _headers(headers),
@@ -339,8 +356,12 @@ def _operation(  # noqa: PLR0915 -- one branch per thing an operation declares
         responses["304"] = {"description": _STATUS_TEXT[304], "headers": _headers(["ETag"])}
 
     statuses = {400, 503, *op.errors}
+    session_only = template in SESSION_ONLY_ROUTES
     if not op.public:
-        statuses.add(401)
+        # 429: failed bearer tokens are throttled per address, whatever route they were sent to.
+        statuses |= {401, 429}
+        if session_only:
+            statuses.add(403)
         role = _role(op)
         if (method in UNSAFE and not op.csrf_exempt) or (role not in {None, Role.VIEWER}):
             statuses.add(403)
@@ -363,7 +384,7 @@ def _operation(  # noqa: PLR0915 -- one branch per thing an operation declares
         }
     csrf = method in UNSAFE and not op.csrf_exempt
     for status in sorted(statuses):
-        responses[str(status)] = _error_response(status, csrf=csrf)
+        responses[str(status)] = _error_response(status, csrf=csrf, session_only=session_only)
 
     document: dict[str, Any] = {
         "operationId": op.operation_id,
@@ -385,11 +406,22 @@ def _operation(  # noqa: PLR0915 -- one branch per thing an operation declares
             "required": not op.body_optional,
             "content": {"application/json": content},
         }
-    if op.public:
-        document["security"] = []
-    elif method in UNSAFE and not op.csrf_exempt:
-        document["security"] = [{"sessionCookie": [], "csrfToken": []}]
+    document["security"] = _security(op, csrf=csrf, session_only=session_only)
     return path, document
+
+
+def _security(op: Operation, *, csrf: bool, session_only: bool) -> list[dict[str, list[str]]]:
+    """Who may call an operation: nobody needs to (public), or a bearer token *or* the session
+    cookie (with the CSRF token on unsafe methods). The routes about the session itself take
+    only the cookie: the middleware refuses a token there."""
+    if op.public:
+        return []
+    cookie: dict[str, list[str]] = (
+        {"sessionCookie": [], "csrfToken": []} if csrf else {"sessionCookie": []}
+    )
+    if session_only:
+        return [cookie]
+    return [{"bearerToken": []}, cookie]
 
 
 def build_document(
@@ -415,7 +447,9 @@ def build_document(
             "title": "inventory-core reference API",
             "version": "1",
             "description": "Stock ledger, reservations and stocktakes over JSON.\n\n"
-            "Log in with `POST /v1/session`; send the session cookie back, and on POST, PUT, "
+            "Integrators send an API token (`POST /v1/tokens`, or `inventory create-token`) as "
+            "`Authorization: Bearer <token>`, with no cookie and no CSRF token. Browsers log in "
+            "with `POST /v1/session`; send the session cookie back, and on POST, PUT, "
             f"PATCH and DELETE also the session's `csrf_token` in `{csrf_header}`. Errors are "
             "RFC 9457 problem documents whose `type` is one of the values listed per status. "
             "Collections are pages: pass `next_cursor` as `cursor` for the next one.",
@@ -428,6 +462,14 @@ def build_document(
             "parameters": _PARAMETERS,
             "headers": _RESPONSE_HEADERS,
             "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "inv_…",
+                    "description": "An API token (`inv_` and 43 base64url characters) from "
+                    "`POST /v1/tokens` or `inventory create-token`, as `Authorization: Bearer "
+                    "<token>`. It needs no CSRF token, and the request's cookies are ignored.",
+                },
                 "sessionCookie": {
                     "type": "apiKey",
                     "in": "cookie",
@@ -446,5 +488,5 @@ def build_document(
                 },
             },
         },
-        "security": [{"sessionCookie": []}],
+        "security": [{"bearerToken": []}, {"sessionCookie": []}],
     }

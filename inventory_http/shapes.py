@@ -1,4 +1,5 @@
-"""The shapes only the HTTP API has: pages of a collection, the login session, health.
+"""The shapes only the HTTP API has: pages of a collection, the login session, a new API token,
+health.
 
 Resources and commands of the core are shown as the core declares them (their public fields);
 these classes cover what exists only on the wire. Like the core's, each field is declared once,
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Generic, Literal, TypeVar
+from uuid import UUID
 
 import attrs
 
 from inventory_core._checks import accepts, length
-from inventory_core.users import User
+from inventory_core.services.tokens import IssuedToken
+from inventory_core.users import Role, User
 
 __all__ = [
     "Collection",
@@ -21,6 +24,7 @@ __all__ = [
     "Feed",
     "Health",
     "LoginRequest",
+    "NewToken",
     "Readiness",
     "SessionSummary",
 ]
@@ -93,6 +97,41 @@ class SessionSummary:
     """Whether it is a persistent (remember-me) session."""
     current: bool
     """Whether it is the session making this request."""
+
+
+@attrs.frozen
+class NewToken:
+    """An API token just created, with its secret: the one answer that ever shows it."""
+
+    id: UUID
+    """The token's id (to list or revoke it)."""
+    name: str
+    """What it is for, as given."""
+    role: Role
+    """The most it may do; each request acts with the lower of this and its user's role."""
+    created_at: datetime
+    """When it was created."""
+    expires_at: datetime | None
+    """When it stops working; `null`: never (until revoked)."""
+    last_used_at: datetime | None
+    """When it last authenticated a request; `null` so far."""
+    token: str = attrs.field(repr=False)
+    """The secret, `inv_` and 43 base64url characters: send it as `Authorization: Bearer
+    <token>`. Shown only here; the server keeps only its SHA-256, so keep it now."""
+
+    @classmethod
+    def of(cls, issued: IssuedToken) -> NewToken:
+        """The answer to ``POST /v1/tokens`` for a token the core just issued."""
+        token = issued.token
+        return cls(
+            id=token.id,
+            name=token.name,
+            role=token.role,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            token=issued.secret,
+        )
 
 
 @attrs.frozen

@@ -3,7 +3,9 @@
 ``openapi-python-client generate --fail-on-warning`` turns the document that ``inventory serve``
 (the embedded default, no database) serves into a Python package; the test imports it and drives
 a short flow through the generated functions: log in, create an item, a warehouse and a bin in
-it, post a receipt twice with one Idempotency-Key (the second is a replay), read the stock.
+it, post a receipt twice with one Idempotency-Key (the second is a replay), read the stock. A
+second flow authenticates with an API token alone: ``AuthenticatedClient(token=…)``, nothing
+else (no cookie, no CSRF header), as DESIGN §10 promises generated clients.
 
 The test relies only on operation ids (not on tags, which name the generated subpackages), on
 the response fields ``id``, ``csrf_token`` and ``on_hand``, and on the headers the API documents.
@@ -196,6 +198,61 @@ def test_a_generated_client_drives_a_real_server(
         client = generated.Client(base_url=server.base_url, raise_on_unexpected_status=True)
         with client:  # closes the httpx client and its connections at the end
             receive_twice_and_read_the_stock(Operations(generated), client, password)
+
+        assert server.stop() == 0, server.output()
+
+
+def test_a_generated_authenticated_client_needs_only_the_token(
+    tmp_path: Path, import_generated: Callable[[Path], Any]
+) -> None:
+    password = secrets.token_urlsafe(16)
+    env = inventory_env(INVENTORY_PASSWORD=password, INVENTORY_LOG_LEVEL="WARNING")
+    with running_server(env) as server:
+        with urllib.request.urlopen(f"{server.base_url}/openapi.json", timeout=10) as response:
+            document = tmp_path / "openapi.json"
+            document.write_bytes(response.read())
+        package = f"inventory_client_{secrets.token_hex(4)}"
+        result = generate(document, tmp_path / package, write_config(tmp_path, package))
+        assert result.returncode == 0, result.stdout + result.stderr
+        generated = import_generated(tmp_path / package)
+        call = Operations(generated)
+
+        # The token comes from a login, as a person setting up an integration gets one.
+        with generated.Client(base_url=server.base_url) as login_client:
+            body = {"username": "admin", "password": password}
+            session = check(call("login", client=login_client, body=body), 201)
+            login_client.get_httpx_client().headers[CSRF_HEADER] = session.csrf_token
+            issued = check(
+                call("createToken", client=login_client, body={"name": "generated"}), 201
+            )
+        assert issued.token.startswith("inv_")
+
+        client = generated.AuthenticatedClient(
+            base_url=server.base_url, token=issued.token, raise_on_unexpected_status=True
+        )
+        with client:
+            item = {"sku": f"TOK-{secrets.token_hex(3)}", "name": "Token client item"}
+            item_id = check(call("createItem", client=client, body=item), 201).id
+            warehouse = {"code": "TOK-WH", "name": "Token warehouse", "kind": "warehouse"}
+            warehouse_id = check(call("createLocation", client=client, body=warehouse), 201).id
+            bin_ = {"code": "TOK-WH-A1", "name": "Token bin", "kind": "internal"}
+            bin_["parent_id"] = str(warehouse_id)
+            bin_id = check(call("createLocation", client=client, body=bin_), 201).id
+            line = {"item_id": str(item_id), "quantity": 4, "to_location_id": str(bin_id)}
+            receipt = {"kind": "receipt", "reference": "PO-TOK", "lines": [line]}
+            check(call("postMovement", client=client, body=receipt), 201)
+            stock = check(call("getItemStock", item_id, client=client), 200)
+            assert stock.on_hand == 4
+            http = client.get_httpx_client()
+            assert len(http.cookies) == 0  # the token alone did it
+            assert CSRF_HEADER not in http.headers
+
+            # A revoked token: the documented 401, parsed as the documented problem.
+            revoked = call("revokeToken", issued.id, client=client)
+            assert revoked.status_code == 204, revoked.content
+            refused = call("listItems", client=client)
+            assert refused.status_code == 401, refused.content
+            assert refused.headers["WWW-Authenticate"] == "Bearer"
 
         assert server.stop() == 0, server.output()
 

@@ -63,7 +63,7 @@ def documented_routes(document: dict[str, Any]) -> set[tuple[str, str]]:
 def test_the_document_describes_exactly_the_routes_served(world: World) -> None:
     document = world.client().client.simulate_get("/openapi.json").json
     served = served_routes(world.app)
-    assert len(served) == 33
+    assert len(served) == 36
     assert served == documented_routes(document)
 
 
@@ -103,7 +103,7 @@ def walk(value: Any, where: str = "$") -> Any:
 def test_every_operation_and_property_is_described_for_integrators(world: World) -> None:
     document = world.client().client.simulate_get("/openapi.json").json
     operations = [op for ops in document["paths"].values() for op in ops.values()]
-    assert len(operations) == 33
+    assert len(operations) == 36
     tags = {tag["name"] for tag in document["tags"]}
     for op in operations:
         assert op["summary"], op["operationId"]
@@ -111,7 +111,7 @@ def test_every_operation_and_property_is_described_for_integrators(world: World)
         assert op["tags"][0] in tags, op["operationId"]
         if "requestBody" in op:
             assert "example" in op["requestBody"]["content"]["application/json"], op
-    assert len({op["operationId"] for op in operations}) == 33
+    assert len({op["operationId"] for op in operations}) == 36
     undescribed = [
         f"{where}.{name}"
         for where, node in walk(document["components"])
@@ -162,6 +162,62 @@ def test_problem_types_are_an_enum_per_status_with_their_meaning(world: World) -
     schema = document["components"]["schemas"]["ValidationProblem"]["properties"]
     assert body["type"] in schema["type"]["enum"]
     assert body["status"] == schema["status"]["const"] == 422
+
+
+def test_every_authenticated_operation_takes_a_bearer_token_or_the_cookie(world: World) -> None:
+    """DESIGN §10: an http/bearer scheme next to the cookie, offered as an alternative on every
+    operation that needs a caller, except the few about the cookie session itself."""
+    document = world.client().client.simulate_get("/openapi.json").json
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["bearerToken"]["type"] == "http"
+    assert schemes["bearerToken"]["scheme"] == "bearer"
+    assert schemes["bearerToken"]["bearerFormat"] == "inv_…"
+    assert document["security"] == [{"bearerToken": []}, {"sessionCookie": []}]
+    session_only = {
+        ("get", "/v1/session"),
+        ("delete", "/v1/session"),
+        ("get", "/v1/sessions"),
+        ("delete", "/v1/sessions"),
+        ("put", "/v1/users/me/password"),
+    }
+    checked = 0
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            security = op["security"]
+            if security == []:  # public: login, health, readiness, this document
+                continue
+            checked += 1
+            cookie = (
+                {"sessionCookie": [], "csrfToken": []} if method != "get" else {"sessionCookie": []}
+            )
+            if (method, path) in session_only:
+                assert security == [cookie], (method, path)
+                assert "API token" in op["responses"]["403"]["description"], (method, path)
+            else:
+                assert security == [{"bearerToken": []}, cookie], (method, path)
+            # Any request may carry a bad token (401 with the challenge) and be throttled (429).
+            assert "WWW-Authenticate" in op["responses"]["401"]["headers"], (method, path)
+            assert "Retry-After" in op["responses"]["429"]["headers"], (method, path)
+    assert checked == 32
+    tokens = document["paths"]["/v1/tokens"]
+    created = tokens["post"]["responses"]["201"]["content"]["application/json"]["schema"]
+    assert created == {"$ref": "#/components/schemas/NewToken"}
+    new_token = document["components"]["schemas"]["NewToken"]
+    assert set(new_token["properties"]) == {
+        "id",
+        "name",
+        "role",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "token",
+    }
+    listed = document["components"]["schemas"]["ApiToken"]["properties"]
+    assert "digest" not in listed
+    assert "token" not in listed
+    # Not replayable (a replay would store the secret): no Idempotent-Replayed on the answer.
+    assert "Idempotent-Replayed" not in tokens["post"]["responses"]["201"]["headers"]
+    assert "Location" in tokens["post"]["responses"]["201"]["headers"]
 
 
 def test_a_client_generated_from_the_document_may_send_the_documented_cookie_name(

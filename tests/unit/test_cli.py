@@ -48,6 +48,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         (["serve"], "--demo"),
         (["migrate"], "advisory lock"),
         (["create-user"], "INVENTORY_PASSWORD"),
+        (["create-token"], "shown only now"),
     ],
 )
 def test_every_command_has_help(
@@ -75,6 +76,13 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
         (["serve", "--bind", "localhost:99999"], "must be HOST:PORT"),
         (["create-user", "alice"], "--role"),
         (["create-user", "alice", "--role", "owner"], "invalid choice"),
+        (["create-token", "alice"], "--name"),
+        (["create-token", "alice", "--name", "ci", "--role", "owner"], "invalid choice"),
+        (["create-token", "alice", "--name", "ci", "--expires-at", "soon"], "RFC 3339"),
+        (
+            ["create-token", "alice", "--name", "ci", "--expires-at", "2031-01-01T00:00:00"],
+            "must say its offset",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message(
@@ -93,7 +101,14 @@ def test_parser_accepts_overrides() -> None:
     assert (args.bind, args.workers, args.threads, args.demo) == ("0.0.0.0:9000", 4, 2, True)
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["create-user", "alice", "--role", "clerk"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["migrate"],
+        ["create-user", "alice", "--role", "clerk"],
+        ["create-token", "alice", "--name", "ci"],
+    ],
+)
 def test_database_commands_need_the_database_url(
     command: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -137,6 +152,25 @@ def test_create_user_refuses_a_common_password_without_touching_the_database(
     monkeypatch.setenv("INVENTORY_PASSWORD", "password123")
     assert main(["create-user", "alice", "--role", "clerk"]) == 1
     assert "password refused: it is too common" in capsys.readouterr().err
+
+
+def test_create_token_parses_its_options() -> None:
+    args = build_parser().parse_args(
+        [
+            "create-token",
+            "ci",
+            "--name",
+            "CI",
+            "--role",
+            "clerk",
+            "--expires-at",
+            "2031-01-01T00:00:00Z",
+        ]
+    )
+    assert (args.username, args.name, args.role) == ("ci", "CI", "clerk")
+    assert args.expires_at.isoformat() == "2031-01-01T00:00:00+00:00"
+    defaults = build_parser().parse_args(["create-token", "ci", "--name", "CI"])
+    assert (defaults.role, defaults.expires_at) == (None, None)
 
 
 def test_gunicorn_options_follow_settings_and_overrides() -> None:
