@@ -22,10 +22,12 @@ from inventory_core.errors import (
     InsufficientStock,
     InvalidOperation,
     InventoryError,
+    LimitExceeded,
     NotFound,
     Unavailable,
     ValidationError,
 )
+from inventory_core.stock import MAX_TOTAL
 
 __all__ = ["DatabaseError", "MigrationError", "translate"]
 
@@ -72,6 +74,23 @@ _FOREIGN: dict[str, str] = {
 _STOCK_CHECKS = {
     "location_stock_on_hand_check": ("item_id", "location_id", "holds_stock", "on_hand"),
     "warehouse_stock_on_hand_check": ("item_id", "warehouse_id", "on_hand", "reserved"),
+}
+
+# The JSON-safe bounds (migration 0003): they back the conditional writes, and catch paths that
+# write levels in bulk (the CSV import). Constraint -> (columns of the table, level column).
+_LIMIT_CHECKS = {
+    "location_stock_on_hand_limit_check": (
+        _STOCK_CHECKS["location_stock_on_hand_check"],
+        "on_hand",
+    ),
+    "warehouse_stock_on_hand_limit_check": (
+        _STOCK_CHECKS["warehouse_stock_on_hand_check"],
+        "on_hand",
+    ),
+    "warehouse_stock_reserved_limit_check": (
+        _STOCK_CHECKS["warehouse_stock_on_hand_check"],
+        "reserved",
+    ),
 }
 
 _KEY_DETAIL = re.compile(r"Key \((?P<columns>.*?)\)=\((?P<values>.*)\) (already exists|is not)")
@@ -154,6 +173,8 @@ def _check_violation(
     constraint = exc.diag.constraint_name or ""
     if constraint == "warehouse_stock_reserved_check":
         return InvalidOperation("reserved stock would go negative")
+    if constraint in _LIMIT_CHECKS:
+        return _limit_violation(exc, *_LIMIT_CHECKS[constraint], deltas)
     columns = _STOCK_CHECKS.get(constraint)
     row = _failing_row(exc.diag.message_detail)
     if columns is None or len(row) != len(columns):
@@ -170,4 +191,32 @@ def _check_violation(
         return InsufficientStock(item_id=item_id, location_id=where, available=0, requested=-after)
     return InsufficientStock(
         item_id=item_id, location_id=where, available=after - delta, requested=-delta
+    )
+
+
+def _limit_violation(
+    exc: pg.CheckViolation,
+    columns: tuple[str, ...],
+    level: str,
+    deltas: Mapping[tuple[UUID, UUID], int],
+) -> InventoryError:
+    """A level past the JSON-safe bound, as the LimitExceeded the conditional writes raise."""
+    row = _failing_row(exc.diag.message_detail)
+    if len(row) != len(columns):
+        return ValidationError(f"a stock level would pass the limit of {MAX_TOTAL}")
+    fields = dict(zip(columns, row, strict=True))
+    try:
+        item_id = UUID(fields["item_id"])
+        where = UUID(fields.get("location_id") or fields["warehouse_id"])
+        after = int(fields[level])
+    except ValueError:
+        return ValidationError(f"a stock level would pass the limit of {MAX_TOTAL}")
+    change = deltas.get((item_id, where), 0) if level == "on_hand" else 0
+    return LimitExceeded(
+        item_id=item_id,
+        location_id=where,
+        level=level,
+        current=after - change,
+        change=change,
+        limit=MAX_TOTAL,
     )

@@ -29,7 +29,7 @@ from inventory_core.idempotency import IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import SUPPLIER_LOCATION_ID, Location
 from inventory_core.movements import Movement, MovementLine
-from inventory_core.stock import LocationChange, WarehouseChange
+from inventory_core.stock import MAX_TOTAL, LocationChange, WarehouseChange
 from inventory_core.users import User
 from inventory_pg import DatabaseError, PgStore, configure_connection, translate
 
@@ -208,6 +208,28 @@ def _url(pg: PgStore) -> str:
 
 
 # ------------------------------------------------------------ check and foreign keys
+
+
+def test_a_level_past_the_json_safe_bound_is_limit_exceeded(pg: PgStore) -> None:
+    """A writer that skips the conditional statements (a bulk path) still gets the core's
+    LimitExceeded from the CHECK constraints, naming the level and the change."""
+    item, wh, a = _stocked(pg, 3)
+    with psycopg.connect(_url(pg), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.CheckViolation) as raw:
+            conn.execute(
+                "UPDATE location_stock SET on_hand = on_hand + %s"
+                " WHERE item_id = %s AND location_id = %s",
+                (MAX_TOTAL, item.id, a.id),
+            )
+        with pytest.raises(psycopg.errors.CheckViolation) as raw_reserved:
+            conn.execute("UPDATE warehouse_stock SET reserved = %s", (MAX_TOTAL + 1,))
+    error = translate(raw.value, deltas={(item.id, a.id): MAX_TOTAL})
+    assert isinstance(error, LimitExceeded)
+    assert (error.item_id, error.location_id, error.level) == (item.id, a.id, "on_hand")
+    assert (error.current, error.change, error.limit) == (3, MAX_TOTAL, MAX_TOTAL)
+    reserved = translate(raw_reserved.value)
+    assert isinstance(reserved, LimitExceeded)
+    assert (reserved.location_id, reserved.level) == (wh.id, "reserved")
 
 
 def test_a_check_violation_on_stock_is_insufficient_stock(pg: PgStore) -> None:
