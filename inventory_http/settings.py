@@ -97,6 +97,8 @@ class Settings:
                 f"set both {PREFIX}DATABASE_URL and {PREFIX}REDIS_URL, or neither "
                 "(neither runs the embedded in-memory default)"
             )
+        _check_url_scheme("DATABASE_URL", database_url, ("postgresql", "postgres"))
+        _check_url_scheme("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
         values: dict[str, object] = {
             "database_url": database_url,
             "redis_url": redis_url,
@@ -187,3 +189,15 @@ def _trusted_proxies(raw: str) -> tuple[str, ...]:
             ) from None
         networks.append(str(network))
     return tuple(networks)
+
+
+def _check_url_scheme(name: str, url: str | None, schemes: tuple[str, ...]) -> None:
+    """Refuse a URL of a scheme the adapters cannot open, at start and with the variable's name,
+    rather than with a driver's traceback on the first connection (``sentinel://`` is one: use
+    the primary's address; see docs/scaling.md)."""
+    if url is None or (name == "DATABASE_URL" and "://" not in url):
+        return  # psycopg also takes a "host=... dbname=..." connection string
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in schemes:
+        allowed = ", ".join(f"{s}://" for s in schemes)
+        raise SettingsError(f"{PREFIX}{name} must start with one of {allowed}")

@@ -158,6 +158,8 @@ def translate(
             "the transaction failed earlier and can only be rolled back; "
             "leave the unit of work by its exception"
         )
+    if isinstance(exc, pg.ReadOnlySqlTransaction):  # a standby after a failover: retry later
+        return Unavailable(f"the database is read-only, not the primary: {exc}".strip())
     if isinstance(exc, pg.NumericValueOutOfRange):
         return ValidationError("a quantity or stock level is out of range")
     if isinstance(exc, pg.DataError):

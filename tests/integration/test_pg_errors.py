@@ -451,3 +451,20 @@ def test_idempotency_complete_twice_is_already_exists(pg: PgStore) -> None:
             "key",
             "k",
         )
+
+
+def test_a_write_on_a_read_only_server_is_unavailable(pg: PgStore) -> None:
+    """After a failover the pool may hold connections to a standby: writes there must be a
+    retryable 503, not a 500."""
+    item, _, a = _stocked(pg, 3)
+    with psycopg.connect(_url(pg), autocommit=True) as conn:
+        conn.execute("SET default_transaction_read_only = on")
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction) as raw:
+            conn.execute(
+                "UPDATE location_stock SET on_hand = on_hand + 1"
+                " WHERE item_id = %s AND location_id = %s",
+                (item.id, a.id),
+            )
+    error = translate(raw.value)
+    assert isinstance(error, Unavailable)
+    assert "read-only" in error.message

@@ -383,3 +383,25 @@ def test_on_starting_refuses_an_address_something_else_listens_on() -> None:
     )
     # Refused, this process keeps no hold on the port (its lock was let go).
     assert not [name for name in wsgi._claims if name.endswith(f":{port}")]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "schemes"),
+    [
+        ("INVENTORY_REDIS_URL", "sentinel://s1:26379/mymaster", "redis://, rediss://, unix://"),
+        ("INVENTORY_REDIS_URL", "localhost:6379", "redis://, rediss://, unix://"),
+        ("INVENTORY_DATABASE_URL", "mysql://db/x", "postgresql://, postgres://"),
+    ],
+)
+def test_a_url_the_adapters_cannot_open_is_refused_at_start(
+    name: str, value: str, schemes: str
+) -> None:
+    with pytest.raises(SettingsError, match=f"{name} must start with one of {schemes}"):
+        Settings.from_env({**STACK, name: value})
+
+
+def test_the_urls_the_adapters_open_are_accepted() -> None:
+    for redis_url in ("redis://r/0", "rediss://r:6380/1", "unix:///run/redis.sock"):
+        assert Settings.from_env({**STACK, "INVENTORY_REDIS_URL": redis_url}).redis_url
+    dsn = "host=db dbname=inventory user=app"  # psycopg's key=value form
+    assert Settings.from_env({**STACK, "INVENTORY_DATABASE_URL": dsn}).database_url == dsn
