@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from inventory_core.errors import InventoryError, Unavailable, ValidationError
+from inventory_core.errors import InventoryError, LimitExceeded, Unavailable, ValidationError
 from inventory_core.users import Role, normalize_username
 from inventory_pg.bulk import (
     BadRow,
@@ -312,6 +312,8 @@ def _post(
             )
     except ImportRefused:
         raise
+    except LimitExceeded as error:  # refused as a whole, like bad rows: exit 1, nothing posted
+        raise _NothingToPost(str(error)) from None
     except Unavailable as error:
         raise _UsageError(f"cannot reach the database: {error}") from None
     except ValidationError as error:

@@ -38,9 +38,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from inventory_core import ids as _ids
-from inventory_core.errors import FieldError, ValidationError
+from inventory_core.errors import FieldError, LimitExceeded, ValidationError
 from inventory_core.locations import SUPPLIER_LOCATION_ID
 from inventory_core.movements import MAX_LINES
+from inventory_core.stock import MAX_TOTAL
 from inventory_pg.errors import translate
 from inventory_pg.uow import PgStore
 
@@ -159,6 +160,32 @@ FROM inventory_import_lines GROUP BY item_id, warehouse_id
 ORDER BY item_id, warehouse_id
 ON CONFLICT (item_id, warehouse_id) DO UPDATE SET on_hand = w.on_hand + EXCLUDED.on_hand
 """
+
+LOCK_IMPORTED_ITEMS: LiteralString = """
+SELECT count(*) FROM (
+    SELECT 1 FROM items
+    WHERE id IN (SELECT DISTINCT item_id FROM inventory_import_lines)
+    ORDER BY id
+    FOR NO KEY UPDATE
+) locked
+"""
+"""Lock the imported items' rows, last in the lock order as the conditional writes do, so no
+concurrent write raises one of their totals between the check below and the commit."""
+
+ITEM_TOTAL_PAST_LIMIT: LiteralString = """
+SELECT w.item_id, sum(w.on_hand) AS total, i.imported
+FROM warehouse_stock w
+JOIN (
+    SELECT item_id, sum(quantity)::bigint AS imported
+    FROM inventory_import_lines GROUP BY item_id
+) i USING (item_id)
+GROUP BY w.item_id, i.imported
+HAVING sum(w.on_hand) > %(limit)s
+ORDER BY w.item_id
+LIMIT 1
+"""
+"""An imported item whose total over all warehouses would pass the JSON-safe bound (the rows
+themselves are bounded by CHECK constraints; a total has no row)."""
 
 APPEND_MOVEMENTS: LiteralString = """
 WITH numbered AS (
@@ -412,6 +439,18 @@ def _import(
     movement_ids = [new_id() for _ in numbering.references]
     conn.execute(APPLY_LOCATION_LEVELS, {"supplier_id": SUPPLIER_LOCATION_ID})
     conn.execute(APPLY_WAREHOUSE_LEVELS)
+    conn.execute(LOCK_IMPORTED_ITEMS)
+    past = conn.execute(ITEM_TOTAL_PAST_LIMIT, {"limit": MAX_TOTAL}).fetchone()
+    if past is not None:
+        item_id, total, imported = past
+        raise LimitExceeded(
+            item_id=item_id,
+            location_id=None,
+            level="on_hand",
+            current=int(total) - imported,
+            change=imported,
+            limit=MAX_TOTAL,
+        )
     seqs = conn.execute(
         APPEND_MOVEMENTS,
         {

@@ -19,14 +19,15 @@ import pytest
 
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants, snapshot
-from inventory_core.errors import InsufficientStock, ValidationError
+from inventory_core.errors import InsufficientStock, LimitExceeded, ValidationError
 from inventory_core.feed import FEED_START
-from inventory_core.locations import SUPPLIER_LOCATION_ID
+from inventory_core.locations import ADJUSTMENT_LOCATION_ID, SUPPLIER_LOCATION_ID
 from inventory_core.movements import MAX_LINES, Movement, MovementKind
 from inventory_core.ports import WarehouseStockQuery
 from inventory_core.services.items import ChangeItem, CreateItem, ItemChanges
 from inventory_core.services.locations import ChangeLocation, CreateLocation, LocationChanges
 from inventory_core.services.movements import LineRequest, PostMovement
+from inventory_core.stock import MAX_TOTAL, LocationChange, WarehouseChange
 from inventory_core.users import Role
 from inventory_http.import_stock import import_stock, read_rows
 from inventory_pg import PgStore
@@ -204,6 +205,31 @@ def test_seqs_continue_the_ledger_and_levels_add_to_existing_stock(world: World)
         ),
     )
     check_invariants(world.h)
+
+
+def test_an_import_that_would_pass_the_json_safe_total_is_refused_whole(world: World) -> None:
+    """Each row is bounded by CHECK constraints, but an item's total over warehouses has no row:
+    the import checks it itself, and refuses the whole file with LimitExceeded."""
+    item, wa_bin = world.items["A-1"], world.locations["WA-B0"]
+    near = MAX_TOTAL - 10  # found stock (not received): the supplier's balance stays small
+    with world.store.unit_of_work() as uow:
+        uow.stock.apply(
+            [
+                LocationChange(item, wa_bin, near, True),
+                LocationChange(item, ADJUSTMENT_LOCATION_ID, -near, False),
+            ],
+            [WarehouseChange(item, world.warehouse_of["WA-B0"], on_hand_delta=near)],
+        )
+    before = world.movements()
+    with pytest.raises(LimitExceeded) as refused:
+        world.import_rows([ImportRow(2, "B-2", "WB-B0", "5"), ImportRow(3, "A-1", "WB-B1", "11")])
+    error = refused.value
+    assert (error.item_id, error.location_id, error.level) == (item, None, "on_hand")
+    assert (error.current, error.change, error.limit) == (near, 11, MAX_TOTAL)
+    assert world.movements() == before  # nothing posted, B-2 included
+    assert world.on_hand("B-2", world.locations["WB-B0"]) == 0
+    result = world.import_rows([ImportRow(2, "A-1", "WB-B1", "10")])  # up to the bound is fine
+    assert result.units == 10
 
 
 def test_skus_are_compared_exactly(world: World) -> None:
