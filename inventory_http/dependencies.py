@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import attrs
 import falcon
 
@@ -9,6 +11,7 @@ from inventory_core.executor import Executor
 from inventory_core.ports import LoginThrottle, SessionStore
 from inventory_core.users import Actor
 from inventory_http.bodies import BodyReader
+from inventory_http.conditional import etag, not_modified
 from inventory_http.errors import Problem
 from inventory_http.idempotency import IdempotentRunner
 from inventory_http.responses import Renderer
@@ -37,6 +40,13 @@ class Dependencies:
     cookie: SessionCookie
 
 
+class Versioned(Protocol):
+    """An entity whose ``version`` is its entity tag (items, locations, users)."""
+
+    @property
+    def version(self) -> int: ...
+
+
 class Resource:
     """Base of the resources: keeps the dependencies. Each responder is declared with
     :func:`inventory_http.operations.operation`."""
@@ -45,6 +55,22 @@ class Resource:
         self.deps = deps
         self.inventory = deps.inventory
         self.render = deps.renderer
+
+    def send_versioned(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        entity: Versioned,
+        *,
+        conditional: bool = False,
+    ) -> None:
+        """Send ``entity`` with its version as ``ETag``. With ``conditional`` (a GET), an
+        ``If-None-Match`` naming that version gets 304 and no body."""
+        resp.set_header("ETag", etag(entity.version))
+        if conditional and not_modified(req, entity.version):
+            resp.status = 304
+            return
+        self.render.send(resp, entity)
 
 
 def actor_of(req: falcon.Request) -> Actor:

@@ -19,7 +19,7 @@ from inventory_core.services.items import (
     ItemStock,
     ListItems,
 )
-from inventory_http.conditional import etag, if_match_version, not_modified
+from inventory_http.conditional import etag, if_match_version
 from inventory_http.cursors import collection
 from inventory_http.dependencies import Resource, actor_of
 from inventory_http.operations import Paging, operation
@@ -87,11 +87,7 @@ class ItemResource(Resource):
     def on_get(self, req: falcon.Request, resp: falcon.Response, item_id: UUID) -> None:
         """The item, with its version as `ETag`; `If-None-Match` with that tag answers 304."""
         item = self.inventory.execute(actor_of(req), GetItem(item_id))
-        resp.set_header("ETag", etag(item.version))
-        if not_modified(req, item.version):
-            resp.status = 304
-            return
-        self.render.send(resp, item)
+        self.send_versioned(req, resp, item, conditional=True)
 
     @operation(
         "changeItem",
@@ -115,8 +111,7 @@ class ItemResource(Resource):
             req, lambda: self.inventory.execute(actor, GetItem(item_id)).version
         )
         item = self.inventory.execute(actor, ChangeItem(item_id, body, expected_version=expected))
-        resp.set_header("ETag", etag(item.version))
-        self.render.send(resp, item)
+        self.send_versioned(req, resp, item)
 
 
 class ItemStockResource(Resource):

@@ -17,7 +17,7 @@ from inventory_core.services.locations import (
     ListLocations,
     LocationChanges,
 )
-from inventory_http.conditional import etag, if_match_version, not_modified
+from inventory_http.conditional import etag, if_match_version
 from inventory_http.cursors import collection
 from inventory_http.dependencies import Resource, actor_of
 from inventory_http.operations import Paging, operation
@@ -96,11 +96,7 @@ class LocationResource(Resource):
         """The location, with its version as `ETag`; `If-None-Match` with that tag answers
         304."""
         location = self.inventory.execute(actor_of(req), GetLocation(location_id))
-        resp.set_header("ETag", etag(location.version))
-        if not_modified(req, location.version):
-            resp.status = 304
-            return
-        self.render.send(resp, location)
+        self.send_versioned(req, resp, location, conditional=True)
 
     @operation(
         "changeLocation",
@@ -132,5 +128,4 @@ class LocationResource(Resource):
         location = self.inventory.execute(
             actor, ChangeLocation(location_id, body, expected_version=expected)
         )
-        resp.set_header("ETag", etag(location.version))
-        self.render.send(resp, location)
+        self.send_versioned(req, resp, location)

@@ -114,8 +114,7 @@ class UserResource(Resource):
             # And after it: a login that read the user between the first revocation and the
             # commit saw the old role; raising the generation again ends its session.
             self.deps.sessions.revoke_user_sessions(user_id, keep=keep)
-        resp.set_header("ETag", etag(user.version))
-        self.render.send(resp, user)
+        self.send_versioned(req, resp, user)
 
 
 class PasswordResource(Resource):
