@@ -59,6 +59,8 @@ _UNIQUE: dict[str, tuple[str, str]] = {
     "users_pkey": ("user", "id"),
     "users_username_key": ("user", "username"),
     "idempotency_records_pkey": ("idempotency record", "key"),
+    "api_tokens_pkey": ("token", "id"),
+    "api_tokens_digest_key": ("token", "digest"),
 }
 
 # Foreign keys by name -> the entity whose absence they report.
@@ -67,6 +69,7 @@ _FOREIGN: dict[str, str] = {
     "locations_parent_id_fkey": "location",
     "movements_reverses_id_fkey": "movement",
     "movement_lines_movement_id_fkey": "movement",
+    "api_tokens_user_id_fkey": "user",
 }
 
 # CHECK constraints on stock levels: they back invariants 2 and 3 even if a code path forgot to

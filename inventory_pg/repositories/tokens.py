@@ -10,6 +10,7 @@ from inventory_core.errors import AlreadyExists
 from inventory_core.tokens import ApiToken
 from inventory_core.users import User
 from inventory_pg.repositories._base import Repository
+from inventory_pg.repositories.users import user_from_row
 
 __all__ = ["PgTokenRepository"]
 
@@ -54,9 +55,6 @@ UPDATE api_tokens SET last_used_at = %(when)s
 WHERE id = %(id)s AND (last_used_at IS NULL OR last_used_at < %(when)s)
 """
 
-# Unique constraints of the table -> the field AlreadyExists names.
-_UNIQUE_FIELDS = {"api_tokens_pkey": "id", "api_tokens_digest_key": "digest"}
-
 
 def _token(row: tuple[Any, ...]) -> ApiToken:
     id_, user_id, name, role, digest, created, expires, last_used = row
@@ -69,20 +67,6 @@ def _token(row: tuple[Any, ...]) -> ApiToken:
         created_at=created,
         expires_at=expires,
         last_used_at=last_used,
-    )
-
-
-def _user(row: tuple[Any, ...]) -> User:
-    id_, username, role, password_hash, active, version, created, updated = row
-    return User(
-        id=id_,
-        username=username,
-        role=role,
-        password_hash=password_hash,
-        active=active,
-        version=version,
-        created_at=created,
-        updated_at=updated,
     )
 
 
@@ -112,9 +96,9 @@ class PgTokenRepository(Repository):
                 atomic=True,
             )
         except AlreadyExists as exc:
-            field = _UNIQUE_FIELDS.get(exc.field, exc.field)
             # Never echo a digest: it is as good as a hint about the secret.
-            raise AlreadyExists("token", field, token.id if field == "id" else "(secret)") from exc
+            value = token.id if exc.field == "id" else "(secret)"
+            raise AlreadyExists("token", exc.field, value) from exc
 
     def get(self, token_id: UUID) -> ApiToken | None:
         rows = self._rows(SELECT_BY_ID, {"id": token_id})
@@ -126,7 +110,7 @@ class PgTokenRepository(Repository):
         if not rows:
             return None
         row = rows[0]
-        return _token(row[:8]), _user(row[8:])
+        return _token(row[:8]), user_from_row(row[8:])
 
     def list(self, user_id: UUID, *, after: UUID | None, limit: int) -> list[ApiToken]:
         params = {"user_id": user_id, "after": after, "limit": limit}

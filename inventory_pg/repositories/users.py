@@ -52,7 +52,8 @@ def _params(user: User) -> dict[str, Any]:
     }
 
 
-def _user(row: tuple[Any, ...]) -> User:
+def user_from_row(row: tuple[Any, ...]) -> User:
+    """A user from the columns of ``users`` in table order (the token lookup reads them too)."""
     id_, username, role, password_hash, active, version, created, updated = row
     return User(
         id=id_,
@@ -80,12 +81,12 @@ class PgUserRepository(Repository):
     def get(self, user_id: UUID) -> User | None:
         """The user, or None."""
         rows = self._rows(SELECT_USER, {"id": user_id})
-        return _user(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def get_by_username(self, username: str) -> User | None:
         """The user with this (normalized) username, or None."""
         rows = self._rows(SELECT_USER_BY_USERNAME, {"username": username})
-        return _user(rows[0]) if rows else None
+        return user_from_row(rows[0]) if rows else None
 
     def update(self, user: User) -> None:
         """Replace a user whose stored version is ``user.version - 1`` (else VersionMismatch, or
@@ -102,4 +103,6 @@ class PgUserRepository(Repository):
 
     def list(self, *, after: UUID | None, limit: int) -> list[User]:
         """Ascending id."""
-        return [_user(row) for row in self._rows(LIST_USERS, {"after": after, "limit": limit})]
+        return [
+            user_from_row(row) for row in self._rows(LIST_USERS, {"after": after, "limit": limit})
+        ]
