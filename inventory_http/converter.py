@@ -198,19 +198,14 @@ def make_converter() -> cattrs.Converter:
 
 def _errors(exc: BaseException, path: str) -> list[FieldError]:
     """Every problem inside a (nested) cattrs error, each with the path of its value."""
-    if isinstance(exc, ClassValidationError):
+    if isinstance(exc, ClassValidationError | IterableValidationError):
         found: list[FieldError] = []
-        with_notes, without = exc.group_exceptions()
-        for inner, note in with_notes:
-            found += _errors(inner, f"{path}.{note.name}")
-        for inner in without:
-            found += _errors(inner, path)
-        return found
-    if isinstance(exc, IterableValidationError):
-        found = []
-        with_index, without = exc.group_exceptions()
-        for inner, index_note in with_index:
-            found += _errors(inner, f"{path}[{index_note.index!r}]")
+        noted, without = exc.group_exceptions()
+        for inner, note in noted:  # a field's name, or an element's index
+            where = (
+                f"[{note.index!r}]" if isinstance(note, IterableValidationNote) else f".{note.name}"
+            )
+            found += _errors(inner, path + where)
         for inner in without:
             found += _errors(inner, path)
         return found
