@@ -7,6 +7,7 @@ OpenAPI document lists them from the same class."""
 from __future__ import annotations
 
 import enum
+import functools
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -31,6 +32,12 @@ DEFAULT_PAGE_SIZE = 50
 def parameter_name(field: str, names: Mapping[str, str]) -> str:
     """The query parameter of a filter field (``names`` renames a few, e.g. text → q)."""
     return names.get(field, field)
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    # Resolving (string) annotations is slow; a filter class is read on every listing request.
+    return typing.get_type_hints(cls)
 
 
 class Query:
@@ -123,7 +130,7 @@ class Query:
 
     def filters(self, cls: type[T], names: Mapping[str, str]) -> T:
         """The filter object ``cls`` from the parameters named after its fields."""
-        hints = typing.get_type_hints(cls)
+        hints = _type_hints(typing.cast(Any, cls))
         values: dict[str, Any] = {}
         for field in attrs.fields(typing.cast(Any, cls)):
             name = parameter_name(field.name, names)
