@@ -19,6 +19,7 @@ __all__ = [
     "ConcurrencyConflict",
     "CountConflict",
     "CountConflictLine",
+    "CursorExpired",
     "FieldError",
     "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
@@ -157,6 +158,14 @@ class CountConflict(InventoryError):
     def __init__(self, conflicts: Sequence[CountConflictLine]) -> None:
         super().__init__(f"{len(conflicts)} counted line(s) no longer match the stock on hand")
         self.conflicts = tuple(conflicts)
+
+
+class CursorExpired(InventoryError):
+    """A feed position older than what the feed still keeps: entries after it were purged by
+    retention, so resuming from it would silently skip them. Start again from the beginning
+    (and resync whatever the feed was used to keep in step)."""
+
+    code = "cursor-expired"
 
 
 class InvalidOperation(InventoryError):

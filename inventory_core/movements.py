@@ -13,6 +13,7 @@ import attrs
 from inventory_core import _checks
 from inventory_core.errors import ValidationError
 from inventory_core.locations import Location, LocationKind
+from inventory_core.stock import WarehouseStock
 
 __all__ = [
     "LINES",
@@ -22,6 +23,7 @@ __all__ = [
     "Movement",
     "MovementKind",
     "MovementLine",
+    "Posted",
     "check_sides",
 ]
 
@@ -170,3 +172,14 @@ def check_sides(
             f"{_a(destination.kind)} location",
             path,
         )
+
+
+@attrs.frozen
+class Posted:
+    """A movement as appended to the ledger, and the warehouse levels it changed."""
+
+    movement: Movement
+    """The movement with its ``seq``."""
+    warehouses: tuple[WarehouseStock, ...]
+    """Each warehouse level the append changed, as it is right after (stored ``reserved``),
+    ascending (item_id, warehouse_id)."""

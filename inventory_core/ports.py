@@ -18,11 +18,12 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.events import Event, EventQuery
 from inventory_core.feed import FeedPosition
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location, LocationKind
-from inventory_core.movements import Movement
+from inventory_core.movements import Movement, Posted
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.sessions import Session
 from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
@@ -31,6 +32,7 @@ from inventory_core.users import Role, User
 
 __all__ = [
     "Clock",
+    "EventRepository",
     "IdGenerator",
     "IdempotencyStore",
     "ItemQuery",
@@ -189,8 +191,9 @@ class MovementRepository(Protocol):
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
-    ) -> Movement:
-        """Store a movement given with ``seq == 0`` and return it with its ``seq``: unique, and
+    ) -> Posted:
+        """Store a movement given with ``seq == 0`` and return it with its ``seq`` (and the
+        warehouse levels it changed, as :meth:`StockRepository.apply` returns them): unique, and
         increasing within a transaction (not across transactions: nothing orders concurrent
         writers, see :meth:`list`). Raises AlreadyExists(field="reverses_id") when the reversed
         movement already has a reversal.
@@ -234,9 +237,13 @@ class StockRepository(Protocol):
 
     def apply(
         self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
-    ) -> None:
-        """Apply every change or none. Raises InsufficientStock (naming the item, the location or
-        warehouse, what was available and what was requested) when a stock-holding location would
+    ) -> list[WarehouseStock]:
+        """Apply every change or none, and return the warehouse levels changed, as they are right
+        after (stored ``reserved``: overdue reservations still count until expired), one per
+        (item, warehouse) ascending -- what the use cases judge reorder points on.
+
+        Raises InsufficientStock (naming the item, the location or warehouse, what was available
+        and what was requested) when a stock-holding location would
         go negative or a guarded warehouse change would leave ``available`` negative; raises
         InvalidOperation if ``reserved`` would go negative. Rows are touched in ascending key order
         so concurrent callers cannot deadlock."""
@@ -352,6 +359,35 @@ class TokenRepository(Protocol):
         ...
 
 
+class EventRepository(Protocol):
+    """The outbox and the event feed (:mod:`inventory_core.events`). Events are kept in feed
+    order by position, like the ledger, until retention purges the oldest."""
+
+    def add(self, event: Event) -> None:
+        """Record an event in the current transaction: it enters the feed when the transaction
+        commits, and vanishes with it on rollback. An adapter may defer the write to the commit
+        (it is never refused: ids are unique)."""
+        ...
+
+    def list(
+        self, query: EventQuery, *, after: FeedPosition, limit: int
+    ) -> list[tuple[FeedPosition, Event]]:
+        """The feed after ``after``, with the promise of :meth:`MovementRepository.list`: once
+        an event has been returned, none that commits later is placed before it."""
+        ...
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete the oldest events: a prefix of the feed, up to the last committed event whose
+        ``timestamp`` is before ``older_than``. Returns how many; :meth:`purged_through` then
+        tells where the feed now starts."""
+        ...
+
+    def purged_through(self) -> FeedPosition:
+        """The position of the last event ever purged (FEED_START when none was): a reader
+        whose position is before it may have missed events."""
+        ...
+
+
 class IdempotencyStore(Protocol):
     """Stored responses of POSTs with an Idempotency-Key, kept in the same transaction as their
     effect."""
@@ -396,6 +432,8 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore: ...
     @property
     def tokens(self) -> TokenRepository: ...
+    @property
+    def events(self) -> EventRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -19,7 +19,7 @@ from inventory_core.executor import Executor
 from inventory_core.ports import LoginThrottle, SessionStore
 from inventory_http import openapi
 from inventory_http.bodies import BodyReader
-from inventory_http.converter import make_converter, make_output_converter
+from inventory_http.converter import make_converter
 from inventory_http.dependencies import Dependencies, SessionCookie
 from inventory_http.errors import (
     inventory_error_handler,
@@ -206,7 +206,7 @@ def create_app(
         sessions=sessions,
         throttle=throttle,
         bodies=BodyReader(make_converter(), settings.max_body_bytes),
-        renderer=Renderer(make_output_converter()),
+        renderer=Renderer(),
         runner=IdempotentRunner(
             inventory,
             fingerprint_key=_fingerprint_key(settings),

@@ -40,10 +40,8 @@ from inventory_core.unset import Unset
 __all__ = [
     "StrictValueError",
     "make_converter",
-    "make_output_converter",
     "parse_datetime",
     "parse_uuid",
-    "rfc3339",
     "structure",
 ]
 
@@ -231,32 +229,3 @@ def structure(converter: cattrs.Converter, data: object, cls: type[T]) -> T:
     if errors:
         raise ValidationError(errors)
     return value
-
-
-def rfc3339(value: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z``."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def make_output_converter() -> cattrs.Converter:
-    """Turns the core's entities and the HTTP shapes into JSON values: public fields only, ids
-    as strings, times in RFC 3339 UTC, enums as their values."""
-    converter = cattrs.Converter()
-    converter.register_unstructure_hook(UUID, str)
-    converter.register_unstructure_hook(datetime, rfc3339)
-
-    def public_only(cls: Any) -> Callable[[Any], dict[str, Any]]:
-        internal = {
-            f.name: cattrs.gen.override(omit=True)
-            for f in attrs.fields(typing.get_origin(cls) or cls)
-            if f.metadata.get("internal")
-        }
-        return cattrs.gen.make_dict_unstructure_fn(
-            cls,
-            converter,
-            _cattrs_include_init_false=True,  # derived values (available, warehouse_id)
-            **internal,  # type: ignore[arg-type]
-        )
-
-    converter.register_unstructure_hook_factory(attrs.has, public_only)
-    return converter

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import cattrs
 import falcon
 
 from inventory_core.executor import Response
+from inventory_core.present import present
 
 __all__ = ["JSON_MEDIA_TYPE", "Renderer", "dump", "json_response", "send_json"]
 
@@ -21,14 +21,12 @@ def dump(value: Any) -> bytes:
 
 
 class Renderer:
-    """Turns the core's entities and the HTTP shapes into JSON bytes (public fields only)."""
-
-    def __init__(self, converter: cattrs.Converter) -> None:
-        self._converter = converter
+    """Turns the core's entities and the HTTP shapes into JSON bytes (public fields only), by
+    :func:`inventory_core.present.present` -- the same code that writes events' ``data``."""
 
     def json(self, value: Any) -> Any:
         """``value`` as JSON values (dicts, lists, strings, numbers)."""
-        return self._converter.unstructure(value)
+        return present(value)
 
     def send(self, resp: falcon.Response, value: Any, status: int = 200) -> None:
         """Answer ``value`` as JSON with ``status``."""

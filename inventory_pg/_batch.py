@@ -13,6 +13,10 @@ transaction block: under READ COMMITTED (the only level this adapter uses) every
 its own snapshot anyway, and before the first write there is nothing of ours to see, so they read
 exactly what they would inside the transaction -- and a unit of work that only reads needs no
 COMMIT round trip at all.
+
+A write whose result nobody waits for (an event of the outbox) can be *deferred*
+(:meth:`StatementBatch.defer`): it joins the owed commands, in order, and goes out with the next
+call or the COMMIT -- in the transaction, at no round trip of its own.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ __all__ = ["Statement", "StatementBatch"]
 
 Statement = tuple[LiteralString, Mapping[str, Any] | Sequence[Any]]
 """A SQL constant and its bound parameters."""
+
+Owed = str | Statement
+"""What a batch owes the server before its next statements: a transaction-control command, or a
+deferred statement."""
 
 BEGIN: LiteralString = "BEGIN"
 COMMIT: LiteralString = "COMMIT"
@@ -82,8 +90,9 @@ class StatementBatch:
         """BEGIN has been sent: there is a transaction to commit or roll back."""
         self.broken = False
         """The transaction is in a state only a rollback can end (or the connection is gone)."""
-        self.pending: list[str] = []
-        """Transaction-control commands owed to the server, sent before the next statements."""
+        self.pending: list[Owed] = []
+        """Transaction-control commands and deferred statements owed to the server, in order,
+        sent before the next statements."""
         self.round_trips = 0
         self._cursors = _cursor_cache(conn)
 
@@ -119,7 +128,7 @@ class StatementBatch:
         """
         if self.broken:
             raise InvalidOperation(_FAILED)
-        control: list[str] = []
+        control: list[Owed] = []
         if writes or self.began:
             control = list(self.pending)
             if not self.began:
@@ -139,6 +148,15 @@ class StatementBatch:
             self.pending.append(_RELEASE_CALL)
         return cursors
 
+    def defer(self, statement: Statement) -> None:
+        """Owe ``statement``: it runs, in the transaction, before the statements of the next
+        call that writes, or with the COMMIT. For writes that return nothing anyone waits for
+        and are never refused; should one fail after all, the transaction fails with it.
+        Deferred inside a nested block, it is undone with that block."""
+        if self.broken:
+            raise InvalidOperation(_FAILED)
+        self.pending.append(statement)
+
     def undo_call(self) -> None:
         """Undo the batch just run with ``atomic=True, keep_savepoint=True``: the ROLLBACK TO
         and RELEASE are owed, sent with the next batch (so undoing costs no round trip of its
@@ -150,15 +168,27 @@ class StatementBatch:
     def commit(self) -> None:
         """Send the owed commands and COMMIT in one round trip. A transaction that failed
         earlier and was never rolled back to a savepoint cannot commit: InvalidOperation."""
-        if not self.began:
+        deferred = any(not isinstance(owed, str) for owed in self.pending)
+        if not self.began and not deferred:
             return
         if self.broken:
             raise InvalidOperation(_FAILED)
         owed = list(self.pending)
-        while owed and owed[-1].startswith("RELEASE SAVEPOINT "):
-            # COMMIT releases every savepoint itself; leaving these out usually makes the COMMIT
-            # a lone command, sent without pipeline mode.
-            owed.pop()
+        if not self.began:
+            owed.insert(0, BEGIN)
+        # COMMIT releases every savepoint itself: a RELEASE with no ROLLBACK TO owed after it
+        # can be left out (often making the COMMIT a lone command, sent without pipeline mode).
+        rolled_back_later = False
+        for index in range(len(owed) - 1, -1, -1):
+            command = owed[index]
+            if isinstance(command, str) and command.startswith("ROLLBACK TO SAVEPOINT "):
+                rolled_back_later = True
+            elif (
+                isinstance(command, str)
+                and command.startswith("RELEASE SAVEPOINT ")
+                and not rolled_back_later
+            ):
+                del owed[index]
         try:
             control, _ = self._send([*owed, COMMIT], [], [])
         except _BatchFailed as failed:
@@ -184,7 +214,7 @@ class StatementBatch:
         self.pending.clear()
 
     def _send(
-        self, control: list[str], statements: Sequence[Statement], epilogue: list[str]
+        self, control: list[Owed], statements: Sequence[Statement], epilogue: list[str]
     ) -> tuple[list[psycopg.Cursor[Any]], list[psycopg.Cursor[Any]]]:
         """One round trip: a plain execute for a lone command, else a pipeline."""
         self.round_trips += 1
@@ -209,13 +239,16 @@ class StatementBatch:
             raise _BatchFailed(exc, control_cursors) from exc
         return control_cursors, cursors
 
-    def _control(self, index: int, command: str) -> psycopg.Cursor[Any]:
+    def _control(self, index: int, command: Owed) -> psycopg.Cursor[Any]:
+        if not isinstance(command, str):  # a deferred statement
+            sql, params = command
+            return self._cursor(index).execute(sql, params)
         # Control commands are built from constants and generated names only, never from input;
         # they are not prepared (nothing to gain, and it would crowd psycopg's prepare cache).
         return self._cursor(index).execute(command.encode(), prepare=False)
 
     def _after_failure(
-        self, control: list[str], cursors: list[psycopg.Cursor[Any]], *, atomic: bool
+        self, control: list[Owed], cursors: list[psycopg.Cursor[Any]], *, atomic: bool
     ) -> None:
         if self.conn.broken or self.conn.closed:
             self.broken = True

@@ -48,7 +48,9 @@ SCHEMA_MIGRATIONS_EXISTS = "SELECT to_regclass('schema_migrations') IS NOT NULL"
 ALIGN_FEED_CLOCK = """
 UPDATE feed_txn_offset SET txn_offset = greatest(
     txn_offset,
-    (SELECT coalesce(max(txn)::text::bigint, 0) FROM movements)
+    (SELECT greatest(coalesce(max(m.txn)::text::bigint, 0), coalesce(max(e.txn)::text::bigint, 0))
+     FROM (SELECT max(txn) AS txn FROM movements) m,
+          (SELECT max(txn) AS txn FROM events) e)
         - pg_current_xact_id()::text::bigint + 1
 )
 """

@@ -16,6 +16,7 @@ from inventory_pg._adapt import register_array_dumpers
 from inventory_pg._batch import StatementBatch
 from inventory_pg.errors import translate
 from inventory_pg.repositories import (
+    PgEventRepository,
     PgIdempotencyStore,
     PgItemRepository,
     PgLocationRepository,
@@ -179,6 +180,7 @@ class PgUnitOfWork:
         self.users = PgUserRepository(self._current)
         self.idempotency = PgIdempotencyStore(self._current)
         self.tokens = PgTokenRepository(self._current)
+        self.events = PgEventRepository(self._current)
 
     @property
     def round_trips(self) -> int:

@@ -359,7 +359,7 @@ class InventoryContract(TokenContract):
             assert (error.value.location_id, error.value.available) == (a, 5)
             assert uow.stock.on_hand([(item, a), (item, b)]) == {(item, a): 5, (item, b): 0}
             assert uow.movements.get(refused.id) is None
-            stored = uow.movements.append(kept, locations=kept_changes)  # still usable
+            stored = uow.movements.append(kept, locations=kept_changes).movement  # still usable
             assert stored.seq > 0
         assert (on_hand(h, item, a), on_hand(h, item, b)) == (3, 2)
         with h.unit_of_work() as uow:

@@ -19,11 +19,12 @@ from inventory_core.errors import (
     NotFound,
     VersionMismatch,
 )
-from inventory_core.feed import FeedPosition
+from inventory_core.events import Event, EventQuery
+from inventory_core.feed import FEED_START, FeedPosition
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location
-from inventory_core.movements import Movement
+from inventory_core.movements import Movement, Posted
 from inventory_core.ports import (
     ItemQuery,
     LocationQuery,
@@ -208,7 +209,7 @@ class InMemoryMovementRepository:
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
-    ) -> Movement:
+    ) -> Posted:
         if movement.seq != 0:
             raise ValueError("append takes a movement whose seq is 0")
         if movement.id in self._s.movement_seqs:
@@ -217,8 +218,7 @@ class InMemoryMovementRepository:
             raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
         # Checked above, applied here (all or nothing), written below: a failure at any step
         # leaves nothing behind.
-        if locations or warehouses:
-            InMemoryStockRepository(self._s).apply(locations, warehouses)
+        levels = InMemoryStockRepository(self._s).apply(locations, warehouses)
         if movement.reverses_id is not None:
             self._s.reversals.put(movement.reverses_id, movement.id)
         seq = (self._s.counters.get("seq") or 0) + 1
@@ -227,7 +227,7 @@ class InMemoryMovementRepository:
         self._s.movements.put(seq, stored)
         self._s.movement_seqs.put(stored.id, seq)
         self._s.movement_txns.put(seq, self._s.transaction_number)
-        return stored
+        return Posted(stored, tuple(levels))
 
     def get(self, movement_id: UUID) -> Movement | None:
         seq = self._s.movement_seqs.get(movement_id)
@@ -280,7 +280,7 @@ class InMemoryStockRepository:
 
     def apply(
         self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
-    ) -> None:
+    ) -> list[WarehouseStock]:
         location_deltas: dict[StockKey, int] = defaultdict(int)
         holds_stock: dict[StockKey, bool] = {}
         for change in locations:
@@ -373,6 +373,9 @@ class InMemoryStockRepository:
             self._s.warehouse_levels.put(key, pair)
         for item_id, totals in new_item_totals.items():
             self._s.item_totals.put(item_id, totals)
+        return [
+            WarehouseStock(*key, *new_warehouse_levels[key]) for key in sorted(new_warehouse_levels)
+        ]
 
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
         # The unit of work already holds the store lock, so ``lock`` needs nothing more here.
@@ -600,3 +603,52 @@ class InMemoryIdempotencyStore:
         for key in stale:
             self._s.idempotency.delete(key)
         return len(stale)
+
+
+class InMemoryEventRepository:
+    """The outbox and event feed. As for the ledger, transactions are serialised, so an event's
+    position is (number of its transaction, seq) and seq order is feed order."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._s = store
+
+    def add(self, event: Event) -> None:
+        seq = (self._s.counters.get("event_seq") or 0) + 1
+        self._s.counters.put("event_seq", seq)
+        self._s.events.put(seq, (FeedPosition(self._s.transaction_number, seq), event))
+
+    def list(
+        self, query: EventQuery, *, after: FeedPosition, limit: int
+    ) -> list[tuple[FeedPosition, Event]]:
+        head = self._s.counters.get("event_seq") or 0
+        found: list[tuple[FeedPosition, Event]] = []
+        for seq in range(after.seq + 1, head + 1):
+            entry = self._s.events.get(seq)
+            if entry is None or entry[0] <= after:
+                continue
+            if query.types is not None and entry[1].type not in query.types:
+                continue
+            found.append(entry)
+            if len(found) >= limit:
+                break
+        return found
+
+    def purge(self, older_than: datetime) -> int:
+        entries = sorted(self._s.events.items())
+        last = max(
+            (n for n, (_, (_, event)) in enumerate(entries) if event.timestamp < older_than),
+            default=None,
+        )
+        if last is None:
+            return 0
+        for seq, _ in entries[: last + 1]:
+            self._s.events.delete(seq)
+        position = entries[last][1][0]
+        self._s.counters.put("events_purged_txn", position.txn)
+        self._s.counters.put("events_purged_seq", position.seq)
+        return last + 1
+
+    def purged_through(self) -> FeedPosition:
+        txn = self._s.counters.get("events_purged_txn")
+        seq = self._s.counters.get("events_purged_seq")
+        return FEED_START if txn is None or seq is None else FeedPosition(txn, seq)

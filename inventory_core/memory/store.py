@@ -8,10 +8,13 @@ from typing import Self
 from uuid import UUID
 
 from inventory_core.clocks import SystemClock
+from inventory_core.events import Event
+from inventory_core.feed import FeedPosition
 from inventory_core.idempotency import IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location, virtual_locations
 from inventory_core.memory.repositories import (
+    InMemoryEventRepository,
     InMemoryIdempotencyStore,
     InMemoryItemRepository,
     InMemoryLocationRepository,
@@ -66,6 +69,7 @@ class InMemoryStore:
         self.idempotency: Table[tuple[UUID, str], IdempotencyRecord] = Table(journal)
         self.tokens: Table[UUID, ApiToken] = Table(journal)
         self.token_digests: Table[str, UUID] = Table(journal)
+        self.events: Table[int, tuple[FeedPosition, Event]] = Table(journal)
         self._seed((clock or SystemClock()).now())
 
     def _seed(self, now: object) -> None:
@@ -127,6 +131,7 @@ class InMemoryUnitOfWork:
         self.users = InMemoryUserRepository(store)
         self.idempotency = InMemoryIdempotencyStore(store)
         self.tokens = InMemoryTokenRepository(store)
+        self.events = InMemoryEventRepository(store)
 
     def __enter__(self) -> Self:
         if self._journal is None:

@@ -6,6 +6,7 @@ Importing this package registers every handler."""
 
 from inventory_core.services import (
     counts,
+    events,
     items,
     locations,
     movements,
@@ -15,4 +16,14 @@ from inventory_core.services import (
     users,
 )
 
-__all__ = ["counts", "items", "locations", "movements", "reservations", "stock", "tokens", "users"]
+__all__ = [
+    "counts",
+    "events",
+    "items",
+    "locations",
+    "movements",
+    "reservations",
+    "stock",
+    "tokens",
+    "users",
+]

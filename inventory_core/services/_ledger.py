@@ -8,19 +8,26 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from uuid import UUID
 
+from inventory_core.events import EventType
+from inventory_core.items import Item
 from inventory_core.locations import Location
 from inventory_core.movements import Movement
 from inventory_core.ports import StockKey, UnitOfWork
+from inventory_core.services._events import record, record_drops_below_reorder
+from inventory_core.services._support import Providers
 from inventory_core.stock import LocationChange, WarehouseChange
 
 
-def expire_overdue(uow: UnitOfWork, now: datetime, keys: Collection[StockKey] | None) -> int:
+def expire_overdue(
+    providers: Providers, uow: UnitOfWork, now: datetime, keys: Collection[StockKey] | None
+) -> int:
     """Mark overdue reservations expired and give their quantity back to availability, so a
     check of ``available`` below sees the truth as of ``now``. Returns how many expired."""
     expired = uow.reservations.expire_due(now, keys=keys)
     released: dict[StockKey, int] = defaultdict(int)
     for reservation in expired:
         released[(reservation.item_id, reservation.warehouse_id)] += reservation.quantity
+        record(providers, uow, EventType.RESERVATION_EXPIRED, reservation)
     if released:
         uow.stock.apply(
             [],
@@ -33,6 +40,7 @@ def expire_overdue(uow: UnitOfWork, now: datetime, keys: Collection[StockKey] | 
 
 
 def post(
+    providers: Providers,
     uow: UnitOfWork,
     movement: Movement,
     locations: Mapping[UUID, Location],
@@ -40,9 +48,12 @@ def post(
     now: datetime,
     guard_available: bool,
     reserved_deltas: Mapping[StockKey, int] | None = None,
+    items: Mapping[UUID, Item] | None = None,
 ) -> Movement:
-    """Apply the stock changes of ``movement`` and append it to the ledger, in the caller's
-    transaction. ``locations`` must hold every location the lines name."""
+    """Apply the stock changes of ``movement``, append it to the ledger and record its events,
+    in the caller's transaction. ``locations`` must hold every location the lines name;
+    ``items``, the items of its lines when the caller has them (else they are read only if a
+    warehouse's ``available`` went down, to judge reorder points)."""
     location_deltas: dict[StockKey, int] = defaultdict(int)
     warehouse_deltas: dict[StockKey, int] = defaultdict(int)
     for line in movement.lines:
@@ -59,10 +70,10 @@ def post(
     if guard_available:
         lowering = [k for k in warehouse_keys if warehouse_deltas[k] - reserved.get(k, 0) < 0]
         if lowering:
-            expire_overdue(uow, now, lowering)
+            expire_overdue(providers, uow, now, lowering)
     # The levels and the ledger entry in one call: an adapter can then send them together,
     # holding the locks on the (often hot) level rows for the shortest time.
-    return uow.movements.append(
+    posted = uow.movements.append(
         movement,
         locations=[
             LocationChange(item, location, delta, locations[location].kind.holds_stock)
@@ -80,3 +91,12 @@ def post(
             for item, warehouse in warehouse_keys
         ],
     )
+    record(providers, uow, EventType.MOVEMENT_POSTED, posted.movement)
+    record_drops_below_reorder(
+        providers,
+        uow,
+        posted.warehouses,
+        {k: warehouse_deltas[k] - reserved.get(k, 0) for k in warehouse_keys},
+        items if items is not None else uow.items.get_many,
+    )
+    return posted.movement

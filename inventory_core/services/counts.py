@@ -127,4 +127,6 @@ def count_stock(
         reference=command.reference,
         note=command.note,
     )
-    return CountResult(_ledger.post(uow, movement, locations, now=now, guard_available=False))
+    return CountResult(
+        _ledger.post(providers, uow, movement, locations, now=now, guard_available=False)
+    )

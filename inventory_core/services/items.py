@@ -9,6 +9,7 @@ import attrs
 from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles
 from inventory_core.errors import NotFound, ValidationError, VersionMismatch
+from inventory_core.events import EventType
 from inventory_core.items import (
     BARCODES,
     NAME,
@@ -20,6 +21,7 @@ from inventory_core.items import (
 )
 from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery, UnitOfWork
+from inventory_core.services._events import record
 from inventory_core.services._support import Providers, fetch_page
 from inventory_core.stock import LocationStock, WarehouseStock
 from inventory_core.unset import UNSET, Unset
@@ -136,6 +138,7 @@ def create_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: Cr
         updated_at=now,
     )
     uow.items.add(item)
+    record(providers, uow, EventType.ITEM_CREATED, item)
     return item
 
 
@@ -181,6 +184,7 @@ def change_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: Ch
         return item
     changed = attrs.evolve(changed, version=item.version + 1, updated_at=providers.clock.now())
     uow.items.update(changed)
+    record(providers, uow, EventType.ITEM_UPDATED, changed)
     return changed
 
 

@@ -10,9 +10,11 @@ import attrs
 from inventory_core._checks import ClassRule, accepts, check, uuid_given, when
 from inventory_core.commands import Command, handles
 from inventory_core.errors import InvalidOperation, NotFound, ValidationError, VersionMismatch
+from inventory_core.events import EventType
 from inventory_core.locations import CODE, CREATABLE_KIND, NAME, Location, LocationKind
 from inventory_core.paging import Page
 from inventory_core.ports import LocationQuery, UnitOfWork
+from inventory_core.services._events import record
 from inventory_core.services._support import Providers, fetch_page
 from inventory_core.unset import UNSET, Unset
 from inventory_core.users import Actor, Role
@@ -124,6 +126,7 @@ def create_location(
         updated_at=now,
     )
     uow.locations.add(location)
+    record(providers, uow, EventType.LOCATION_CREATED, location)
     return location
 
 
@@ -190,4 +193,5 @@ def change_location(
         return location
     changed = attrs.evolve(changed, version=location.version + 1, updated_at=providers.clock.now())
     uow.locations.update(changed)
+    record(providers, uow, EventType.LOCATION_UPDATED, changed)
     return changed

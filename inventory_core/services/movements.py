@@ -248,7 +248,9 @@ def post_movement(
         **{name: getattr(command, name) for name in _CARRIED},
     )
     guard = not (command.reason is not None and command.reason.records_physical_reality)
-    return _ledger.post(uow, movement, locations, now=now, guard_available=guard)
+    return _ledger.post(
+        providers, uow, movement, locations, now=now, guard_available=guard, items=items
+    )
 
 
 @attrs.frozen
@@ -310,7 +312,7 @@ def reverse_movement(
         reverses_id=original.id,
     )
     try:
-        return _ledger.post(uow, reversal, locations, now=now, guard_available=True)
+        return _ledger.post(providers, uow, reversal, locations, now=now, guard_available=True)
     except AlreadyExists as exc:  # a concurrent reversal won the race
         raise InvalidOperation(f"movement {movement_id} is already reversed") from exc
 

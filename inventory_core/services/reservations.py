@@ -12,12 +12,14 @@ from inventory_core import _checks
 from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles, handles_trusted
 from inventory_core.errors import FieldError, InvalidOperation, NotFound, ValidationError
+from inventory_core.events import EventType
 from inventory_core.locations import CUSTOMER_LOCATION_ID, LocationKind
 from inventory_core.movements import LINES, MAX_LINES, Movement, MovementKind, MovementLine
 from inventory_core.paging import Page
 from inventory_core.ports import ReservationQuery, UnitOfWork
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.services import _ledger
+from inventory_core.services._events import record, record_drops_below_reorder
 from inventory_core.services._support import Providers, fetch_page, raise_if
 from inventory_core.stock import WarehouseChange
 from inventory_core.users import Actor, Role
@@ -134,9 +136,12 @@ def reserve_stock(
         errors.append(FieldError("$.warehouse_id", "no such warehouse"))
     raise_if(errors)
     key = (command.item_id, command.warehouse_id)
-    _ledger.expire_overdue(uow, now, [key])
-    uow.stock.apply([], [WarehouseChange(*key, reserved_delta=command.quantity)])
+    _ledger.expire_overdue(providers, uow, now, [key])
+    levels = uow.stock.apply([], [WarehouseChange(*key, reserved_delta=command.quantity)])
     uow.reservations.add(reservation)
+    record(providers, uow, EventType.RESERVATION_CREATED, reservation)
+    assert item is not None
+    record_drops_below_reorder(providers, uow, levels, {key: -command.quantity}, {item.id: item})
     return reservation
 
 
@@ -170,6 +175,7 @@ def release_reservation(
             )
         ],
     )
+    record(providers, uow, EventType.RESERVATION_RELEASED, released)
     return released
 
 
@@ -210,8 +216,10 @@ def fulfil_reservation(
     except ValidationError as exc:
         errors.extend(exc.errors)
     raise_if(errors)
-    if uow.reservations.transition(reservation_id, to=ReservationStatus.FULFILLED, now=now) is None:
+    fulfilled = uow.reservations.transition(reservation_id, to=ReservationStatus.FULFILLED, now=now)
+    if fulfilled is None:
         raise _not_active(uow, reservation_id, now)
+    record(providers, uow, EventType.RESERVATION_FULFILLED, fulfilled)
     shipment = Movement(
         id=providers.ids.new_id(),
         seq=0,
@@ -225,6 +233,7 @@ def fulfil_reservation(
         reservation_id=reservation_id,
     )
     return _ledger.post(
+        providers,
         uow,
         shipment,
         locations,
@@ -267,4 +276,4 @@ def list_reservations(
 @handles_trusted(ExpireReservations)
 def expire_reservations(providers: Providers, uow: UnitOfWork, command: ExpireReservations) -> int:
     """Mark every overdue reservation expired (housekeeping; availability never waits for it)."""
-    return _ledger.expire_overdue(uow, providers.clock.now(), None)
+    return _ledger.expire_overdue(providers, uow, providers.clock.now(), None)

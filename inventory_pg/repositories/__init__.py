@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from inventory_pg.repositories.events import PgEventRepository
 from inventory_pg.repositories.idempotency import PgIdempotencyStore
 from inventory_pg.repositories.items import PgItemRepository
 from inventory_pg.repositories.locations import PgLocationRepository
@@ -12,6 +13,7 @@ from inventory_pg.repositories.tokens import PgTokenRepository
 from inventory_pg.repositories.users import PgUserRepository
 
 __all__ = [
+    "PgEventRepository",
     "PgIdempotencyStore",
     "PgItemRepository",
     "PgLocationRepository",

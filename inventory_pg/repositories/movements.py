@@ -27,12 +27,12 @@ import attrs
 
 from inventory_core.errors import AlreadyExists
 from inventory_core.feed import FeedPosition
-from inventory_core.movements import AdjustmentReason, Movement, MovementLine
+from inventory_core.movements import AdjustmentReason, Movement, MovementLine, Posted
 from inventory_core.ports import MovementQuery
 from inventory_core.stock import LocationChange, WarehouseChange
 from inventory_pg._adapt import BigintArray, UuidArray
 from inventory_pg.repositories._base import Repository
-from inventory_pg.repositories.stock import plan_writes, refusal
+from inventory_pg.repositories.stock import plan_writes, refusal, warehouse_levels
 
 __all__ = ["PgMovementRepository"]
 
@@ -217,7 +217,7 @@ class PgMovementRepository(Repository):
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
-    ) -> Movement:
+    ) -> Posted:
         """Store a movement given with ``seq == 0`` and return it with its seq (see the module
         docstring for the feed's order), applying its stock changes in the same round trip.
         AlreadyExists(field="reverses_id") when the reversed movement already has a reversal,
@@ -256,7 +256,7 @@ class PgMovementRepository(Repository):
             row = cursor.fetchone()
             if row is None:
                 raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
-            return attrs.evolve(movement, seq=row[0])
+            return Posted(attrs.evolve(movement, seq=row[0]), ())
         *cursors, cursor = batch.run(
             [*((w.sql, w.params) for w in writes), (APPEND_MOVEMENT, params)],
             atomic=True,
@@ -267,7 +267,9 @@ class PgMovementRepository(Repository):
         results = [c.fetchone() for c in cursors]
         row = cursor.fetchone()
         if row is not None and all(r is not None for r in results):
-            return attrs.evolve(movement, seq=row[0])
+            return Posted(
+                attrs.evolve(movement, seq=row[0]), tuple(warehouse_levels(writes, results))
+            )
         batch.undo_call()
         if row is None:  # the undo is owed: it goes out first with the next batch, or the end
             raise AlreadyExists("movement", "reverses_id", movement.reverses_id)

@@ -81,7 +81,7 @@ WHERE item_id = %(item_id)s AND warehouse_id = %(warehouse_id)s
   AND reserved + %(reserved_delta)s::bigint BETWEEN 0 AND %(limit)s::bigint
   AND (NOT %(guard)s::boolean
        OR (on_hand + %(on_hand_delta)s::bigint) - (reserved + %(reserved_delta)s::bigint) >= 0)
-RETURNING false
+RETURNING false, on_hand, reserved
 """
 """A warehouse change that may be refused for going down: either part goes down, or
 ``available`` does under a guard (and, like every change, beyond the limit)."""
@@ -95,9 +95,10 @@ ON CONFLICT (item_id, warehouse_id) DO UPDATE
 SET on_hand = w.on_hand + EXCLUDED.on_hand, reserved = w.reserved + EXCLUDED.reserved
 WHERE w.on_hand + EXCLUDED.on_hand <= %(limit)s::bigint
   AND w.reserved + EXCLUDED.reserved <= %(limit)s::bigint
-RETURNING w.xmax = 0
+RETURNING w.xmax = 0, w.on_hand, w.reserved
 """
-"""A warehouse change where nothing goes down: refused only beyond the limit."""
+"""A warehouse change where nothing goes down: refused only beyond the limit. Like
+WAREHOUSE_TAKE it returns the level after the change (what reorder points are judged on)."""
 
 ITEM_LOCK = """
 SELECT count(*) FROM (SELECT FROM items WHERE id = %(item_id)s FOR NO KEY UPDATE) AS locked
@@ -330,8 +331,9 @@ class PgStockRepository(Repository):
 
     def apply(
         self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
-    ) -> None:
-        """Apply every change or none, in one round trip when all are allowed.
+    ) -> list[WarehouseStock]:
+        """Apply every change or none, in one round trip when all are allowed; return the
+        warehouse levels changed, as they are after (ascending (item, warehouse)).
 
         A refused change leaves no trace: the rows already changed by the call are put back
         (they are still locked by this transaction, so nothing else saw them), and the call
@@ -342,12 +344,12 @@ class PgStockRepository(Repository):
         """
         writes, deltas = plan_writes(locations, warehouses)
         if not writes:
-            return
+            return []
         batch = self._batch()
         cursors = batch.run([(w.sql, w.params) for w in writes], deltas=deltas)
         results = [cursor.fetchone() for cursor in cursors]
         if all(row is not None for row in results):
-            return
+            return warehouse_levels(writes, results)
         undo: list[Statement] = [
             (w.forget if row[0] else w.undo, w.params)
             for w, row in zip(writes, results, strict=True)
@@ -431,6 +433,18 @@ class PgStockRepository(Repository):
             else:
                 locations.append(LocationStock(item_id, location_id, warehouse_id, on_hand))
         return warehouses, locations
+
+
+def warehouse_levels(
+    writes: Sequence[_Write], results: Sequence[tuple[Any, ...] | None]
+) -> list[WarehouseStock]:
+    """The warehouse levels after an applied call, from what its warehouse statements returned
+    (planned in ascending (item, warehouse) order)."""
+    return [
+        WarehouseStock(w.params["item_id"], w.params["warehouse_id"], row[1], row[2])
+        for w, row in zip(writes, results, strict=True)
+        if w.kind == "warehouse" and row is not None
+    ]
 
 
 def refusal(

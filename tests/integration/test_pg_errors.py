@@ -167,7 +167,7 @@ def test_a_second_reversal_is_already_exists_and_leaves_the_transaction_usable(
         lines=tuple(line.mirrored() for line in original.lines),
     )
     with pg.unit_of_work() as uow:
-        assert uow.movements.append(reversal).seq == 2
+        assert uow.movements.append(reversal).movement.seq == 2
     with pg.unit_of_work() as uow:
         again = reversal.__class__(**{**_fields(reversal), "id": uuid.uuid4()})
         with pytest.raises(AlreadyExists) as dup:

@@ -17,10 +17,11 @@ from inventory_core.errors import ValidationError
 from inventory_core.items import Item
 from inventory_core.locations import Location
 from inventory_core.movements import POSTABLE_KIND
+from inventory_core.present import present
 from inventory_core.services.movements import PostMovement
 from inventory_core.unset import UNSET, Unset
 from inventory_core.users import Role, User
-from inventory_http.converter import make_converter, make_output_converter, structure
+from inventory_http.converter import make_converter, structure
 from inventory_http.schema import SchemaRegistry, field_docs, public_fields
 from inventory_http.shapes import Collection
 
@@ -103,7 +104,7 @@ def test_generic_pages_get_a_component_per_entry_type() -> None:
     assert page["required"] == ["data", "next_cursor"]
 
 
-def test_the_output_converter_shows_public_fields_as_json() -> None:
+def test_present_shows_public_fields_as_json() -> None:
     now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     user = User(
         id=UUID(int=7),
@@ -113,7 +114,7 @@ def test_the_output_converter_shows_public_fields_as_json() -> None:
         created_at=now,
         updated_at=now,
     )
-    shown = make_output_converter().unstructure(user)
+    shown = present(user)
     assert shown == {
         "id": str(UUID(int=7)),
         "username": "ann",

@@ -47,26 +47,26 @@ def test_every_python_block_runs_in_order(namespace: dict[str, Any]) -> None:
         .on_hand
         == 40
     )
-    assert [m.kind for m in namespace["adapter"].outbox] == ["receipt"]
+    assert [e.type for e in namespace["adapter"].published][-1] == "movement.posted"
 
 
 def test_the_documented_contract_suite_passes_on_the_documented_adapter(
     namespace: dict[str, Any], pytester: pytest.Pytester
 ) -> None:
-    contract_class = namespace["TestOutboxAdapter"]
+    contract_class = namespace["TestPublishingAdapter"]
     assert issubclass(contract_class, namespace["InventoryContract"])
     # Run the documented test class as pytest would (a module holding the doc's blocks).
     source = "\n".join(python_blocks())
     pytester.makepyfile(test_doc_contract=source)
     recorder = pytester.inline_run(
-        "-p", "no:cacheprovider", "-W", "error", "-k", "TestOutboxAdapter and not StateMachine"
+        "-p", "no:cacheprovider", "-W", "error", "-k", "TestPublishingAdapter and not StateMachine"
     )
     passed, skipped, failed = recorder.listoutcomes()
     assert not failed, [r.nodeid for r in failed]
     assert not skipped
     assert len(passed) >= 25
     # And the documented state machine, briefly.
-    machine = namespace["TestOutboxStateMachine"]
+    machine = namespace["TestPublishingStateMachine"]
     machine.settings = settings(machine.settings, max_examples=10, database=None)
     result = unittest.TextTestRunner(stream=_Null(), verbosity=0).run(machine("runTest"))
     assert result.wasSuccessful(), result.failures + result.errors

@@ -47,6 +47,7 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_core.services.stock import ListAvailability, ListLocationStock
+from inventory_core.services.events import ListEvents
 from inventory_core.services.tokens import CreateToken, ListTokens, RevokeToken
 from inventory_core.services.users import (
     ChangePassword,
@@ -156,6 +157,7 @@ USE_CASES: dict[type[Command[Any]], tuple[Role, UseCase]] = {
         lambda w, a: w.h.inventory.execute(a, GetUser(w.other_user.user_id)),
     ),
     ListUsers: (Role.ADMIN, lambda w, a: w.h.inventory.execute(a, ListUsers())),
+    ListEvents: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListEvents())),
     # Tokens: any logged-in user, for their own tokens (the use cases check owner or admin).
     CreateToken: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, CreateToken("ci"))),
     ListTokens: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListTokens())),
