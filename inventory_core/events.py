@@ -64,9 +64,17 @@ class Event:
     """The resource as the API shows it right after the change."""
 
 
+def _event_types(value: object) -> tuple[EventType, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, tuple | list | set | frozenset):
+        raise TypeError("types must be a collection of event types")
+    return tuple(sorted({EventType(v) for v in value}))
+
+
 @attrs.frozen
 class EventQuery:
     """Filters of the event feed."""
 
-    types: frozenset[EventType] | None = None
-    """Only events of these types (all when absent)."""
+    types: tuple[EventType, ...] | None = attrs.field(default=None, converter=_event_types)
+    """Only events of these types, comma-separated (all types when absent)."""

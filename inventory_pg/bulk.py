@@ -15,10 +15,13 @@ What :func:`import_receipts` does, all inside ONE transaction on one connection:
    (item, location) rows in the same global lock order as
    :class:`~inventory_pg.repositories.stock.PgStockRepository` (stock-holding rows by
    (item, location), then the supplier's rows), then the (item, warehouse) rows in order;
-4. last, insert the movements and their lines, each with its seq from the ``movement_seq``
+4. insert the movements and their lines, each with its seq from the ``movement_seq``
    sequence (in file order) and this transaction's id, exactly as
    :data:`~inventory_pg.repositories.movements.APPEND_MOVEMENT` does one, so the feed serves
-   them in file order once the import has committed.
+   them in file order once the import has committed;
+5. last, read them back and record one ``movement.posted`` event each, its data made by
+   :func:`inventory_core.present.present` as for any other movement (receipts only raise
+   availability, so no reorder alert can be due).
 
 Every level therefore stays the sum of the ledger lines, the supplier location goes down by the
 total received (conservation), and concurrent postings lock rows in the same order (no deadlock).
@@ -26,6 +29,7 @@ total received (conservation), and concurrent postings lock rows in the same ord
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -39,10 +43,13 @@ from psycopg_pool import ConnectionPool
 
 from inventory_core import ids as _ids
 from inventory_core.errors import FieldError, LimitExceeded, ValidationError
+from inventory_core.events import EventType
 from inventory_core.locations import SUPPLIER_LOCATION_ID
 from inventory_core.movements import MAX_LINES
+from inventory_core.present import present
 from inventory_core.stock import MAX_TOTAL
 from inventory_pg.errors import translate
+from inventory_pg.repositories.movements import SELECT_MOVEMENTS, movement_of
 from inventory_pg.uow import PgStore
 
 __all__ = [
@@ -213,6 +220,19 @@ SELECT min(seq), max(seq) FROM movement
 """Append the movements and their lines, with seqs in file order taken from the sequence the
 way APPEND_MOVEMENT takes one (so they are unique, and consecutive unless other movements are
 appended at the same time)."""
+
+APPEND_EVENTS: LiteralString = """
+INSERT INTO events (seq, txn, id, type, occurred_at, data)
+SELECT nextval('event_seq'), inventory_feed_txn(), e.id, %(type)s, %(now)s, e.data::json
+FROM (
+    -- nextval runs after the sort, so the events follow the movements' order.
+    SELECT id, data, n
+    FROM unnest(%(ids)s::uuid[], %(data)s::text[]) WITH ORDINALITY AS e(id, data, n)
+    ORDER BY n
+) e
+"""
+"""One ``movement.posted`` event per imported movement, in the transaction of the import, as
+:data:`~inventory_pg.repositories.events.INSERT_EVENT` records one."""
 
 # -- values -------------------------------------------------------------------------------------
 
@@ -464,6 +484,7 @@ def _import(
         },
     ).fetchone()
     assert seqs is not None
+    _record_events(conn, movement_ids, now=now, new_id=new_id)
     report("posted", count)
     return ImportResult(
         lines=count,
@@ -471,6 +492,25 @@ def _import(
         movement_ids=tuple(movement_ids),
         first_seq=seqs[0],
         last_seq=seqs[1],
+    )
+
+
+def _record_events(
+    conn: psycopg.Connection[Any],
+    movement_ids: Sequence[UUID],
+    *,
+    now: datetime,
+    new_id: Callable[[], UUID],
+) -> None:
+    movements = [movement_of(row) for row in conn.execute(SELECT_MOVEMENTS, {"ids": movement_ids})]
+    conn.execute(
+        APPEND_EVENTS,
+        {
+            "ids": [new_id() for _ in movements],
+            "type": EventType.MOVEMENT_POSTED.value,
+            "now": now,
+            "data": [json.dumps(present(m), separators=(",", ":")) for m in movements],
+        },
     )
 
 

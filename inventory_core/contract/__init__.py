@@ -32,17 +32,20 @@ from typing import TYPE_CHECKING, Any
 from inventory_core.contract.adapter import ContractAdapter, InMemoryContractAdapter
 
 if TYPE_CHECKING:
+    from inventory_core.contract.events import EventContract
     from inventory_core.contract.inventory import InventoryContract
     from inventory_core.contract.state_machine import make_state_machine_test
 
 __all__ = [
     "ContractAdapter",
+    "EventContract",
     "InMemoryContractAdapter",
     "InventoryContract",
     "make_state_machine_test",
 ]
 
 _LAZY = {
+    "EventContract": "inventory_core.contract.events",
     "InventoryContract": "inventory_core.contract.inventory",
     "make_state_machine_test": "inventory_core.contract.state_machine",
 }

@@ -78,6 +78,10 @@ CROSS JOIN LATERAL (
 
 SELECT_MOVEMENT = "SELECT" + _COLUMNS + "FROM movements m" + _LINES + "WHERE m.id = %(id)s"
 SELECT_REVERSAL = "SELECT" + _COLUMNS + "FROM movements m" + _LINES + "WHERE m.reverses_id = %(id)s"
+SELECT_MOVEMENTS = (
+    "SELECT" + _COLUMNS + "FROM movements m" + _LINES + "WHERE m.id = ANY(%(ids)s) ORDER BY m.seq"
+)
+"""Several movements by id, in seq order (what a bulk import appended, to record its events)."""
 
 # Every listing: entries after the position (txn, seq), and only those of transactions below
 # the snapshot's xmin -- all of which have ended (see the module docstring).
@@ -168,6 +172,11 @@ SELECT"""
     + _LINES
     + "ORDER BY m.txn, m.seq"
 )
+
+
+def movement_of(row: tuple[Any, ...]) -> Movement:
+    """A movement from a row of the SELECT_* queries."""
+    return _movement(row)
 
 
 def _movement(row: tuple[Any, ...]) -> Movement:

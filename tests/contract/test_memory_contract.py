@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inventory_core.contract import (
+    EventContract,
     InMemoryContractAdapter,
     InventoryContract,
     make_state_machine_test,
@@ -18,3 +19,9 @@ class TestInMemoryContract(InventoryContract):
 
 
 TestInMemoryStateMachine = make_state_machine_test(InMemoryContractAdapter)
+
+
+class TestInMemoryEvents(EventContract):
+    @pytest.fixture
+    def contract_adapter(self) -> InMemoryContractAdapter:
+        return InMemoryContractAdapter()

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from inventory_core.clocks import ManualClock
-from inventory_core.contract import InventoryContract, make_state_machine_test
+from inventory_core.contract import EventContract, InventoryContract, make_state_machine_test
 from inventory_core.errors import AuthenticationFailed
 from inventory_core.executor import Executor
 from inventory_core.passwords import Pbkdf2PasswordHasher
@@ -52,6 +52,12 @@ class PgContractAdapter:
 
 
 class TestPgContract(InventoryContract):
+    @pytest.fixture
+    def contract_adapter(self) -> PgContractAdapter:
+        return PgContractAdapter()
+
+
+class TestPgEvents(EventContract):
     @pytest.fixture
     def contract_adapter(self) -> PgContractAdapter:
         return PgContractAdapter()

@@ -20,10 +20,13 @@ import pytest
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants, snapshot
 from inventory_core.errors import InsufficientStock, LimitExceeded, ValidationError
+from inventory_core.events import EventQuery, EventType
 from inventory_core.feed import FEED_START
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID, SUPPLIER_LOCATION_ID
 from inventory_core.movements import MAX_LINES, Movement, MovementKind
 from inventory_core.ports import WarehouseStockQuery
+from inventory_core.present import present
+from inventory_core.services.events import ListEvents
 from inventory_core.services.items import ChangeItem, CreateItem, ItemChanges
 from inventory_core.services.locations import ChangeLocation, CreateLocation, LocationChanges
 from inventory_core.services.movements import LineRequest, PostMovement
@@ -183,6 +186,20 @@ def test_the_ledger_says_what_the_file_said_in_file_order(world: World) -> None:
     # Movements are numbered in the order of their first line.
     first_refs = [m.reference for m in movements]
     assert first_refs[0] == "BULK-2"  # line 2 has no reference
+
+
+def test_each_imported_movement_is_one_movement_posted_event_as_presented(world: World) -> None:
+    result = world.import_rows(_rows(1200), reference="BULK-E")
+    events = world.h.inventory.execute(
+        world.h.admin, ListEvents(EventQuery(types=[EventType.MOVEMENT_POSTED]), limit=500)
+    ).items
+    assert [e.data for e in events] == [present(m) for m in world.movements()]
+    assert [e.data["id"] for e in events] == [str(i) for i in result.movement_ids]
+    refused = [ImportRow(2, "NO-SUCH-SKU", "X", "1")]
+    with pytest.raises(ImportRefused):
+        world.import_rows(refused)
+    after = world.h.inventory.execute(world.h.admin, ListEvents(limit=500)).items
+    assert [e.type for e in after].count(EventType.MOVEMENT_POSTED) == len(events)
 
 
 def test_seqs_continue_the_ledger_and_levels_add_to_existing_stock(world: World) -> None:

@@ -16,6 +16,7 @@ from inventory_core.counts import CountLine
 from inventory_core.errors import PermissionDenied
 from inventory_core.ports import ItemQuery
 from inventory_core.services.counts import CountStock
+from inventory_core.services.events import ListEvents
 from inventory_core.services.items import (
     ChangeItem,
     CreateItem,
@@ -47,7 +48,6 @@ from inventory_core.services.reservations import (
     ReserveStock,
 )
 from inventory_core.services.stock import ListAvailability, ListLocationStock
-from inventory_core.services.events import ListEvents
 from inventory_core.services.tokens import CreateToken, ListTokens, RevokeToken
 from inventory_core.services.users import (
     ChangePassword,
