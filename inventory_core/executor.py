@@ -29,13 +29,21 @@ from inventory_core.idempotency import IdempotencyOutcome, IdempotencyRecord
 from inventory_core.ids import UuidV7Generator
 from inventory_core.passwords import Pbkdf2PasswordHasher
 from inventory_core.ports import Clock, IdGenerator, PasswordHasher, UnitOfWork
+from inventory_core.retries import RetrySchedule
 from inventory_core.services import users
 from inventory_core.services._support import Providers, require
 from inventory_core.users import Actor
 
-__all__ = ["Answer", "Executor", "Response", "command_fingerprint"]
+__all__ = ["Answer", "Executor", "Response", "accept_any_webhook_url", "command_fingerprint"]
 
 R = TypeVar("R")
+
+
+def accept_any_webhook_url(url: str) -> str | None:
+    """The default ``webhook_url_check`` of an :class:`Executor`: finds nothing wrong with any
+    URL that passed the syntax rule. Fine for tests and embedded use; the HTTP app passes its
+    real address guard instead (public addresses only, unless private ones are allowed)."""
+    return None
 
 
 @attrs.frozen
@@ -75,6 +83,11 @@ class Executor:
     deadlock or serialisation failure the adapter reports) reruns the whole unit of work, up to
     ``conflict_retries`` times; a :class:`~inventory_core.errors.VersionMismatch` does not, since
     the caller's view is stale and rerunning cannot help.
+
+    ``webhook_url_check`` judges the URL of every webhook created or changed (a message saying
+    what is wrong, or None; by default :func:`accept_any_webhook_url` -- the HTTP app passes its
+    address guard, which refuses loopback, private, link-local and metadata addresses);
+    ``retry_schedule`` says when failed webhook deliveries are retried and given up.
     """
 
     def __init__(
@@ -85,12 +98,16 @@ class Executor:
         ids: IdGenerator | None = None,
         password_hasher: PasswordHasher | None = None,
         conflict_retries: int = 3,
+        webhook_url_check: Callable[[str], str | None] = accept_any_webhook_url,
+        retry_schedule: RetrySchedule | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self.context = Providers(
             clock=clock or SystemClock(),
             ids=ids or UuidV7Generator(),
             password_hasher=password_hasher or Pbkdf2PasswordHasher(),
+            webhook_url_check=webhook_url_check,
+            retry_schedule=retry_schedule or RetrySchedule(),
         )
         self._retries = conflict_retries
 

@@ -11,7 +11,7 @@ Repositories raise only :mod:`inventory_core.errors` exceptions; a lost backing 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
@@ -29,9 +29,11 @@ from inventory_core.sessions import Session
 from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
 from inventory_core.tokens import ApiToken
 from inventory_core.users import Role, User
+from inventory_core.webhooks import ClaimedDelivery, DeliveryAttempt, Webhook
 
 __all__ = [
     "Clock",
+    "DeliveryRepository",
     "EventRepository",
     "IdGenerator",
     "IdempotencyStore",
@@ -53,6 +55,7 @@ __all__ = [
     "UnitOfWork",
     "UserRepository",
     "WarehouseStockQuery",
+    "WebhookRepository",
 ]
 
 StockKey = tuple[UUID, UUID]
@@ -388,6 +391,65 @@ class EventRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    """Webhook subscriptions. Listing order is ascending ``id``."""
+
+    def add(self, webhook: Webhook) -> None: ...
+
+    def get(self, webhook_id: UUID) -> Webhook | None: ...
+
+    def update(self, webhook: Webhook) -> None:
+        """Replace a webhook (version rule as for items; NotFound if absent)."""
+        ...
+
+    def delete(self, webhook_id: UUID) -> bool:
+        """Delete the webhook with its pending deliveries and its delivery log; False when
+        there was none."""
+        ...
+
+    def list(self, *, after: UUID | None, limit: int) -> list[Webhook]: ...
+
+
+class DeliveryRepository(Protocol):
+    """The deliveries of events to webhooks: a work queue on the adapter, shared by any number
+    of workers (see :mod:`inventory_core.webhooks`), and the delivery log."""
+
+    def dispatch(self, *, now: datetime, limit: int) -> int:
+        """Turn up to ``limit`` events not yet dispatched into deliveries: in feed order, with
+        the feed's completeness guard, one pending delivery (due at ``now``) per active webhook
+        subscribed to the event's type; then remember how far dispatch got, in the same
+        transaction. Returns how many events were dispatched. Concurrent dispatchers never
+        dispatch one event twice: one waits for (or skips) the other."""
+        ...
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` pending deliveries due at ``now`` (oldest due first) of active
+        webhooks whose lease, if any, has run out, each until ``now + lease`` under a new lease
+        id. A delivery leased to one caller is never returned to another before the lease ends,
+        however many claim at once (they do not wait for each other, either)."""
+        ...
+
+    def record(self, claimed: ClaimedDelivery, attempt: DeliveryAttempt) -> bool:
+        """Log ``attempt`` and move the delivery on -- delivered when it succeeded, else pending
+        again at ``attempt.next_attempt_at``, or failed when that is ``None`` -- and release
+        the lease. Only while ``claimed.lease`` still holds the delivery: False (and nothing
+        recorded) when the lease was lost (ran out and was claimed again, or the webhook was
+        deleted)."""
+        ...
+
+    def attempts(
+        self, webhook_id: UUID, *, before: UUID | None, limit: int
+    ) -> list[DeliveryAttempt]:
+        """The webhook's delivery log, newest first (descending ``id``), strictly before
+        ``before``."""
+        ...
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete log entries made before ``older_than`` and deliveries finished (delivered or
+        failed) before it; returns how many rows went."""
+        ...
+
+
 class IdempotencyStore(Protocol):
     """Stored responses of POSTs with an Idempotency-Key, kept in the same transaction as their
     effect."""
@@ -434,6 +496,10 @@ class UnitOfWork(Protocol):
     def tokens(self) -> TokenRepository: ...
     @property
     def events(self) -> EventRepository: ...
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+    @property
+    def deliveries(self) -> DeliveryRepository: ...
 
     def __enter__(self) -> Self: ...
 

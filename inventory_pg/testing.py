@@ -18,7 +18,8 @@ __all__ = ["FreshDatabaseAdapter", "open_test_store", "reset_database"]
 
 TRUNCATE_ALL = """
 TRUNCATE items, item_barcodes, locations, users, api_tokens, reservations, movements,
-         movement_lines, location_stock, warehouse_stock, idempotency_records, events
+         movement_lines, location_stock, warehouse_stock, idempotency_records, events,
+         webhooks, webhook_deliveries, webhook_attempts
 RESTART IDENTITY
 """
 # DELETE is ~50x faster than TRUNCATE on small tables (TRUNCATE swaps files per table), which is
@@ -37,10 +38,14 @@ DELETE_ALL: list[LiteralString] = [
     "DELETE FROM location_stock",
     "DELETE FROM warehouse_stock",
     "DELETE FROM idempotency_records",
+    "DELETE FROM webhook_attempts",
+    "DELETE FROM webhook_deliveries",
+    "DELETE FROM webhooks",
     "DELETE FROM events",
 ]
 RESET_MOVEMENT_SEQ = "SELECT setval('movement_seq', 1, false)"
 RESET_EVENT_FEED = "UPDATE event_feed_purged SET txn = '0', seq = 0"
+RESET_DISPATCH = "UPDATE webhook_dispatch_position SET txn = '0', seq = 0"
 # Tests reset the database thousands of times a run (every state-machine example), and each
 # DELETE leaves dead rows behind. With autovacuum off (as on the CI machine) they pile up across
 # runs in a reused database until every scan wades through them: the Postgres state machine went
@@ -100,6 +105,7 @@ def _reset(conn: psycopg.Connection[Any]) -> None:
             conn.execute(TRUNCATE_ALL)
         conn.execute(RESET_MOVEMENT_SEQ)
         conn.execute(RESET_EVENT_FEED)
+        conn.execute(RESET_DISPATCH)
         with conn.cursor() as cur:
             cur.executemany(
                 SEED_VIRTUAL_LOCATION,

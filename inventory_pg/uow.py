@@ -16,6 +16,7 @@ from inventory_pg._adapt import register_array_dumpers
 from inventory_pg._batch import StatementBatch
 from inventory_pg.errors import translate
 from inventory_pg.repositories import (
+    PgDeliveryRepository,
     PgEventRepository,
     PgIdempotencyStore,
     PgItemRepository,
@@ -25,6 +26,7 @@ from inventory_pg.repositories import (
     PgStockRepository,
     PgTokenRepository,
     PgUserRepository,
+    PgWebhookRepository,
 )
 
 __all__ = ["PgStore", "PgUnitOfWork", "check_connection", "configure_connection"]
@@ -181,6 +183,8 @@ class PgUnitOfWork:
         self.idempotency = PgIdempotencyStore(self._current)
         self.tokens = PgTokenRepository(self._current)
         self.events = PgEventRepository(self._current)
+        self.webhooks = PgWebhookRepository(self._current)
+        self.deliveries = PgDeliveryRepository(self._current)
 
     @property
     def round_trips(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -25,11 +26,17 @@ from inventory_core.memory.repositories import (
     InMemoryUserRepository,
 )
 from inventory_core.memory.tables import Journal, Table
+from inventory_core.memory.webhooks import (
+    DeliveryRow,
+    InMemoryDeliveryRepository,
+    InMemoryWebhookRepository,
+)
 from inventory_core.movements import Movement
 from inventory_core.ports import Clock, StockKey
 from inventory_core.reservations import Reservation
 from inventory_core.tokens import ApiToken
 from inventory_core.users import User
+from inventory_core.webhooks import DeliveryAttempt, Webhook
 
 __all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
 
@@ -70,6 +77,12 @@ class InMemoryStore:
         self.tokens: Table[UUID, ApiToken] = Table(journal)
         self.token_digests: Table[str, UUID] = Table(journal)
         self.events: Table[int, tuple[FeedPosition, Event]] = Table(journal)
+        self.webhooks: Table[UUID, Webhook] = Table(journal)
+        self.deliveries: Table[UUID, DeliveryRow] = Table(journal)
+        # The pending ones (an index for claiming), with when their next attempt is due.
+        self.pending_deliveries: Table[UUID, datetime] = Table(journal)
+        self.delivery_attempts: Table[UUID, DeliveryAttempt] = Table(journal)
+        # How far webhook dispatch got in the event feed: the counters webhook_dispatch_txn/_seq.
         self._seed((clock or SystemClock()).now())
 
     def _seed(self, now: object) -> None:
@@ -132,6 +145,8 @@ class InMemoryUnitOfWork:
         self.idempotency = InMemoryIdempotencyStore(store)
         self.tokens = InMemoryTokenRepository(store)
         self.events = InMemoryEventRepository(store)
+        self.webhooks = InMemoryWebhookRepository(store)
+        self.deliveries = InMemoryDeliveryRepository(store)
 
     def __enter__(self) -> Self:
         if self._journal is None:

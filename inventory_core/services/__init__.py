@@ -14,6 +14,7 @@ from inventory_core.services import (
     stock,
     tokens,
     users,
+    webhooks,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "stock",
     "tokens",
     "users",
+    "webhooks",
 ]

@@ -1,4 +1,4 @@
-"""What every use case shares: its providers (clock, ids, hasher), role checks and paging."""
+"""What every use case shares: its providers (clock, ids, hasher, ...), role checks and paging."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import attrs
 from inventory_core.errors import FieldError, PermissionDenied, ValidationError
 from inventory_core.paging import Page, check_limit
 from inventory_core.ports import Clock, IdGenerator, PasswordHasher
+from inventory_core.retries import RetrySchedule
 from inventory_core.users import Actor, Role
 
 T = TypeVar("T")
@@ -23,6 +24,12 @@ class Providers:
     clock: Clock
     ids: IdGenerator
     password_hasher: PasswordHasher
+    webhook_url_check: Callable[[str], str | None]
+    """Judges a webhook URL that passed the syntax rule (WEBHOOK_URL): what is wrong with it
+    (the use case refuses it with that message at ``$.url``), or None. The HTTP app passes its
+    address guard here (no loopback, private, link-local or metadata addresses)."""
+    retry_schedule: RetrySchedule
+    """When a failed webhook delivery is tried again, and when it is given up."""
 
 
 def require(actor: Actor, role: Role) -> None:

@@ -11,8 +11,10 @@ from inventory_pg.repositories.reservations import PgReservationRepository
 from inventory_pg.repositories.stock import PgStockRepository
 from inventory_pg.repositories.tokens import PgTokenRepository
 from inventory_pg.repositories.users import PgUserRepository
+from inventory_pg.repositories.webhooks import PgDeliveryRepository, PgWebhookRepository
 
 __all__ = [
+    "PgDeliveryRepository",
     "PgEventRepository",
     "PgIdempotencyStore",
     "PgItemRepository",
@@ -22,4 +24,5 @@ __all__ = [
     "PgStockRepository",
     "PgTokenRepository",
     "PgUserRepository",
+    "PgWebhookRepository",
 ]

@@ -25,6 +25,8 @@ pytestmark = pytest.mark.postgres
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 MOVEMENT_ID = UUID("00000000-0000-7000-8000-0000000000aa")
 USER_ID = UUID("00000000-0000-7000-8000-0000000000bb")
+WEBHOOK_ID = UUID("00000000-0000-7000-8000-0000000000cc")
+EVENT_ID = UUID("00000000-0000-7000-8000-0000000000dd")
 
 
 def _valid_rows() -> dict[str, dict[str, Any]]:
@@ -118,6 +120,50 @@ def _valid_rows() -> dict[str, dict[str, Any]]:
             "expires_at": None,
             "last_used_at": None,
         },
+        "webhooks": {
+            "id": uuid4(),
+            "url": "https://hooks.example.com/inventory",
+            "types": ["item.created", "stock.below_reorder"],
+            "secret": "whsec_" + "A" * 43 + "=",
+            "description": "d",
+            "active": True,
+            "deactivated_reason": None,
+            "version": 1,
+            "created_at": NOW,
+            "updated_at": NOW,
+        },
+        "events": {
+            "seq": 10**15 + uuid4().int % 10**15,  # clear of what other tests left
+            "txn": "1",
+            "id": EVENT_ID,
+            "type": "item.created",
+            "occurred_at": NOW,
+            "data": "{}",
+        },
+        "webhook_deliveries": {
+            "id": uuid4(),
+            "webhook_id": WEBHOOK_ID,
+            "event_id": EVENT_ID,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": NOW,
+            "lease": None,
+            "lease_until": None,
+            "created_at": NOW,
+            "finished_at": None,
+        },
+        "webhook_attempts": {
+            "id": uuid4(),
+            "webhook_id": WEBHOOK_ID,
+            "event_id": EVENT_ID,
+            "event_type": "item.created",
+            "attempt": 1,
+            "attempted_at": NOW,
+            "status_code": 500,
+            "error": None,
+            "duration_ms": 0,
+            "next_attempt_at": NOW,
+        },
         "idempotency_records": {
             "user_id": uuid4(),
             "key": "k",
@@ -184,9 +230,47 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     # Only a SHA-256 is ever stored, never the secret itself.
     ("api_tokens_digest_check", "api_tokens", {"digest": "inv_" + "a" * 43}),
     ("api_tokens_digest_check", "api_tokens", {"digest": "A" * 64}),
+    # Webhooks (migration 0006).
+    ("webhooks_url_check", "webhooks", {"url": ""}),
+    ("webhooks_url_check", "webhooks", {"url": "ftp://files.example.com/"}),
+    ("webhooks_url_check", "webhooks", {"url": "https://hooks.example.com/" + "a" * 1975}),
+    ("webhooks_types_check", "webhooks", {"types": []}),
+    ("webhooks_types_check", "webhooks", {"types": ["item.deleted"]}),
+    ("webhooks_types_check", "webhooks", {"types": ["item.created", None]}),
+    # Only a secret of the shape signing makes: never, say, an API token.
+    ("webhooks_secret_check", "webhooks", {"secret": "inv_" + "a" * 43}),
+    ("webhooks_description_check", "webhooks", {"description": "d" * 501}),
+    ("webhooks_description_check", "webhooks", {"description": "bell\x07"}),
+    ("webhooks_deactivated_reason_check", "webhooks", {"deactivated_reason": "failing"}),
+    ("webhooks_version_check", "webhooks", {"version": 0}),
+    (
+        "webhook_deliveries_status_check",
+        "webhook_deliveries",
+        {"status": "sent", "next_attempt_at": None, "finished_at": NOW},
+    ),
+    ("webhook_deliveries_attempts_check", "webhook_deliveries", {"attempts": -1}),
+    # Pending means due some time and not finished; delivered or failed, the opposite.
+    ("webhook_deliveries_pending_check", "webhook_deliveries", {"next_attempt_at": None}),
+    ("webhook_deliveries_pending_check", "webhook_deliveries", {"finished_at": NOW}),
+    ("webhook_deliveries_pending_check", "webhook_deliveries", {"status": "delivered"}),
+    (
+        "webhook_deliveries_pending_check",
+        "webhook_deliveries",
+        {"status": "failed", "next_attempt_at": None},
+    ),
+    ("webhook_deliveries_lease_check", "webhook_deliveries", {"lease": uuid4()}),
+    ("webhook_deliveries_lease_check", "webhook_deliveries", {"lease_until": NOW}),
+    ("webhook_attempts_attempt_check", "webhook_attempts", {"attempt": 0}),
+    ("webhook_attempts_status_code_check", "webhook_attempts", {"status_code": 99}),
+    ("webhook_attempts_status_code_check", "webhook_attempts", {"status_code": 1000}),
+    ("webhook_attempts_duration_ms_check", "webhook_attempts", {"duration_ms": -1}),
 ]
 # Held by the table's shape rather than by a row a client could send: one-row tables.
-NOT_ROW_CHECKS = {"feed_txn_offset_only_row_check", "event_feed_purged_only_row_check"}
+NOT_ROW_CHECKS = {
+    "feed_txn_offset_only_row_check",
+    "event_feed_purged_only_row_check",
+    "webhook_dispatch_position_only_row_check",
+}
 
 
 @pytest.fixture(scope="module")
@@ -223,6 +307,9 @@ def test_the_check_refuses_its_bad_row(
                 _insert(conn, "movements", {**rows["movements"], "id": MOVEMENT_ID})
             if table == "api_tokens":
                 _insert(conn, "users", {**rows["users"], "id": USER_ID})
+            if table in ("webhook_deliveries", "webhook_attempts"):
+                _insert(conn, "webhooks", {**rows["webhooks"], "id": WEBHOOK_ID})
+                _insert(conn, "events", rows["events"])
             if table == "feed_txn_offset":
                 conn.execute("DELETE FROM feed_txn_offset")  # its one row, back at the end
             _insert(conn, table, rows[table])

@@ -57,6 +57,15 @@ from inventory_core.services.users import (
     ListUsers,
     UserChanges,
 )
+from inventory_core.services.webhooks import (
+    ChangeWebhook,
+    CreateWebhook,
+    DeleteWebhook,
+    GetWebhook,
+    ListDeliveryAttempts,
+    ListWebhooks,
+    WebhookChanges,
+)
 from inventory_core.users import Actor, Role
 
 ROLES = [Role.VIEWER, Role.CLERK, Role.MANAGER, Role.ADMIN]
@@ -79,6 +88,9 @@ class World:
         )
         self.reservation = h.inventory.execute(h.admin, ReserveStock(self.item, self.wh, 2))
         self.other_user = h.user(Role.VIEWER)
+        self.webhook = h.inventory.execute(
+            h.admin, CreateWebhook("https://example.com/hook", ["item.created"])
+        ).webhook
 
 
 UseCase = Callable[[World, Actor], object]
@@ -158,6 +170,29 @@ USE_CASES: dict[type[Command[Any]], tuple[Role, UseCase]] = {
     ),
     ListUsers: (Role.ADMIN, lambda w, a: w.h.inventory.execute(a, ListUsers())),
     ListEvents: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListEvents())),
+    # Webhooks: admins only (a webhook can send any event anywhere).
+    CreateWebhook: (
+        Role.ADMIN,
+        lambda w, a: w.h.inventory.execute(
+            a, CreateWebhook("https://example.com/other", ["movement.posted"])
+        ),
+    ),
+    ListWebhooks: (Role.ADMIN, lambda w, a: w.h.inventory.execute(a, ListWebhooks())),
+    GetWebhook: (Role.ADMIN, lambda w, a: w.h.inventory.execute(a, GetWebhook(w.webhook.id))),
+    ChangeWebhook: (
+        Role.ADMIN,
+        lambda w, a: w.h.inventory.execute(
+            a, ChangeWebhook(w.webhook.id, WebhookChanges(active=False))
+        ),
+    ),
+    DeleteWebhook: (
+        Role.ADMIN,
+        lambda w, a: [w.h.inventory.execute(a, DeleteWebhook(w.webhook.id))],
+    ),
+    ListDeliveryAttempts: (
+        Role.ADMIN,
+        lambda w, a: w.h.inventory.execute(a, ListDeliveryAttempts(w.webhook.id)),
+    ),
     # Tokens: any logged-in user, for their own tokens (the use cases check owner or admin).
     CreateToken: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, CreateToken("ci"))),
     ListTokens: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListTokens())),
@@ -189,6 +224,7 @@ def _state(w: World) -> object:
         h.inventory.execute(admin, ListItems()).items,
         h.inventory.execute(admin, ListLocations(limit=500)).items,
         _user_state(w),
+        h.inventory.execute(admin, ListWebhooks()).items,
     )
 
 
