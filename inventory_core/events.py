@@ -18,7 +18,11 @@ from uuid import UUID
 
 import attrs
 
+from inventory_core.items import Item
+from inventory_core.locations import Location
+from inventory_core.movements import Movement
 from inventory_core.present import JsonValue
+from inventory_core.reservations import Reservation
 from inventory_core.stock import WarehouseStock
 
 __all__ = ["BelowReorder", "Event", "EventQuery", "EventType"]
@@ -60,8 +64,12 @@ class Event:
     """What happened."""
     timestamp: datetime
     """When the change was made (the time of its transaction)."""
-    data: JsonValue
-    """The resource as the API shows it right after the change."""
+    data: JsonValue = attrs.field(
+        metadata={"presents": (Item, Location, Movement, Reservation, BelowReorder)}
+    )
+    """The resource as the API shows it right after the change: an item, a location, a
+    movement or a reservation, as named by ``type``; for ``stock.below_reorder``, the warehouse
+    level and the item's reorder point."""
 
 
 def _event_types(value: object) -> tuple[EventType, ...] | None:

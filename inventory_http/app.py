@@ -38,6 +38,7 @@ from inventory_http.middleware import (
     cookie_name,
 )
 from inventory_http.resources.counts import CountsResource
+from inventory_http.resources.events import EventsResource
 from inventory_http.resources.health import HealthResource, ReadinessResource
 from inventory_http.resources.items import ItemResource, ItemsResource, ItemStockResource
 from inventory_http.resources.locations import LocationResource, LocationsResource
@@ -57,6 +58,11 @@ from inventory_http.resources.session import SessionResource, SessionsResource
 from inventory_http.resources.stock import AvailabilityResource, StockResource
 from inventory_http.resources.tokens import TokenResource, TokensResource
 from inventory_http.resources.users import PasswordResource, UserResource, UsersResource
+from inventory_http.resources.webhooks import (
+    DeliveriesResource,
+    WebhookResource,
+    WebhooksResource,
+)
 from inventory_http.responses import Renderer
 from inventory_http.settings import Settings
 
@@ -123,7 +129,7 @@ def routes(
     readiness: Mapping[str, Callable[[], None]],
     document: OpenApiResource,
 ) -> list[tuple[str, object]]:
-    """The route table: every route of DESIGN §3 and §10 with its resource (Falcon URI
+    """The route table: every route of DESIGN §3, §10 and §11 with its resource (Falcon URI
     templates). The OpenAPI document is generated from this same table."""
     return [
         ("/v1/session", SessionResource(deps)),
@@ -147,6 +153,10 @@ def routes(
         ("/v1/reservations/{reservation_id:uuid}", ReservationResource(deps)),
         ("/v1/reservations/{reservation_id:uuid}/fulfilment", FulfilmentResource(deps)),
         ("/v1/counts", CountsResource(deps)),
+        ("/v1/events", EventsResource(deps)),
+        ("/v1/webhooks", WebhooksResource(deps)),
+        ("/v1/webhooks/{webhook_id:uuid}", WebhookResource(deps)),
+        ("/v1/webhooks/{webhook_id:uuid}/deliveries", DeliveriesResource(deps)),
         ("/healthz", HealthResource()),
         ("/readyz", ReadinessResource(readiness)),
         ("/openapi.json", document),

@@ -22,6 +22,7 @@ from inventory_core.errors import (
     AuthenticationFailed,
     ConcurrencyConflict,
     CountConflict,
+    CursorExpired,
     IdempotencyKeyInUse,
     IdempotencyKeyReused,
     InsufficientStock,
@@ -88,6 +89,11 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "concurrency-conflict": (409, "A concurrent change got in the way; retry."),
     "idempotency-key-in-use": (409, "The first request with this key is still running; retry."),
     "version-mismatch": (412, "If-Match names no current version."),
+    "cursor-expired": (
+        410,
+        "The cursor is older than the events the feed still keeps (retention): start again "
+        "without a cursor and resync.",
+    ),
     "content-too-large": (413, "The body is larger than the server accepts."),
     "request-uri-too-long": (414, "The request target (path and query) is longer than accepted."),
     "unsupported-media-type": (415, "The body is not application/json."),
@@ -236,6 +242,8 @@ def problem_for(error: InventoryError) -> Problem:
         )
     if isinstance(error, InvalidOperation):
         return Problem(409, "invalid-operation", detail)
+    if isinstance(error, CursorExpired):
+        return Problem(410, "cursor-expired", detail, title="Gone")
     if isinstance(error, PermissionDenied):
         return Problem(403, "permission-denied", detail)
     if isinstance(error, AuthenticationFailed):

@@ -52,6 +52,7 @@ _STATUS_TEXT = {
     404: "No such resource.",
     409: "Conflict with the current state; the problem `type` says which.",
     412: "`If-Match` names no current version.",
+    410: "Gone: the cursor is older than what the feed still keeps; start again without one.",
     413: "The body is too large.",
     415: "The body is not `application/json`.",
     422: "Invalid fields or parameters (`errors` names each path), or a reused Idempotency-Key.",
@@ -323,6 +324,8 @@ def _query_parameters(op: Operation, registry: SchemaRegistry) -> list[dict[str,
                 "required": False,
                 "schema": schema,
             }
+            if schema.get("type") == "array":  # a comma-separated list: types=a,b
+                parameter |= {"style": "form", "explode": False}
             if field.name in docs:
                 parameter["description"] = docs[field.name]
             parameters.append(parameter)

@@ -139,9 +139,31 @@ class Query:
                 values[field.name] = value
         return cls(**values)
 
+    def choices(self, name: str, cls: type[E]) -> tuple[E, ...] | None:
+        """A comma-separated list of an enum's values; each bad one is reported by its index
+        (``$.types[1]``)."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        known = {str(member.value): member for member in cls}
+        found: list[E] = []
+        for index, part in enumerate(raw.split(",")):
+            member = known.get(part.strip())
+            if member is None:
+                self._errors.append(
+                    FieldError(f"$.{name}[{index}]", "must be one of " + ", ".join(known))
+                )
+            else:
+                found.append(member)
+        return tuple(found)
+
     def _read(self, name: str, hint: Any) -> Any:
         args = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
         kind = args[0]
+        if typing.get_origin(kind) is tuple:
+            element = typing.get_args(kind)[0]
+            if isinstance(element, type) and issubclass(element, enum.Enum):
+                return self.choices(name, element)
         if kind is str:
             return self.text(name)
         if kind is UUID:

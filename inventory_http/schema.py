@@ -211,7 +211,11 @@ class SchemaRegistry:
     ) -> dict[str, Any]:
         rule = _rule_of(field)
         bare, nullable = _without(hint, Unset)
-        if rule is not None and "enum" in rule.json_schema:  # a subset of an enum
+        presents = field.metadata.get("presents")
+        schema: dict[str, Any]
+        if presents:  # JSON made by present() from one of these classes (an event's data)
+            schema = {"anyOf": [self.schema(cls, direction) for cls in presents]}
+        elif rule is not None and "enum" in rule.json_schema:  # a subset of an enum
             schema = dict(rule.json_schema)
         elif rule is not None:
             schema = {**self._schema(bare, direction, None), **rule.json_schema}

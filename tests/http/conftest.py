@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -111,9 +111,12 @@ class World:
 
 
 def build_world(
-    settings: Settings | None = None, readiness: dict[str, Callable[[], None]] | None = None
+    settings: Settings | None = None,
+    readiness: dict[str, Callable[[], None]] | None = None,
+    *,
+    executor_options: Mapping[str, Any] | None = None,
 ) -> World:
-    """A fresh app with one user per role."""
+    """A fresh app with one user per role (``executor_options``: more Executor keywords)."""
     settings = settings or Settings(cookie_secure=False)
     clock = ManualClock()
     store = InMemoryStore(clock)
@@ -121,6 +124,7 @@ def build_world(
         store.unit_of_work,
         clock=clock,
         password_hasher=Argon2PasswordHasher(time_cost=1, memory_cost=8),
+        **(executor_options or {}),
     )
     for role in Role:
         inventory.execute(

@@ -35,8 +35,13 @@ def ids(world: World, admin: Api, clerk: Api, stocked: Stocked) -> dict[str, str
         json={"item_id": stocked.item_id, "warehouse_id": stocked.warehouse_id, "quantity": 1},
     )
     assert reservation.status_code == 201, reservation.text
+    webhook = admin.post(
+        "/v1/webhooks", json={"url": "https://example.com/hook", "types": ["item.created"]}
+    )
+    assert webhook.status_code == 201, webhook.text
     assert admin.user is not None
     return {
+        "webhook_id": webhook.json["webhook"]["id"],
         "item_id": stocked.item_id,
         "location_id": stocked.bin_id,
         "movement_id": stocked.receipt["id"],

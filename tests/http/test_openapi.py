@@ -63,7 +63,7 @@ def documented_routes(document: dict[str, Any]) -> set[tuple[str, str]]:
 def test_the_document_describes_exactly_the_routes_served(world: World) -> None:
     document = world.client().client.simulate_get("/openapi.json").json
     served = served_routes(world.app)
-    assert len(served) == 36
+    assert len(served) == 43
     assert served == documented_routes(document)
 
 
@@ -103,7 +103,7 @@ def walk(value: Any, where: str = "$") -> Any:
 def test_every_operation_and_property_is_described_for_integrators(world: World) -> None:
     document = world.client().client.simulate_get("/openapi.json").json
     operations = [op for ops in document["paths"].values() for op in ops.values()]
-    assert len(operations) == 36
+    assert len(operations) == 43
     tags = {tag["name"] for tag in document["tags"]}
     for op in operations:
         assert op["summary"], op["operationId"]
@@ -111,7 +111,7 @@ def test_every_operation_and_property_is_described_for_integrators(world: World)
         assert op["tags"][0] in tags, op["operationId"]
         if "requestBody" in op:
             assert "example" in op["requestBody"]["content"]["application/json"], op
-    assert len({op["operationId"] for op in operations}) == 36
+    assert len({op["operationId"] for op in operations}) == 43
     undescribed = [
         f"{where}.{name}"
         for where, node in walk(document["components"])
@@ -198,7 +198,7 @@ def test_every_authenticated_operation_takes_a_bearer_token_or_the_cookie(world:
             # Any request may carry a bad token (401 with the challenge) and be throttled (429).
             assert "WWW-Authenticate" in op["responses"]["401"]["headers"], (method, path)
             assert "Retry-After" in op["responses"]["429"]["headers"], (method, path)
-    assert checked == 32
+    assert checked == 39
     tokens = document["paths"]["/v1/tokens"]
     created = tokens["post"]["responses"]["201"]["content"]["application/json"]["schema"]
     assert created == {"$ref": "#/components/schemas/NewToken"}

@@ -166,6 +166,6 @@ def test_every_request_example_of_the_document_is_in_the_guide() -> None:
         for method, operation in operations.items()
         if "requestBody" in operation
     }
-    assert len(examples) == 14
+    assert len(examples) == 16
     missing = [name for name, content in examples.items() if content["example"] not in bodies]
     assert missing == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import inventory_core.contract as contract
+from inventory_core.contract.events import EventContract
 from inventory_core.contract.inventory import InventoryContract
 from inventory_core.contract.state_machine import make_state_machine_test
 
@@ -75,7 +76,8 @@ def test_contract_harness_and_invariants_work_without_pytest() -> None:
 def test_contract_suite_names_resolve_when_pytest_is_installed() -> None:
     assert contract.InventoryContract is InventoryContract
     assert contract.make_state_machine_test is make_state_machine_test
-    assert set(contract.__all__) <= set(dir(contract)) | {"InventoryContract"}
+    assert contract.EventContract is EventContract
+    assert set(contract.__all__) <= set(dir(contract)) | {"InventoryContract", "EventContract"}
     with pytest.raises(AttributeError, match="NoSuchName"):
         contract.NoSuchName  # noqa: B018
 
