@@ -1,5 +1,5 @@
-"""The ``inventory`` command: ``serve``, ``migrate``, ``create-user``, ``create-token`` and
-``import-stock``.
+"""The ``inventory`` command: ``serve``, ``worker``, ``migrate``, ``create-user``,
+``create-token`` and ``import-stock``.
 
 Exit status: 0 on success, 1 when the operation failed (a service unreachable, a username taken,
 a password refused), 2 for a usage or configuration error (bad arguments or ``INVENTORY_*``
@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from datetime import datetime
+from types import FrameType
 from typing import Any, NoReturn, TextIO
 
 from inventory_core.errors import (
@@ -123,6 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="load a small demo warehouse (embedded default only)",
     )
 
+    worker = commands.add_parser(
+        "worker",
+        help="deliver webhooks (needs the database)",
+        description=(
+            "Deliver webhooks: turn new events into deliveries and POST them, signed, to the "
+            "webhooks' URLs, retrying failures. Needs INVENTORY_DATABASE_URL (the embedded "
+            "default delivers from 'inventory serve' itself); run as many workers as you like, "
+            "on any machines: they share the work and never send one attempt twice. Also purges "
+            "events and the delivery log past their retention. Stop it with SIGTERM or Ctrl-C: "
+            "it finishes the requests in flight and exits 0."
+        ),
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help="deliveries sent at the same time (INVENTORY_WORKER_CONCURRENCY, default 8)",
+    )
+
     commands.add_parser(
         "migrate",
         help="apply pending database migrations",
@@ -201,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             _serve(args)
+        elif args.command == "worker":
+            _worker(args.concurrency)
         elif args.command == "migrate":
             _migrate()
         elif args.command == "import-stock":
@@ -356,6 +380,52 @@ def _run_gunicorn(options: dict[str, Any]) -> None:
             return wsgi.create()
 
     Application(prog=PROG).run()
+
+
+# ---------------------------------------------------------------- worker
+
+
+def _worker(concurrency: int | None) -> None:
+    settings = _settings()
+    if settings.database_url is None:
+        raise CommandError(
+            "'inventory worker' needs INVENTORY_DATABASE_URL: the embedded default delivers "
+            "from `inventory serve` itself",
+            EXIT_USAGE,
+        )
+    _check_database(settings.database_url)
+    from inventory_http import wiring  # noqa: PLC0415 -- the drivers only for this command
+    from inventory_http.logging import configure_logging  # noqa: PLC0415
+
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Set before the pool opens: a SIGTERM while it connects still ends the run cleanly.
+    previous = {
+        signum: signal.signal(signum, request_stop) for signum in (signal.SIGTERM, signal.SIGINT)
+    }
+    try:
+        try:
+            worker, closers = wiring.build_worker(settings, concurrency=concurrency)
+        except Unavailable as error:
+            raise CommandError(f"cannot reach the database: {error}") from None
+        try:
+            # The loop runs on a thread of its own: this one only waits, so the signal handler
+            # never interrupts the loop while it holds a lock the handler needs.
+            loop = threading.Thread(target=worker.run, args=(stop,), name="webhook-worker")
+            loop.start()
+            while loop.is_alive():
+                loop.join(0.5)
+        finally:
+            stop.set()
+            for closer in reversed(closers):  # the worker (its requests in flight), the pool
+                closer()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # ---------------------------------------------------------------- migrate

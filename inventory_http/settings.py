@@ -76,6 +76,18 @@ class Settings:
     :meth:`from_env` refuses ``None`` with a database, where every process must share it."""
     metrics: bool = False
     """Serve ``GET /metrics`` (Prometheus text format, no session needed)."""
+    webhook_allow_private: bool = False
+    """Let webhooks reach loopback, private, link-local and metadata addresses (tests and local
+    use only: otherwise a webhook could be aimed at the deployment's own network)."""
+    event_retention_days: int = 30
+    """Events older than this are purged; a feed cursor older than what is kept gets 410."""
+    delivery_log_retention_days: int = 30
+    """Webhook delivery attempts (and finished deliveries) older than this are purged."""
+    worker_concurrency: int = 8
+    """Deliveries one worker process sends at the same time."""
+    worker_lease_seconds: int = 60
+    """How long a worker holds a delivery it claimed: another worker takes it over only after
+    this, so it must comfortably exceed the 10 s delivery timeout (shorter only in tests)."""
 
     @property
     def embedded(self) -> bool:
@@ -104,7 +116,11 @@ class Settings:
             "redis_url": redis_url,
             "cookie_secure": database_url is not None,
         }
-        flags = {"COOKIE_SECURE": "cookie_secure", "METRICS": "metrics"}
+        flags = {
+            "COOKIE_SECURE": "cookie_secure",
+            "METRICS": "metrics",
+            "WEBHOOK_ALLOW_PRIVATE": "webhook_allow_private",
+        }
         numbers = {
             "SESSION_IDLE_SECONDS": "session_idle_seconds",
             "SESSION_ABSOLUTE_SECONDS": "session_absolute_seconds",
@@ -117,6 +133,10 @@ class Settings:
             "IDEMPOTENCY_RETENTION_HOURS": "idempotency_retention_hours",
             "WORKERS": "workers",
             "THREADS": "threads",
+            "EVENT_RETENTION_DAYS": "event_retention_days",
+            "DELIVERY_LOG_RETENTION_DAYS": "delivery_log_retention_days",
+            "WORKER_CONCURRENCY": "worker_concurrency",
+            "WORKER_LEASE_SECONDS": "worker_lease_seconds",
         }
         for name, field in flags.items():
             if (raw := get(name)) is not None:

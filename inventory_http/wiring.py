@@ -3,9 +3,12 @@
 * Embedded default (no ``INVENTORY_DATABASE_URL``): :class:`InMemoryStore`, in-memory session
   store and login throttle. State lives in this process only; an ``admin`` user is provisioned
   with the password given, and the demo warehouse loaded on request.
+  Webhooks are delivered by a :class:`~inventory_http.worker.DeliveryWorker` on a daemon thread
+  of that one process.
 * Otherwise: a Postgres connection pool (created here, so after the fork in a gunicorn worker;
   ``open=False`` then ``open(wait=True)``, each connection checked on checkout) and a Redis
-  client; ``/readyz`` pings both.
+  client; ``/readyz`` pings both. Webhooks are delivered by ``inventory worker`` processes
+  (:func:`build_worker`), not by the API.
 
 :func:`build` returns a :class:`Runtime`: the app plus :meth:`Runtime.close`, which the
 ``worker_exit`` hook calls on graceful shutdown.
@@ -19,6 +22,7 @@ import secrets
 import sys
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
 
 import attrs
@@ -36,8 +40,10 @@ from inventory_core.users import Actor, Role
 from inventory_http.app import create_app
 from inventory_http.demo import load_demo
 from inventory_http.metrics import Metrics
+from inventory_http.outbound import UrlRefused, WebhookSender, check_webhook_url
 from inventory_http.passwords import Argon2PasswordHasher
 from inventory_http.settings import Settings
+from inventory_http.worker import DeliveryWorker
 
 if TYPE_CHECKING:
     from inventory_pg import PgStore
@@ -48,10 +54,13 @@ __all__ = [
     "Runtime",
     "build",
     "build_from_env",
+    "build_worker",
+    "delivery_worker",
     "embedded_warning",
     "generate_password",
     "open_store",
     "session_policy",
+    "webhook_url_check",
 ]
 
 log = logging.getLogger(__name__)
@@ -95,6 +104,36 @@ def session_policy(settings: Settings) -> SessionPolicy:
         idle_seconds=settings.session_idle_seconds,
         absolute_seconds=settings.session_absolute_seconds,
         remember_seconds=settings.remember_days * 86400,
+    )
+
+
+def webhook_url_check(settings: Settings) -> Callable[[str], str | None]:
+    """The check the core runs on a webhook URL when one is registered or changed: the
+    :class:`~inventory_http.outbound.UrlRefused` message for a URL deliveries cannot go to
+    (private addresses too, unless ``webhook_allow_private``), None for a good one."""
+    allow_private = settings.webhook_allow_private
+
+    def check(url: str) -> str | None:
+        try:
+            check_webhook_url(url, allow_private=allow_private)
+        except UrlRefused as refused:
+            return str(refused)
+        return None
+
+    return check
+
+
+def delivery_worker(
+    settings: Settings, inventory: Executor, *, concurrency: int | None = None
+) -> DeliveryWorker:
+    """A webhook delivery worker over ``inventory``, configured by ``settings``."""
+    return DeliveryWorker(
+        inventory,
+        WebhookSender(allow_private=settings.webhook_allow_private),
+        concurrency=concurrency or settings.worker_concurrency,
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        event_retention=timedelta(days=settings.event_retention_days),
+        delivery_log_retention=timedelta(days=settings.delivery_log_retention_days),
     )
 
 
@@ -172,7 +211,12 @@ def _build_embedded(
     settings: Settings, clock: Clock, *, admin_password: str | None, demo: bool
 ) -> Runtime:
     store = InMemoryStore(clock)
-    inventory = Executor(store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher())
+    inventory = Executor(
+        store.unit_of_work,
+        clock=clock,
+        password_hasher=Argon2PasswordHasher(),
+        webhook_url_check=webhook_url_check(settings),
+    )
     if admin_password is not None:
         admin = inventory.execute(
             None, ProvisionUser(username=EMBEDDED_ADMIN, password=admin_password, role=Role.ADMIN)
@@ -188,14 +232,33 @@ def _build_embedded(
         throttle=InMemoryLoginThrottle(clock),
         readiness={},
     )
-    return Runtime(app=app, inventory=inventory, settings=settings)
+    closers = [_start_in_thread(delivery_worker(settings, inventory))]
+    return Runtime(app=app, inventory=inventory, settings=settings, closers=closers)
 
 
-def open_store(settings: Settings, *, min_size: int | None = None) -> PgStore:
+def _start_in_thread(worker: DeliveryWorker) -> Callable[[], None]:
+    """Run ``worker`` on a daemon thread of this process; returns what stops it (once the
+    attempts in flight are done)."""
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), name="webhook-worker", daemon=True)
+    thread.start()
+
+    def stop_worker() -> None:
+        stop.set()
+        thread.join()
+        worker.close()
+
+    return stop_worker
+
+
+def open_store(
+    settings: Settings, *, min_size: int | None = None, max_size: int | None = None
+) -> PgStore:
     """Open the Postgres store (its pool) for ``settings``, in the calling process.
 
     The pool is created closed and opened waiting for ``min_size`` connections (Unavailable
-    after ``db_pool_timeout_seconds``); each checkout checks its connection first.
+    after ``db_pool_timeout_seconds``); each checkout checks its connection first. ``min_size``
+    and ``max_size`` override the settings'.
     """
     from inventory_pg import PgStore  # noqa: PLC0415 -- see _build_postgres
 
@@ -204,9 +267,41 @@ def open_store(settings: Settings, *, min_size: int | None = None) -> PgStore:
     return PgStore.open(
         settings.database_url,
         min_size=settings.db_pool_min_size if min_size is None else min_size,
-        max_size=settings.db_pool_max_size,
+        max_size=settings.db_pool_max_size if max_size is None else max_size,
         timeout=settings.db_pool_timeout_seconds,
     )
+
+
+def build_worker(
+    settings: Settings, *, concurrency: int | None = None, clock: Clock | None = None
+) -> tuple[DeliveryWorker, list[Callable[[], None]]]:
+    """The webhook delivery worker of ``inventory worker``: on the Postgres store of
+    ``settings`` (no app, no Redis), and what to call, in reverse order, once it stopped.
+
+    The pool has a connection for each of the ``concurrency`` threads recording attempts, and
+    one for the loop that dispatches and claims. ValueError on the embedded default, which
+    delivers from ``inventory serve`` itself."""
+    if settings.embedded:
+        raise ValueError("the embedded default delivers webhooks from `inventory serve` itself")
+    concurrency = concurrency or settings.worker_concurrency
+    closers: list[Callable[[], None]] = []
+    try:
+        store = open_store(
+            settings, min_size=1, max_size=max(settings.db_pool_max_size, concurrency + 1)
+        )
+        closers.append(store.close)
+        inventory = Executor(
+            store.unit_of_work,
+            clock=clock or SystemClock(),
+            password_hasher=Argon2PasswordHasher(),
+            webhook_url_check=webhook_url_check(settings),
+        )
+        worker = delivery_worker(settings, inventory, concurrency=concurrency)
+        closers.append(worker.close)
+    except BaseException:
+        _close_all(closers)
+        raise
+    return worker, closers
 
 
 def _postgres_metrics(store: PgStore, clock: Clock) -> Metrics:
@@ -238,7 +333,10 @@ def _build_postgres(settings: Settings, clock: Clock) -> Runtime:
         client = make_redis_client(settings.redis_url, max_connections=settings.redis_pool_max_size)
         closers.append(client.close)
         inventory = Executor(
-            store.unit_of_work, clock=clock, password_hasher=Argon2PasswordHasher()
+            store.unit_of_work,
+            clock=clock,
+            password_hasher=Argon2PasswordHasher(),
+            webhook_url_check=webhook_url_check(settings),
         )
 
         def ping_redis() -> None:

@@ -295,8 +295,13 @@ def compose() -> dict[str, Any]:
     return loaded
 
 
-def test_compose_has_the_four_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"postgres", "redis", "migrate", "api"}
+def test_compose_has_the_five_services(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"postgres", "redis", "migrate", "api", "worker"}
+    assert compose["services"]["worker"]["command"] in (
+        ["worker"],
+        "worker",
+        ["inventory", "worker"],
+    )
     assert compose["services"]["postgres"]["image"] == "postgres:16"
     assert compose["services"]["redis"]["image"] == "redis:7"
 
