@@ -14,6 +14,7 @@ from inventory_core.contract.adapter import ContractAdapter, Harness
 from inventory_core.errors import CursorExpired, InsufficientStock
 from inventory_core.events import Event, EventQuery, EventType
 from inventory_core.feed import FEED_START
+from inventory_core.ports import UnitOfWork
 from inventory_core.present import present
 from inventory_core.services.events import ListEvents, PurgeEvents
 from inventory_core.services.items import ChangeItem, ItemChanges
@@ -54,9 +55,7 @@ class EventContract:
         )
         return warehouse, bin_, sku
 
-    def test_each_change_records_its_event_with_the_resource_as_presented(
-        self, h: Harness
-    ) -> None:
+    def test_each_change_records_its_event_with_the_resource_as_presented(self, h: Harness) -> None:
         warehouse = h.warehouse()
         bin_ = h.bin(warehouse)
         sku = h.item()
@@ -130,14 +129,18 @@ class EventContract:
         before = _events(h)
         kept = Event(h.inventory.context.ids.new_id(), EventType.ITEM_UPDATED, h.clock.now(), {})
         lost = Event(h.inventory.context.ids.new_id(), EventType.ITEM_UPDATED, h.clock.now(), {})
-        with pytest.raises(RuntimeError), h.unit_of_work() as uow:
-            uow.events.add(lost)
-            raise RuntimeError("roll back")
+
+        def record_and_fail(uow: UnitOfWork) -> None:
+            with uow:
+                uow.events.add(lost)
+                raise RuntimeError("roll back")
+
+        with pytest.raises(RuntimeError):
+            record_and_fail(h.unit_of_work())
         with h.unit_of_work() as uow:
             uow.events.add(kept)
-            with pytest.raises(RuntimeError), uow:  # a nested block undoes just its own
-                uow.events.add(lost)
-                raise RuntimeError("roll back the nested block")
+            with pytest.raises(RuntimeError):
+                record_and_fail(uow)  # a nested block undoes just its own
         assert _events(h) == [*before, kept]
 
     def test_stock_below_reorder_is_recorded_when_available_crosses_the_point(

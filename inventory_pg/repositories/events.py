@@ -8,10 +8,9 @@ xmin -- see :mod:`inventory_pg.repositories.movements` for why that keeps the fe
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
-
-from psycopg.types.json import Json
 
 from inventory_core.events import Event, EventQuery, EventType
 from inventory_core.feed import FeedPosition
@@ -21,7 +20,8 @@ __all__ = ["PgEventRepository"]
 
 INSERT_EVENT = """
 INSERT INTO events (seq, txn, id, type, occurred_at, data)
-VALUES (nextval('event_seq'), inventory_feed_txn(), %(id)s, %(type)s, %(occurred_at)s, %(data)s)
+VALUES (nextval('event_seq'), inventory_feed_txn(), %(id)s, %(type)s, %(occurred_at)s,
+        %(data)s::json)
 """
 
 LIST_EVENTS = """
@@ -79,7 +79,9 @@ class PgEventRepository(Repository):
                     "id": event.id,
                     "type": event.type.value,
                     "occurred_at": event.timestamp,
-                    "data": Json(event.data),
+                    # Compact text, as the API writes JSON; dumped here rather than by a
+                    # psycopg Json wrapper, which costs several times more to bind.
+                    "data": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
                 },
             )
         )
