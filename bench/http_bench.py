@@ -2,6 +2,7 @@
 
     python bench/http_bench.py [--connections 32] [--duration 10] [--sweep]
                                [--ledger-sizes 10000 100000 1000000] [--charts docs/img]
+    python bench/http_bench.py --compare-with REV [--rounds 3] [--compare-output FILE]
 
 Starts a throwaway PostgreSQL cluster and redis-server of its own (temporary folder, free
 ports), runs ``inventory migrate`` / ``create-user`` / ``serve`` (gunicorn, --workers/--threads),
@@ -36,6 +37,23 @@ spread POST load again at ``--connections``: stock reads are a projection and sh
 down as the ledger grows. ``--charts DIR`` draws req/s and p99 against connections (from
 ``--sweep``) and against ledger size as PNGs in DIR (bench/_charts.py; installs matplotlib with
 pip when missing).
+
+``--compare-with REV`` measures instead what a change costs the POST: the code at the git
+revision REV ("before", checked out with ``git worktree add --detach`` in a temporary folder and
+removed at the end; the checkout's own worktree, index and branches are left alone) against this
+working tree ("after"), in one run on the same cluster and redis-server. ``--rounds N`` (3 by
+default) rounds of before then after; each variant of each round gets a fresh database, migrated
+by that code's own ``inventory migrate`` (and redis flushed), the same ``create-user`` and seed,
+a CHECKPOINT, then ``inventory serve`` of that code (PYTHONPATH and cwd: its folder, checked
+before it starts), a 2 s warm-up and the spread and hot-row POST loads at ``--connections``. For
+each load it records req/s, p50, p99, the requests, and the CPU time (utime + stime, /proc) the
+gunicorn workers, the PostgreSQL processes and redis-server used per request, with how busy the
+whole machine was (/proc/stat; "other" is what none of them nor wrk used: someone else's load).
+It prints every round, the medians of the rounds per variant, and the cost ratio after / before
+of each load, with cost = 1 / req/s and cost = CPU per request (of the API workers, and of the
+API, PostgreSQL and redis together), against ``TARGET_OVERHEAD`` (1.15); CPU per request is the
+better measure on a small machine that wrk shares. Writes it all as JSON to ``--compare-output``
+(bench/results/events_overhead.json by default). No GET, ceilings, sweep, ledger sizes or charts.
 """
 
 from __future__ import annotations
@@ -68,6 +86,7 @@ from uuid import UUID
 import _ledger
 import attrs
 import psycopg
+from psycopg import sql
 
 from inventory_core import Actor, LineRequest, PostMovement, Role
 from inventory_pg import PgStore
@@ -79,6 +98,8 @@ PASSWORD = "bench-" + os.urandom(12).hex()
 TARGET_GET, TARGET_POST, TARGET_P99_MS = 0.40, 0.25, 25.0
 TARGET_POST_GROWTH = 2.0  # POST at the main connection count / at 2 connections (issue 12)
 SWEEP = (1, 2, 4, 8, 16, 64)  # connections of --sweep, besides the main count
+TARGET_OVERHEAD = 1.15  # --compare-with: POST cost after / before (the events issue)
+COMPARE_OUTPUT = BENCH / "results" / "events_overhead.json"
 
 
 class BenchError(Exception):
@@ -211,11 +232,15 @@ def services(connections: int) -> Iterator[Services]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def inventory_env(svc: Services) -> dict[str, str]:
+def inventory_env(
+    svc: Services, root: Path = ROOT, database_url: str | None = None
+) -> dict[str, str]:
+    """The environment of ``inventory``: the code under ``root`` (this checkout, or the worktree
+    of --compare-with), on ``database_url`` (the cluster's postgres database by default)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVENTORY_")}
     env.update(
-        PYTHONPATH=str(ROOT),
-        INVENTORY_DATABASE_URL=svc.database_url,
+        PYTHONPATH=str(root),
+        INVENTORY_DATABASE_URL=database_url or svc.database_url,
         INVENTORY_REDIS_URL=svc.redis_url,
         INVENTORY_COOKIE_SECURE="false",
         INVENTORY_LOG_LEVEL="WARNING",
@@ -224,10 +249,12 @@ def inventory_env(svc: Services) -> dict[str, str]:
     return env
 
 
-def inventory(*args: str, env: dict[str, str]) -> None:
+def inventory(*args: str, env: dict[str, str], root: Path = ROOT) -> None:
+    # cwd too: ``python -m`` puts the current folder first on sys.path, before PYTHONPATH.
     done = subprocess.run(
         [sys.executable, "-m", "inventory_http", *args],
         env=env,
+        cwd=root,
         capture_output=True,
         text=True,
         check=False,
@@ -238,10 +265,10 @@ def inventory(*args: str, env: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def process(
-    argv: list[str], env: dict[str, str], ready_url: str
+    argv: list[str], env: dict[str, str], ready_url: str, cwd: Path = ROOT
 ) -> Iterator[subprocess.Popen[bytes]]:
     log = tempfile.TemporaryFile()  # noqa: SIM115
-    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
 
     def ready() -> bool:
         if proc.poll() is not None:
@@ -406,11 +433,21 @@ def log(message: str) -> None:
 def wrk(
     binary: str, name: str, url: str, script: Path | None, connections: int, duration: int
 ) -> Result:
+    return wrk_result(name, connections, run_wrk(binary, name, url, script, connections, duration))
+
+
+def run_wrk(
+    binary: str, name: str, url: str, script: Path | None, connections: int, duration: int
+) -> str:
+    """wrk's report (stdout)."""
     log(f"wrk {name} at {connections} connections")
     argv = [binary, f"-t{min(2, connections)}", f"-c{connections}", f"-d{duration}s", "--latency"]
     if script is not None:
         argv += ["-s", str(script)]
-    out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+    return subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+
+
+def wrk_result(name: str, connections: int, out: str) -> Result:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out)[1])  # type: ignore[index]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out)[1])  # type: ignore[index]
@@ -595,9 +632,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--charts", type=Path, metavar="DIR", help="draw PNG charts of the runs into DIR"
     )
+    parser.add_argument(
+        "--compare-with",
+        metavar="REV",
+        help="only the POST loads: the code at git revision REV against the working tree",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="--compare-with: rounds of before then after"
+    )
+    parser.add_argument(
+        "--compare-output",
+        type=Path,
+        default=COMPARE_OUTPUT,
+        metavar="FILE",
+        help="--compare-with: where to write the JSON (default bench/results/events_overhead.json)",
+    )
     args = parser.parse_args(argv)
     if args.items < 1:
         parser.error("--items must be at least 1")
+    if args.compare_with is not None:
+        if args.sweep or args.ledger_sizes or args.charts is not None:
+            parser.error("--compare-with takes no --sweep, --ledger-sizes or --charts")
+        if args.rounds < 1:
+            parser.error("--rounds must be at least 1")
+        return compare(args, ensure_wrk(), argv)
     wrk_bin = ensure_wrk()
     if args.charts is not None:
         ensure_matplotlib()  # before minutes of load, not after
@@ -975,6 +1033,385 @@ def draw_charts(
         log("no --ledger-sizes: no chart against ledger size")
     if written:
         print(f"- charts: {', '.join(str(p) for p in written)}")
+
+
+# ---------------------------------------------------------------- --compare-with
+
+TICKS = os.sysconf("SC_CLK_TCK")
+VARIANTS = ("before", "after")
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process so far (0 once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS  # all but idle and iowait
+
+
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+@contextlib.contextmanager
+def worktree(rev: str) -> Iterator[tuple[Path, str]]:
+    """A detached worktree of ``rev`` in a temporary folder, and the commit; removed at the end.
+    Only ``git worktree add`` and ``remove``: the checkout's worktree, index and branches stay."""
+    found = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode:
+        raise BenchError(f"--compare-with {rev}: not a commit of {ROOT}")
+    commit = found.stdout.strip()
+    folder = Path(tempfile.mkdtemp(prefix="inventory-bench-rev-"))
+    tree = folder / "tree"
+    git = ["git", "-C", str(ROOT), "worktree"]
+    added = subprocess.run(
+        [*git, "add", "--detach", str(tree), commit], capture_output=True, text=True, check=False
+    )
+    if added.returncode:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BenchError(f"git worktree add failed:\n{added.stderr}")
+    try:
+        yield tree, commit
+    finally:
+        removed = subprocess.run(
+            [*git, "remove", "--force", str(tree)], capture_output=True, text=True, check=False
+        )
+        if removed.returncode:
+            log(f"git worktree remove {tree} failed, remove it by hand: {removed.stderr.strip()}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_code_root(env: dict[str, str], root: Path) -> None:
+    """That ``inventory`` run with ``env`` from ``root`` imports its packages from ``root``."""
+    probe = (
+        "import inventory_core, inventory_http, inventory_pg\n"
+        "for m in (inventory_core, inventory_http, inventory_pg): print(m.__file__)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, cwd=root, capture_output=True, text=True, check=True
+    )
+    for path in done.stdout.split():
+        if not Path(path).resolve().is_relative_to(root.resolve()):
+            raise BenchError(f"the code of {root} would be imported from {path}")
+
+
+def fresh_database(svc: Services, name: str) -> str:
+    """Drops and creates database ``name`` on the cluster; its URL."""
+    with psycopg.connect(svc.database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return svc.database_url.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(svc: Services, name: str) -> None:
+    with psycopg.connect(svc.database_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def flush_redis(svc: Services) -> None:
+    with socket.create_connection(("127.0.0.1", svc.redis_port), timeout=5) as conn:
+        conn.sendall(b"FLUSHALL\r\n")
+        if not conn.recv(64).startswith(b"+OK"):
+            raise BenchError("redis-server refused FLUSHALL")
+
+
+def postmaster_pid(svc: Services) -> int:
+    return int((svc.folder / "data" / "postmaster.pid").read_text().split()[0])
+
+
+@attrs.frozen
+class Measured:
+    """One load of one variant of one round, with the CPU it cost."""
+
+    round: int
+    variant: str
+    load: str
+    result: Result
+    requests: int
+    seconds: float
+    api_cpu_s: float  # the gunicorn workers
+    pg_cpu_s: float  # the postmaster and every process it started
+    redis_cpu_s: float
+    wrk_cpu_s: float
+    machine_busy_s: float  # every core, every process
+
+    def per_request_ms(self, seconds: float) -> float:
+        return seconds / self.requests * 1000
+
+    @property
+    def api_ms(self) -> float:
+        return self.per_request_ms(self.api_cpu_s)
+
+    @property
+    def server_ms(self) -> float:
+        """API, PostgreSQL and redis: all the server side costs a request."""
+        return self.per_request_ms(self.api_cpu_s + self.pg_cpu_s + self.redis_cpu_s)
+
+    @property
+    def other_share(self) -> float:
+        """The share of the machine's cores used by none of ours nor wrk: others' load."""
+        ours = self.api_cpu_s + self.pg_cpu_s + self.redis_cpu_s + self.wrk_cpu_s
+        return max(0.0, self.machine_busy_s - ours) / (self.seconds * (os.cpu_count() or 1))
+
+    def as_json(self) -> dict[str, Any]:
+        r = self.result
+        return {
+            "round": self.round,
+            "variant": self.variant,
+            "load": self.load,
+            "connections": r.connections,
+            "req_s": round(r.rps, 1),
+            "p50_ms": r.p50_ms,
+            "p99_ms": r.p99_ms,
+            "errors": r.errors,
+            "requests": self.requests,
+            "seconds": round(self.seconds, 2),
+            "api_cpu_ms_per_request": round(self.api_ms, 4),
+            "pg_cpu_ms_per_request": round(self.per_request_ms(self.pg_cpu_s), 4),
+            "redis_cpu_ms_per_request": round(self.per_request_ms(self.redis_cpu_s), 4),
+            "server_cpu_ms_per_request": round(self.server_ms, 4),
+            "wrk_cpu_ms_per_request": round(self.per_request_ms(self.wrk_cpu_s), 4),
+            "machine_busy_share": round(
+                self.machine_busy_s / (self.seconds * (os.cpu_count() or 1)), 3
+            ),
+            "other_load_share": round(self.other_share, 3),
+        }
+
+
+def measured_wrk(
+    binary: str,
+    load: tuple[str, str, Path],
+    c: int,
+    d: int,
+    pids: tuple[list[int], int, int],
+    where: tuple[int, str],
+) -> Measured:
+    """A wrk run, and the CPU the API workers, PostgreSQL, redis and wrk used meanwhile."""
+    name, url, script = load
+    api, postmaster, redis = pids
+
+    def pg() -> dict[int, float]:
+        return {pid: cpu_seconds(pid) for pid in [postmaster, *workers_of(postmaster)]}
+
+    pg_before, redis_before = pg(), cpu_seconds(redis)
+    api_before = {pid: cpu_seconds(pid) for pid in api}
+    children, busy, start = os.times(), machine_busy_seconds(), time.monotonic()
+    out = run_wrk(binary, name, url, script, c, d)
+    seconds = time.monotonic() - start
+    busy = machine_busy_seconds() - busy
+    api_cpu = sum(cpu_seconds(pid) - api_before[pid] for pid in api)
+    pg_cpu = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg().items())
+    redis_cpu = cpu_seconds(redis) - redis_before
+    after = os.times()
+    wrk_cpu = after.children_user + after.children_system
+    wrk_cpu -= children.children_user + children.children_system
+    found = re.search(r"(\d+) requests in", out)
+    if found is None or int(found[1]) == 0:
+        raise BenchError(f"wrk {name}: no requests served:\n{out}")
+    return Measured(
+        where[0], where[1], name, wrk_result(name, c, out), int(found[1]), seconds,
+        api_cpu, pg_cpu, redis_cpu, wrk_cpu, busy,
+    )  # fmt: skip
+
+
+def compare_round(
+    svc: Services,
+    tmp: Path,
+    wrk_bin: str,
+    args: argparse.Namespace,
+    where: tuple[int, str],
+    root: Path,
+) -> tuple[list[Measured], dict[str, int]]:
+    """One variant of one round: a fresh database, that code's migrate, create-user, serve,
+    seed, and the two POST loads. Also the movements and events the database then holds."""
+    number, variant = where
+    c, d, names = args.connections, args.duration, Names(args.items)
+    database = f"bench_{variant}_{number}"
+    log(f"round {number}, {variant}: fresh database {database}, code of {root}")
+    env = inventory_env(svc, root, fresh_database(svc, database))
+    flush_redis(svc)
+    check_code_root(env, root)
+    inventory("migrate", env=env, root=root)
+    inventory(
+        "create-user",
+        USER,
+        "--role",
+        "admin",
+        env={**env, "INVENTORY_PASSWORD": PASSWORD},
+        root=root,
+    )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    gunicorn = ["--workers", str(args.workers), "--threads", str(args.threads)]
+    serve = [sys.executable, "-m", "inventory_http", "serve", "--bind", f"127.0.0.1:{port}"]
+    measured = []
+    with process([*serve, *gunicorn], env, base + "/readyz", cwd=root) as server:
+        session = Session(base)
+        s = seed(session, args.items)
+        with psycopg.connect(env["INVENTORY_DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("CHECKPOINT")  # the seed's writes flushed, not during the load
+        post_lua, post_hot_lua = tmp / f"post-{database}.lua", tmp / f"post-hot-{database}.lua"
+        quoted = ", ".join(f'"{item}"' for item in s.items)
+        transfer = {"cookie": session.cookie, "csrf": session.csrf, "bin1": s.bin1, "bin2": s.bin2}
+        post_lua.write_text(POST_SPREAD_LUA.format(items=quoted, **transfer))
+        post_hot_lua.write_text(POST_HOT_LUA.format(item=s.item, **transfer))
+        wait_for(lambda: len(workers_of(server.pid)) == args.workers, 30, "the gunicorn workers")
+        pids = (workers_of(server.pid), postmaster_pid(svc), svc.redis.pid if svc.redis else 0)
+        wrk(wrk_bin, "warm-up", base, post_lua, c, 2)
+        for load in ((names.post, base, post_lua), (names.post_hot, base, post_hot_lua)):
+            measured.append(measured_wrk(wrk_bin, load, c, d, pids, where))
+    with psycopg.connect(env["INVENTORY_DATABASE_URL"], autocommit=True) as conn:
+        counts = {"movements": conn.execute("SELECT count(*) FROM movements").fetchone()[0]}  # type: ignore[index]
+        if conn.execute("SELECT to_regclass('events') IS NOT NULL").fetchone()[0]:  # type: ignore[index]
+            rows = conn.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
+            counts.update({f"events {kind}": n for kind, n in rows})
+    drop_database(svc, database)
+    return measured, counts
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def compare(args: argparse.Namespace, wrk_bin: str, argv: list[str] | None) -> int:
+    c, names = args.connections, Names(args.items)
+    command = f"python bench/http_bench.py {' '.join(argv or sys.argv[1:])}".rstrip()
+    load_before = load_average()
+    print(f"machine: {machine()}")
+    print(f"command: {command}")
+    print(f"load average at the start: {load_before}")
+    measured: list[Measured] = []
+    counts: dict[str, dict[str, int]] = {}
+    with (
+        worktree(args.compare_with) as (before_root, commit),
+        services(c) as svc,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        wait_for(lambda: _answers(svc.redis_port), 30, "redis-server")
+        log(f"before: {commit} in {before_root}; after: the working tree of {ROOT}")
+        roots = {"before": before_root, "after": ROOT}
+        for number in range(1, args.rounds + 1):
+            for variant in VARIANTS:
+                where = (number, variant)
+                got, counted = compare_round(svc, Path(tmp), wrk_bin, args, where, roots[variant])
+                measured += got
+                counts[f"{variant} {number}"] = counted
+    load_after = load_average()
+    summary = compare_report(measured, names, counts)
+    print(f"- load average at the start: {load_before}; at the end: {load_after}")
+    document = {
+        "machine": machine(),
+        "command": command,
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "before": {"rev": args.compare_with, "commit": commit},
+        "after": "working tree of " + str(ROOT),
+        "connections": c,
+        "duration_s": args.duration,
+        "rounds": args.rounds,
+        "workers": args.workers,
+        "threads": args.threads,
+        "items": args.items,
+        "target_overhead": TARGET_OVERHEAD,
+        "load_average": {"start": load_before, "end": load_after},
+        "runs": [m.as_json() for m in measured],
+        "database_after_each_run": counts,
+        **summary,
+    }
+    args.compare_output.parent.mkdir(parents=True, exist_ok=True)
+    args.compare_output.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"- written to {args.compare_output}")
+    return 0
+
+
+COST_MEASURES: dict[str, Callable[[Measured], float]] = {
+    "1/req_s": lambda m: 1 / m.result.rps,
+    "API worker CPU per request": lambda m: m.api_ms,
+    "API + PostgreSQL + redis CPU per request": lambda m: m.server_ms,
+}
+
+
+def compare_report(
+    measured: list[Measured], names: Names, counts: dict[str, dict[str, int]]
+) -> dict[str, Any]:
+    print()
+    print(
+        "| round | code | load | req/s | p50 ms | p99 ms | errors | API CPU ms/req "
+        "| PG CPU ms/req | API+PG+redis ms/req | other load |"
+    )
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for m in measured:
+        r = m.result
+        print(
+            f"| {m.round} | {m.variant} | {m.load} | {r.rps:,.0f} | {r.p50_ms:.2f} "
+            f"| {r.p99_ms:.2f} | {r.errors} | {m.api_ms:.3f} "
+            f"| {m.per_request_ms(m.pg_cpu_s):.3f} | {m.server_ms:.3f} | {m.other_share:.0%} |"
+        )
+    medians: dict[str, dict[str, dict[str, float]]] = {}
+    ratios: dict[str, dict[str, Any]] = {}
+    print()
+    print("Medians of the rounds:")
+    print()
+    print("| load | code | req/s | p50 ms | p99 ms | API CPU ms/req | API+PG+redis ms/req |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for load in (names.post, names.post_hot):
+        medians[load] = {}
+        for variant in VARIANTS:
+            runs = [m for m in measured if m.load == load and m.variant == variant]
+            med = {
+                "req_s": _median([m.result.rps for m in runs]),
+                "p50_ms": _median([m.result.p50_ms for m in runs]),
+                "p99_ms": _median([m.result.p99_ms for m in runs]),
+                "api_cpu_ms_per_request": _median([m.api_ms for m in runs]),
+                "server_cpu_ms_per_request": _median([m.server_ms for m in runs]),
+            }
+            medians[load][variant] = med
+            print(
+                f"| {load} | {variant} | {med['req_s']:,.0f} | {med['p50_ms']:.2f} "
+                f"| {med['p99_ms']:.2f} | {med['api_cpu_ms_per_request']:.3f} "
+                f"| {med['server_cpu_ms_per_request']:.3f} |"
+            )
+    print()
+    print(f"Cost after / before (target <= {TARGET_OVERHEAD}):")
+    print()
+    for load in (names.post, names.post_hot):
+        ratios[load] = {}
+        for measure, cost in COST_MEASURES.items():
+            before = [cost(m) for m in measured if m.load == load and m.variant == "before"]
+            after = [cost(m) for m in measured if m.load == load and m.variant == "after"]
+            ratio = _median(after) / _median(before)
+            paired = [a / b for a, b in zip(after, before, strict=True)]
+            ratios[load][measure] = {
+                "ratio_of_medians": round(ratio, 4),
+                "per_round": [round(x, 4) for x in paired],
+                "met": ratio <= TARGET_OVERHEAD,
+            }
+            rounds = ", ".join(f"{x:.3f}" for x in paired)
+            verdict = "met" if ratio <= TARGET_OVERHEAD else "NOT met"
+            print(
+                f"- {load}, cost = {measure}: {ratio:.3f} of the medians "
+                f"(per round {rounds}): {verdict}"
+            )
+    for run, counted in counts.items():
+        print(f"- {run}: " + ", ".join(f"{n:,} {what}" for what, n in counted.items()))
+    return {"medians": medians, "cost_ratios": ratios}
 
 
 if __name__ == "__main__":
