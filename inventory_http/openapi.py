@@ -38,6 +38,8 @@ TAGS = {
     "locations": "Warehouses, the locations inside them, and the virtual locations.",
     "stock": "Levels: on hand per location, and on hand, reserved and available per warehouse.",
     "movements": "The append-only ledger: receipts, shipments, transfers, adjustments, reversals.",
+    "events": "Every change, exactly once and in order: the feed offline copies sync from.",
+    "webhooks": "Pushing events to your endpoints, signed (Standard Webhooks); admin only.",
     "reservations": "Stock held for orders, released, expired or shipped.",
     "counts": "Stocktakes, posted as one adjustment.",
     "health": "Liveness, readiness and this document.",

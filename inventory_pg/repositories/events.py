@@ -67,24 +67,24 @@ def _entry(row: tuple[Any, ...]) -> tuple[FeedPosition, Event]:
     )
 
 
+def event_params(event: Event) -> dict[str, Any]:
+    """The parameters of INSERT_EVENT for ``event``."""
+    return {
+        "id": event.id,
+        "type": event.type.value,
+        "occurred_at": event.timestamp,
+        # Compact text, as the API writes JSON; dumped here rather than by a psycopg Json
+        # wrapper, which costs several times more to bind.
+        "data": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
+    }
+
+
 class PgEventRepository(Repository):
     """Events in Postgres (EventRepository)."""
 
     def add(self, event: Event) -> None:
         """Owe the INSERT to the transaction: it goes out with the next write or the COMMIT."""
-        self._batch().defer(
-            (
-                INSERT_EVENT,
-                {
-                    "id": event.id,
-                    "type": event.type.value,
-                    "occurred_at": event.timestamp,
-                    # Compact text, as the API writes JSON; dumped here rather than by a
-                    # psycopg Json wrapper, which costs several times more to bind.
-                    "data": json.dumps(event.data, separators=(",", ":"), ensure_ascii=False),
-                },
-            )
-        )
+        self._batch().defer((INSERT_EVENT, event_params(event)))
 
     def list(
         self, query: EventQuery, *, after: FeedPosition, limit: int
