@@ -78,9 +78,11 @@ DISPATCH = """
 WITH position AS (
     SELECT txn, seq FROM webhook_dispatch_position FOR UPDATE SKIP LOCKED
 ), batch AS (
+    -- The position as two scalars (NULL, so no row, when another dispatcher holds it): a range
+    -- scan of the feed index from there, whatever the planner knows of the one-row table.
     SELECT e.txn, e.seq, e.id, e.type
-    FROM events e, position p
-    WHERE (e.txn, e.seq) > (p.txn, p.seq)
+    FROM events e
+    WHERE (e.txn, e.seq) > ((SELECT txn FROM position), (SELECT seq FROM position))
       AND e.txn < (SELECT inventory_feed_horizon())
     ORDER BY e.txn, e.seq
     LIMIT %(limit)s
