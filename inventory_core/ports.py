@@ -194,9 +194,18 @@ class MovementRepository(Protocol):
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
+        posted_event: Event | None = None,
     ) -> Posted:
         """Store a movement given with ``seq == 0`` and return it with its ``seq`` (and the
-        warehouse levels it changed, as :meth:`StockRepository.apply` returns them): unique, and
+        warehouse levels it changed, as :meth:`StockRepository.apply` returns them).
+
+        ``posted_event`` is the ``movement.posted`` event of this append, its ``data`` the
+        movement presented before it had a seq (``"seq": 0``): it is recorded as
+        :meth:`EventRepository.add` would, with ``data["seq"]`` set to the seq assigned, and
+        only if the append succeeds. (Taking it here lets an adapter send it with the append
+        so the COMMIT that releases the locks of the level rows follows the append at once.)
+
+        The seq is unique, and
         increasing within a transaction (not across transactions: nothing orders concurrent
         writers, see :meth:`list`). Raises AlreadyExists(field="reverses_id") when the reversed
         movement already has a reversal.

@@ -209,6 +209,7 @@ class InMemoryMovementRepository:
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
+        posted_event: Event | None = None,
     ) -> Posted:
         if movement.seq != 0:
             raise ValueError("append takes a movement whose seq is 0")
@@ -227,6 +228,10 @@ class InMemoryMovementRepository:
         self._s.movements.put(seq, stored)
         self._s.movement_seqs.put(stored.id, seq)
         self._s.movement_txns.put(seq, self._s.transaction_number)
+        if posted_event is not None:
+            # Replacing a key keeps its place: the data keeps the API's order of fields.
+            data = {**posted_event.data, "seq": seq}
+            InMemoryEventRepository(self._s).add(attrs.evolve(posted_event, data=data))
         return Posted(stored, tuple(levels))
 
     def get(self, movement_id: UUID) -> Movement | None:

@@ -13,16 +13,19 @@ from inventory_core.services._support import Providers
 from inventory_core.stock import WarehouseStock
 
 
-def record(providers: Providers, uow: UnitOfWork, type_: EventType, subject: object) -> None:
-    """Record that ``subject`` (an entity, as the API shows it) changed."""
-    uow.events.add(
-        Event(
-            id=providers.ids.new_id(),
-            type=type_,
-            timestamp=providers.clock.now(),
-            data=present(subject),
-        )
+def new_event(providers: Providers, type_: EventType, subject: object) -> Event:
+    """The event that ``subject`` (an entity, as the API shows it) changed, now."""
+    return Event(
+        id=providers.ids.new_id(),
+        type=type_,
+        timestamp=providers.clock.now(),
+        data=present(subject),
     )
+
+
+def record(providers: Providers, uow: UnitOfWork, type_: EventType, subject: object) -> None:
+    """Record that ``subject`` changed, in the unit of work."""
+    uow.events.add(new_event(providers, type_, subject))
 
 
 def record_drops_below_reorder(

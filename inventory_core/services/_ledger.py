@@ -13,7 +13,7 @@ from inventory_core.items import Item
 from inventory_core.locations import Location
 from inventory_core.movements import Movement
 from inventory_core.ports import StockKey, UnitOfWork
-from inventory_core.services._events import record, record_drops_below_reorder
+from inventory_core.services._events import new_event, record, record_drops_below_reorder
 from inventory_core.services._support import Providers
 from inventory_core.stock import LocationChange, WarehouseChange
 
@@ -71,10 +71,13 @@ def post(
         lowering = [k for k in warehouse_keys if warehouse_deltas[k] - reserved.get(k, 0) < 0]
         if lowering:
             expire_overdue(providers, uow, now, lowering)
-    # The levels and the ledger entry in one call: an adapter can then send them together,
-    # holding the locks on the (often hot) level rows for the shortest time.
+    # The levels, the ledger entry and its event in one call: an adapter can then send them
+    # together, holding the locks on the (often hot) level rows for the shortest time. The event
+    # is made before (presenting the movement is the costliest part of it); the append fills in
+    # the seq it assigns.
     posted = uow.movements.append(
         movement,
+        posted_event=new_event(providers, EventType.MOVEMENT_POSTED, movement),
         locations=[
             LocationChange(item, location, delta, locations[location].kind.holds_stock)
             for (item, location), delta in sorted(location_deltas.items())
@@ -91,7 +94,6 @@ def post(
             for item, warehouse in warehouse_keys
         ],
     )
-    record(providers, uow, EventType.MOVEMENT_POSTED, posted.movement)
     record_drops_below_reorder(
         providers,
         uow,

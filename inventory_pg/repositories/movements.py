@@ -26,12 +26,15 @@ from uuid import UUID
 import attrs
 
 from inventory_core.errors import AlreadyExists
+from inventory_core.events import Event
 from inventory_core.feed import FeedPosition
 from inventory_core.movements import AdjustmentReason, Movement, MovementLine, Posted
 from inventory_core.ports import MovementQuery
 from inventory_core.stock import LocationChange, WarehouseChange
 from inventory_pg._adapt import BigintArray, UuidArray
+from inventory_pg._batch import Statement
 from inventory_pg.repositories._base import Repository
+from inventory_pg.repositories.events import event_params
 from inventory_pg.repositories.stock import plan_writes, refusal, warehouse_levels
 
 __all__ = ["PgMovementRepository"]
@@ -59,6 +62,17 @@ WITH movement AS (
                 %(to_ids)s::uuid[]) WITH ORDINALITY AS l(item_id, quantity, from_id, to_id, line_no)
 )
 SELECT seq FROM movement
+"""
+
+# The movement.posted event of an append, sent right after it in the same batch. Its data was
+# presented before the seq existed; the seq is set here from the row just appended. The text
+# replaced is unambiguous: compact JSON has `"seq":0,` only as the movement's own key (a `"`
+# inside a string value is always escaped as `\"`). No row (a refused reversal): no event.
+APPEND_MOVEMENT_EVENT = """
+INSERT INTO events (seq, txn, id, type, occurred_at, data)
+SELECT nextval('event_seq'), inventory_feed_txn(), %(event_id)s, %(event_type)s,
+       %(event_occurred_at)s, replace(%(event_data)s, '"seq":0,', '"seq":' || m.seq || ',')::json
+FROM movements m WHERE m.id = %(id)s
 """
 
 _COLUMNS = """
@@ -174,6 +188,16 @@ SELECT"""
 )
 
 
+def _event_params(event: Event) -> dict[str, Any]:
+    params = event_params(event)
+    return {
+        "event_id": params["id"],
+        "event_type": params["type"],
+        "event_occurred_at": params["occurred_at"],
+        "event_data": params["data"],
+    }
+
+
 def movement_of(row: tuple[Any, ...]) -> Movement:
     """A movement from a row of the SELECT_* queries."""
     return _movement(row)
@@ -226,6 +250,7 @@ class PgMovementRepository(Repository):
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
+        posted_event: Event | None = None,
     ) -> Posted:
         """Store a movement given with ``seq == 0`` and return it with its seq (see the module
         docstring for the feed's order), applying its stock changes in the same round trip.
@@ -258,23 +283,26 @@ class PgMovementRepository(Repository):
             "from_ids": UuidArray(line.from_location_id for line in lines),
             "to_ids": UuidArray(line.to_location_id for line in lines),
         }
+        appends: list[Statement] = [(APPEND_MOVEMENT, params)]
+        if posted_event is not None:
+            appends.append((APPEND_MOVEMENT_EVENT, {**params, **_event_params(posted_event)}))
         writes, deltas = plan_writes(locations, warehouses)
         batch = self._batch()
         if not writes:
-            (cursor,) = batch.run([(APPEND_MOVEMENT, params)], values={"id": movement.id})
+            cursor, *_ = batch.run(appends, values={"id": movement.id})
             row = cursor.fetchone()
             if row is None:
                 raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
             return Posted(attrs.evolve(movement, seq=row[0]), ())
-        *cursors, cursor = batch.run(
-            [*((w.sql, w.params) for w in writes), (APPEND_MOVEMENT, params)],
+        sent = batch.run(
+            [*((w.sql, w.params) for w in writes), *appends],
             atomic=True,
             keep_savepoint=True,
             values={"id": movement.id},
             deltas=deltas,
         )
-        results = [c.fetchone() for c in cursors]
-        row = cursor.fetchone()
+        results = [c.fetchone() for c in sent[: len(writes)]]
+        row = sent[len(writes)].fetchone()
         if row is not None and all(r is not None for r in results):
             return Posted(
                 attrs.evolve(movement, seq=row[0]), tuple(warehouse_levels(writes, results))

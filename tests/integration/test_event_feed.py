@@ -19,12 +19,13 @@ import attrs
 import pytest
 
 from inventory_core.contract.adapter import Harness
-from inventory_core.events import Event, EventQuery, EventType
+from inventory_core.events import EventQuery, EventType
 from inventory_core.feed import FEED_START
 from inventory_core.services.events import ListEvents
 from inventory_core.services.movements import LineRequest, PostMovement
 from inventory_pg import PgStore
 from inventory_pg.repositories import events as pg_events
+from inventory_pg.repositories import movements as pg_movements
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -143,15 +144,11 @@ def test_the_race_catches_an_event_feed_without_a_visibility_guard(
     store: PgStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert GUARD in pg_events.LIST_EVENTS_OF_TYPES, "the shipped query changed: update this test"
-    broken_insert = pg_events.INSERT_EVENT.replace("inventory_feed_txn()", "'0'")
-
-    def insert_at_once(self: pg_events.PgEventRepository, event: Event) -> None:
-        # Not deferred to the COMMIT: a deferred INSERT takes its seq in the very query that
-        # commits, which leaves a broken feed almost no window to lose it in; a design that
-        # numbered events as they are recorded would leave a round trip's worth.
-        self._batch().run([(broken_insert, pg_events.event_params(event))])
-
-    monkeypatch.setattr(pg_events.PgEventRepository, "add", insert_at_once)
+    monkeypatch.setattr(
+        pg_movements,
+        "APPEND_MOVEMENT_EVENT",
+        pg_movements.APPEND_MOVEMENT_EVENT.replace("inventory_feed_txn()", "'0'"),
+    )
     monkeypatch.setattr(
         pg_events, "LIST_EVENTS_OF_TYPES", pg_events.LIST_EVENTS_OF_TYPES.replace(GUARD, "")
     )
