@@ -42,19 +42,19 @@ pip when missing).
 revision REV ("before", checked out with ``git worktree add --detach`` in a temporary folder and
 removed at the end; the checkout's own worktree, index and branches are left alone) against this
 working tree ("after"), in one run on the same cluster and redis-server. ``--rounds N`` (3 by
-default) rounds of before then after; each variant of each round gets a fresh database, migrated
-by that code's own ``inventory migrate`` (and redis flushed), the same ``create-user`` and seed,
-a CHECKPOINT, then ``inventory serve`` of that code (PYTHONPATH and cwd: its folder, checked
-before it starts), a 2 s warm-up and the spread and hot-row POST loads at ``--connections``. For
-each load it records req/s, p50, p99, the requests, and the CPU time (utime + stime, /proc) the
-gunicorn workers, the PostgreSQL processes and redis-server used per request, with how busy the
-whole machine was (/proc/stat; "other" is what none of them nor wrk used: someone else's load).
-It prints every round, the medians of the rounds per variant, and the cost ratio after / before
-of each load, with cost = 1 / req/s and cost = CPU per request (of the API workers, and of the
-API, PostgreSQL and redis together), against ``TARGET_OVERHEAD`` (1.15); CPU per request is the
-better measure on a small machine that wrk shares. Writes it all as JSON to ``--compare-output``
-(bench/results/events_overhead.json by default). No GET, ceilings, sweep, ledger sizes or charts.
-"""
+default) rounds of before and after, alternating which goes first; each variant of each round gets
+a fresh database, migrated by that code's own ``inventory migrate`` (and redis flushed), the same
+``create-user`` and seed, a CHECKPOINT, then ``inventory serve`` of that code (PYTHONPATH and cwd:
+its folder, checked before it starts), a 2 s warm-up and the spread and hot-row POST loads at
+``--connections``. For each load it records req/s, p50, p99, the requests, and the CPU time (utime
++ stime, /proc) the gunicorn workers, the PostgreSQL processes and redis-server used per request,
+with how busy the whole machine was (/proc/stat; "other" is what none of them nor wrk used: someone
+else's load). It prints every round, the medians of the rounds per variant, and the cost ratio
+after / before of each load, with cost = 1 / req/s and cost = CPU per request (of the API workers,
+and of the API, PostgreSQL and redis together), against ``TARGET_OVERHEAD`` (1.15); CPU per request
+is the better measure on a small machine that wrk shares. Writes it all as JSON to
+``--compare-output`` (bench/results/events_overhead.json by default). No GET, ceilings, sweep,
+ledger sizes or charts."""
 
 from __future__ import annotations
 
@@ -638,7 +638,10 @@ def main(argv: list[str] | None = None) -> int:
         help="only the POST loads: the code at git revision REV against the working tree",
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="--compare-with: rounds of before then after"
+        "--rounds",
+        type=int,
+        default=3,
+        help="--compare-with: rounds of before and after (alternating which goes first)",
     )
     parser.add_argument(
         "--compare-output",
@@ -1309,7 +1312,9 @@ def compare(args: argparse.Namespace, wrk_bin: str, argv: list[str] | None) -> i
         log(f"before: {commit} in {before_root}; after: the working tree of {ROOT}")
         roots = {"before": before_root, "after": ROOT}
         for number in range(1, args.rounds + 1):
-            for variant in VARIANTS:
+            # Alternate which variant goes first: whatever the one before leaves behind
+            # (autovacuum of its database, a warm or cold cache) must not always favour one.
+            for variant in VARIANTS if number % 2 else tuple(reversed(VARIANTS)):
                 where = (number, variant)
                 got, counted = compare_round(svc, Path(tmp), wrk_bin, args, where, roots[variant])
                 measured += got
