@@ -25,7 +25,7 @@ from inventory_core.present import JsonValue
 from inventory_core.reservations import Reservation
 from inventory_core.stock import WarehouseStock
 
-__all__ = ["BelowReorder", "Event", "EventQuery", "EventType"]
+__all__ = ["BelowReorder", "Event", "EventQuery", "EventType", "event_types"]
 
 
 class EventType(enum.StrEnum):
@@ -72,17 +72,21 @@ class Event:
     level and the item's reorder point."""
 
 
-def _event_types(value: object) -> tuple[EventType, ...] | None:
-    if value is None:
-        return None
+def event_types(value: object) -> tuple[EventType, ...]:
+    """A collection of event types (or their values) as a sorted tuple without repeats: how
+    queries and webhooks keep them, so equal sets compare equal."""
     if not isinstance(value, tuple | list | set | frozenset):
         raise TypeError("types must be a collection of event types")
     return tuple(sorted({EventType(v) for v in value}))
+
+
+def _optional_event_types(value: object) -> tuple[EventType, ...] | None:
+    return None if value is None else event_types(value)
 
 
 @attrs.frozen
 class EventQuery:
     """Filters of the event feed."""
 
-    types: tuple[EventType, ...] | None = attrs.field(default=None, converter=_event_types)
+    types: tuple[EventType, ...] | None = attrs.field(default=None, converter=_optional_event_types)
     """Only events of these types, comma-separated (all types when absent)."""

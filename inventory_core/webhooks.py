@@ -24,7 +24,7 @@ from uuid import UUID
 import attrs
 
 from inventory_core import _checks
-from inventory_core.events import Event, EventType
+from inventory_core.events import Event, EventType, event_types
 
 __all__ = [
     "MAX_URL_LENGTH",
@@ -94,12 +94,6 @@ WEBHOOK_DESCRIPTION = _checks.optional_text(500)
 """What the webhook is for (optional, up to 500 characters)."""
 
 
-def _sorted_types(value: object) -> tuple[EventType, ...]:
-    if not isinstance(value, tuple | list | set | frozenset):
-        raise TypeError("types must be a collection of event types")
-    return tuple(sorted({EventType(v) for v in value}))
-
-
 @attrs.frozen
 class Webhook:
     """A subscription: events of ``types`` are POSTed to ``url``, signed with ``secret``."""
@@ -108,7 +102,7 @@ class Webhook:
     """The webhook's id."""
     url: str = attrs.field(validator=WEBHOOK_URL)
     """Where deliveries are POSTed."""
-    types: tuple[EventType, ...] = attrs.field(converter=_sorted_types)
+    types: tuple[EventType, ...] = attrs.field(converter=event_types)
     """The event types delivered to it."""
     secret: str = attrs.field(repr=False, metadata=_checks.INTERNAL)
     """The signing secret (``whsec_``...), shown only when the webhook is created."""
