@@ -49,7 +49,8 @@ def _docker_answers() -> bool:
     return True
 
 
-def _missing(reason: str) -> None:
+def missing(reason: str) -> None:
+    """Skip for ``reason`` -- or fail under ``CI``, where nothing the tests need may be absent."""
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: a missing service is a failure, not a skip)")
     pytest.skip(reason)
@@ -65,7 +66,7 @@ def service_url(env_var: str, kind: str) -> Iterator[str]:
         yield url
         return
     if not _docker_answers():
-        _missing(f"{env_var} is not set and no Docker engine answers for testcontainers")
+        missing(f"{env_var} is not set and no Docker engine answers for testcontainers")
     container: Any
     if kind == "postgres":
         from testcontainers.postgres import PostgresContainer  # noqa: PLC0415

@@ -30,6 +30,7 @@ from inventory_http.outbound import (
     address_problem,
     check_webhook_url,
 )
+from tests.backing_services import missing
 
 BODY = json.dumps({"id": "evt_1", "type": "item.updated", "data": {"name": "caf\u00e9"}}).encode()
 
@@ -133,7 +134,7 @@ def receiver() -> Iterator[Receiver]:
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate (and its key) for the name hooks.test."""
     if shutil.which("openssl") is None:
-        pytest.skip("needs the openssl command to make a test certificate")
+        missing("needs the openssl command to make a test certificate")
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
