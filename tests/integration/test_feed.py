@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import attrs
 import psycopg
@@ -147,18 +147,28 @@ class Race:
         return {i for i, n in Counter(self.seen).items() if n > 1}
 
 
-def _read_all(h: Harness) -> list[uuid.UUID]:
+PageReader = Callable[[Harness, FeedPosition], tuple[list[uuid.UUID], FeedPosition, bool]]
+"""Reads one page of a feed after a position: the ids it names, its ``position``, and whether
+more is ready now. The race below runs on any feed that names the movements it serves."""
+
+
+def movement_page(h: Harness, after: FeedPosition) -> tuple[list[uuid.UUID], FeedPosition, bool]:
+    page = h.inventory.execute(h.admin, ListMovements(after=after, limit=PAGE))
+    return [m.id for m in page.items], page.position, page.next_position is not None
+
+
+def read_all(h: Harness, page: PageReader = movement_page) -> list[uuid.UUID]:
     ids: list[uuid.UUID] = []
-    after = FEED_START
-    while True:
-        page = h.inventory.execute(h.admin, ListMovements(after=after, limit=PAGE))
-        ids += [m.id for m in page.items]
-        after = page.position
-        if page.next_position is None:
-            return ids
+    after, more = FEED_START, True
+    while more:
+        got, after, more = page(h, after)
+        ids += got
+    return ids
 
 
-def _race(h: Harness) -> Race:
+def race(h: Harness, page: PageReader = movement_page, *, per_writer: int = PER_WRITER) -> Race:
+    """WRITERS threads post ``per_writer`` receipts each, on items of their own, while one reader
+    pages the feed with ``page`` the whole time, resuming from each page's position."""
     wh = h.warehouse()
     bins = [h.bin(wh), h.bin(wh)]
     items = [h.item() for _ in range(WRITERS * 2)]  # two of its own per writer
@@ -173,7 +183,7 @@ def _race(h: Harness) -> Race:
     def write(n: int) -> None:
         try:
             start.wait(30)
-            for i in range(PER_WRITER):
+            for i in range(per_writer):
                 line = LineRequest(items[2 * n + i % 2], 1, to_location_id=bins[i % 2])
                 movement = h.inventory.execute(h.admin, PostMovement("receipt", [line]))
                 with lock:
@@ -188,14 +198,12 @@ def _race(h: Harness) -> Race:
             after = FEED_START
             while True:
                 finished = done.is_set()  # read first: then one more drain sees everything
-                while True:
-                    page = h.inventory.execute(h.admin, ListMovements(after=after, limit=PAGE))
-                    seen.extend(m.id for m in page.items)
-                    after = page.position
+                more = True
+                while more:
+                    got, after, more = page(h, after)
+                    seen.extend(got)
                     if not finished:
                         pages += 1
-                    if page.next_position is None:
-                        break
                 if finished:
                     return
         except BaseException as exc:  # reported by the test
@@ -213,32 +221,32 @@ def _race(h: Harness) -> Race:
     assert not any(t.is_alive() for t in [*threads, reader]), "the race did not end in time"
     if errors:
         raise errors[0]
-    assert sum(written.values()) == WRITERS * PER_WRITER
-    return Race(written, seen, _read_all(h), pages)
+    assert sum(written.values()) == WRITERS * per_writer
+    return Race(written, seen, read_all(h, page), pages)
 
 
 @pytest.mark.parametrize("design", ["xmin-guard", "single-row"])
 def test_a_reader_racing_the_writers_sees_every_movement_once_in_a_stable_order(
     design: str, store: PgStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    race = _race(_use(DESIGNS[design], store, monkeypatch))
-    assert race.pages_while_writing > 20, "the reader should have raced the writers"
-    assert not race.missed, f"{len(race.missed)} committed movements never reached the reader"
-    assert not race.repeated, f"{len(race.repeated)} movements were read twice"
-    assert Counter(race.seen) == race.written
-    assert race.again == race.seen, "a second reader from the start saw another order"
+    result = race(_use(DESIGNS[design], store, monkeypatch))
+    assert result.pages_while_writing > 20, "the reader should have raced the writers"
+    assert not result.missed, f"{len(result.missed)} committed movements never reached the reader"
+    assert not result.repeated, f"{len(result.repeated)} movements were read twice"
+    assert Counter(result.seen) == result.written
+    assert result.again == result.seen, "a second reader from the start saw another order"
 
 
 def test_the_race_catches_a_feed_without_a_visibility_guard(
     store: PgStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    race = _race(_use(DESIGNS["broken"], store, monkeypatch))
-    assert race.pages_while_writing > 20, "the reader should have raced the writers"
+    result = race(_use(DESIGNS["broken"], store, monkeypatch))
+    assert result.pages_while_writing > 20, "the reader should have raced the writers"
     # The movements are all there afterwards, but the reader paged past some before they
     # committed, and never came back for them.
-    assert Counter(race.again) == race.written
-    assert race.missed, "the broken feed lost nothing: this race cannot tell a broken feed"
-    assert race.again != race.seen
+    assert Counter(result.again) == result.written
+    assert result.missed, "the broken feed lost nothing: this race cannot tell a broken feed"
+    assert result.again != result.seen
 
 
 # ---------------------------------------------------------------- after a logical restore
