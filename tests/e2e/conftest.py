@@ -56,23 +56,15 @@ def run_inventory(
     )
 
 
-class Server:
-    """``inventory serve`` in a subprocess on a free loopback port; stderr goes to a file."""
+class InventoryProcess:
+    """An ``inventory`` command in a subprocess, its output (stdout and stderr) in a file."""
 
-    def __init__(self, env: Mapping[str, str], *extra_args: str) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+    name = "inventory"
+
+    def __init__(self, env: Mapping[str, str], *args: str) -> None:
         self._log: TextIO = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "inventory_http",
-                "serve",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                *extra_args,
-            ],
+            [sys.executable, "-m", "inventory_http", *args],
             env=dict(env),
             cwd=ROOT,
             stdin=subprocess.DEVNULL,
@@ -81,10 +73,46 @@ class Server:
         )
 
     def output(self) -> str:
-        """Everything the server printed so far."""
+        """Everything the process printed so far."""
         self._log.flush()
         self._log.seek(0)
         return self._log.read()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> int:
+        """SIGTERM, then wait for the exit; the exit status."""
+        if self.alive():
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=START_DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            pytest.fail(f"{self.name} ignored SIGTERM for {START_DEADLINE}s:\n{self.output()}")
+
+    def kill(self) -> None:
+        """SIGKILL: gone at once, in the middle of whatever it was doing."""
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+
+    def close(self) -> None:
+        """Make sure the process is gone and the log closed (for fixture teardown)."""
+        self.kill()
+        self._log.close()
+
+
+class Server(InventoryProcess):
+    """``inventory serve`` in a subprocess on a free loopback port."""
+
+    name = "server"
+
+    def __init__(self, env: Mapping[str, str], *extra_args: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        super().__init__(env, "serve", "--bind", f"127.0.0.1:{self.port}", *extra_args)
 
     def wait_ready(self, deadline: float = START_DEADLINE) -> None:
         """Poll /readyz until it answers 200; fail with the server's output after ``deadline``."""
@@ -104,24 +132,6 @@ class Server:
                 last = error
             time.sleep(0.05)
         pytest.fail(f"/readyz not 200 within {deadline}s (last: {last!r}):\n{self.output()}")
-
-    def stop(self) -> int:
-        """SIGTERM, then wait for the exit; the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=START_DEADLINE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail(f"server ignored SIGTERM for {START_DEADLINE}s:\n{self.output()}")
-
-    def close(self) -> None:
-        """Make sure the process is gone and the log closed (for fixture teardown)."""
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
 
 
 @contextlib.contextmanager

@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import json
 import secrets
-import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from typing import Any, TextIO
+from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import (
-    ROOT,
-    START_DEADLINE,
     Client,
+    InventoryProcess,
     inventory_env,
     run_inventory,
     running_server,
@@ -38,48 +33,13 @@ DELIVERY_DEADLINE = 40.0
 """Seconds every event gets to arrive twice (first attempt refused, retry ~5 s later)."""
 
 
-class Worker:
-    """``inventory worker`` in a subprocess; its output goes to a file."""
+class Worker(InventoryProcess):
+    """``inventory worker`` in a subprocess."""
+
+    name = "worker"
 
     def __init__(self, env: Mapping[str, str], *args: str) -> None:
-        self._log: TextIO = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "inventory_http", "worker", *args],
-            env=dict(env),
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        self._log.flush()
-        self._log.seek(0)
-        return self._log.read()
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> int:
-        """SIGTERM, then wait for the exit; the exit status."""
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=START_DEADLINE)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            pytest.fail(f"worker ignored SIGTERM for {START_DEADLINE}s:\n{self.output()}")
-
-    def kill(self) -> None:
-        """SIGKILL: gone at once, in the middle of whatever it was doing."""
-        if self.alive():
-            self.process.kill()
-        self.process.wait()
-
-    def close(self) -> None:
-        self.kill()
-        self._log.close()
+        super().__init__(env, "worker", *args)
 
 
 def all_events(client: Client) -> list[dict[str, Any]]:
