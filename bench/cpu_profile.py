@@ -32,17 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import http_bench as hb
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+from _proc import cpu_seconds
 
 
 def _processes() -> dict[int, str]:
@@ -68,7 +58,7 @@ def _category(name: str, pid: int, api: set[int]) -> str | None:
 
 def account(wrk_argv: list[str], api: set[int]) -> tuple[dict[str, float], float, int, float]:
     """CPU seconds per category over one wrk run; the wall time, the requests and the req/s."""
-    before = {pid: _cpu_seconds(pid) for pid in _processes()}
+    before = {pid: cpu_seconds(pid) for pid in _processes()}
     start = time.monotonic()
     done = subprocess.run(wrk_argv, capture_output=True, text=True, check=True)
     wall = time.monotonic() - start
@@ -78,7 +68,7 @@ def account(wrk_argv: list[str], api: set[int]) -> tuple[dict[str, float], float
         category = _category(name, pid, api)
         if category is None:
             continue
-        used[category] += _cpu_seconds(pid) - before.get(pid, 0.0)
+        used[category] += cpu_seconds(pid) - before.get(pid, 0.0)
     requests = int(hb.re.search(r"(\d+) requests in", done.stdout)[1])  # type: ignore[index]
     rps = float(hb.re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)[1])  # type: ignore[index]
     return dict(used), wall, requests, rps

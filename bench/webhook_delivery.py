@@ -77,6 +77,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _proc import cpu_seconds, machine_busy_seconds  # noqa: E402
+
 from inventory_core.events import EventType  # noqa: E402
 from inventory_core.executor import Executor  # noqa: E402
 from inventory_core.passwords import Pbkdf2PasswordHasher  # noqa: E402
@@ -91,7 +93,6 @@ from inventory_pg import PgStore, apply_migrations  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "webhook_delivery.json"
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/h_e"
-TICKS = os.sysconf("SC_CLK_TCK")
 CPUS = os.cpu_count() or 1
 DRAIN_TIMEOUT = 120.0
 """Seconds a run may take at most (a receiver that fails would make deliveries wait 5 s+)."""
@@ -104,22 +105,6 @@ def log(message: str) -> None:
 
 
 # ---------------------------------------------------------------- /proc
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process so far (0 once it is gone)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds every core of the machine has spent busy since boot (/proc/stat)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS  # all but idle and iowait
 
 
 def load_average() -> list[float]:
