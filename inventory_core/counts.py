@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from uuid import UUID
 
 import attrs
 
 from inventory_core import _checks
+from inventory_core._checks import accepts
 from inventory_core.errors import CountConflictLine
+from inventory_core.lots import COUNTED_SERIALS, LOT_CODE
 from inventory_core.movements import Movement
 
 __all__ = ["CountConflictLine", "CountLine", "CountResult"]
@@ -29,6 +32,19 @@ class CountLine:
     )
     """What the system showed before counting; if the ledger has moved since, the count is a
     conflict and nothing is posted."""
+    lot: str | None = attrs.field(default=None, metadata=accepts(LOT_CODE.or_none()))
+    """The lot counted, for an item tracked by lot (each lot at a location is a line of its
+    own); a lot the item does not have yet is created when some is found."""
+    expires_on: date | None = None
+    """The expiry date of a lot the count finds and creates (or, given, the lot's own)."""
+    serials: tuple[str, ...] | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(_checks.strings),
+        metadata=accepts(COUNTED_SERIALS.or_none()),
+    )
+    """For an item tracked by serial number, every serial found at the location (``counted`` is
+    their number): those the ledger has there but were not found are adjusted out, those found
+    but not in stock are adjusted in."""
 
 
 @attrs.frozen

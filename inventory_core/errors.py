@@ -29,6 +29,7 @@ __all__ = [
     "LimitExceeded",
     "NotFound",
     "PermissionDenied",
+    "SerialConflict",
     "Unavailable",
     "ValidationError",
     "VersionMismatch",
@@ -74,15 +75,41 @@ class InsufficientStock(InventoryError):
 
     code = "insufficient-stock"
 
-    def __init__(self, *, item_id: UUID, location_id: UUID, available: int, requested: int) -> None:
+    def __init__(
+        self,
+        *,
+        item_id: UUID,
+        location_id: UUID,
+        available: int,
+        requested: int,
+        lot_id: UUID | None = None,
+    ) -> None:
+        of_lot = f" (lot {lot_id})" if lot_id is not None else ""
         super().__init__(
-            f"insufficient stock of item {item_id} at {location_id}: "
+            f"insufficient stock of item {item_id}{of_lot} at {location_id}: "
             f"{available} available, {requested} requested"
         )
         self.item_id = item_id
         self.location_id = location_id
         self.available = available
         self.requested = requested
+        self.lot_id = lot_id
+        """The lot short of stock, when the item is lot-tracked; else ``None``."""
+
+
+class SerialConflict(InventoryError):
+    """A serial number is not where a movement says it is: a receipt of one already in stock,
+    or a move of one from a location it is not at. ``location_id`` is where it is (``None``:
+    not in stock)."""
+
+    code = "serial-conflict"
+
+    def __init__(self, *, item_id: UUID, serial: str, location_id: UUID | None) -> None:
+        where = f"at {location_id}" if location_id is not None else "not in stock"
+        super().__init__(f"serial {serial} of item {item_id} is {where}")
+        self.item_id = item_id
+        self.serial = serial
+        self.location_id = location_id
 
 
 class LimitExceeded(InventoryError):
@@ -148,6 +175,8 @@ class CountConflictLine:
     """What the counter expected to find."""
     on_hand: int
     """What the ledger says is there now."""
+    lot: str | None = None
+    """The lot counted, for an item tracked by lot."""
 
 
 class CountConflict(InventoryError):

@@ -8,6 +8,7 @@ from uuid import UUID
 import attrs
 
 from inventory_core import _checks
+from inventory_core.lots import Tracking
 
 __all__ = ["BARCODES", "NAME", "REORDER_POINT", "REORDER_QUANTITY", "SKU", "UNIT", "Item"]
 
@@ -68,3 +69,6 @@ class Item:
     """Inactive items take no new receipts; their stock can still leave."""
     version: int = attrs.field(default=1, validator=_checks.version)
     """Grows by one with every change; the entity tag of the item."""
+    tracking: Tracking = attrs.field(default=Tracking.NONE, converter=Tracking)
+    """How its stock is told apart: ``none``, by ``lot`` or by ``serial`` number. Changes only
+    while the item has no stock."""

@@ -13,6 +13,7 @@ import attrs
 from inventory_core import _checks
 from inventory_core.errors import ValidationError
 from inventory_core.locations import Location, LocationKind
+from inventory_core.lots import LOT_CODE, SERIALS
 from inventory_core.stock import WarehouseStock
 
 __all__ = [
@@ -78,10 +79,27 @@ class MovementLine:
     """Where it left (a virtual location for receipts and found stock)."""
     to_location_id: UUID
     """Where it went (a virtual location for shipments and losses)."""
+    lot_id: UUID | None = None
+    """The lot moved, for a lot-tracked item; ``null`` otherwise."""
+    lot: str | None = attrs.field(default=None, validator=LOT_CODE.or_none())
+    """That lot's code; ``null`` for items not tracked by lot."""
+    serials: tuple[str, ...] = attrs.field(default=(), converter=_checks.strings)
+    """The serial numbers moved, one per unit, for a serial-tracked item; empty otherwise."""
 
     def __attrs_post_init__(self) -> None:
         if self.from_location_id == self.to_location_id:
             raise ValidationError("from and to must differ", "$.to_location_id")
+        if (self.lot_id is None) != (self.lot is None):
+            raise ValidationError("a lot is given by its id and code together", "$.lot")
+        if self.serials:
+            SERIALS.check(self.serials, "$.serials")
+            if self.lot is not None:
+                raise ValidationError("a line carries a lot or serials, not both", "$.serials")
+            if len(self.serials) != self.quantity:
+                raise ValidationError(
+                    f"lists {len(self.serials)} serials for a quantity of {self.quantity}",
+                    "$.serials",
+                )
 
     def mirrored(self) -> MovementLine:
         """The same quantity going back the other way."""

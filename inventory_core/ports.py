@@ -10,8 +10,8 @@ Repositories raise only :mod:`inventory_core.errors` exceptions; a lost backing 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
@@ -23,10 +23,19 @@ from inventory_core.feed import FeedPosition
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location, LocationKind
+from inventory_core.lots import Lot, LotLevel, SerialLevel, Tracking
 from inventory_core.movements import Movement, Posted
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.sessions import Session
-from inventory_core.stock import LocationChange, LocationStock, WarehouseChange, WarehouseStock
+from inventory_core.stock import (
+    ItemLevels,
+    LocationChange,
+    LocationStock,
+    LotChange,
+    SerialChange,
+    WarehouseChange,
+    WarehouseStock,
+)
 from inventory_core.tokens import ApiToken
 from inventory_core.users import Role, User
 from inventory_core.webhooks import ClaimedDelivery, DeliveryAttempt, Webhook
@@ -43,11 +52,15 @@ __all__ = [
     "LocationRepository",
     "LocationStockQuery",
     "LoginThrottle",
+    "LotLevelQuery",
+    "LotQuery",
+    "LotRepository",
     "MovementQuery",
     "MovementRepository",
     "PasswordHasher",
     "ReservationQuery",
     "ReservationRepository",
+    "SerialQuery",
     "SessionStore",
     "StockKey",
     "StockRepository",
@@ -99,6 +112,11 @@ class MovementQuery:
     """Only movements with a line of this item."""
     location_id: UUID | None = None
     """Only movements with a line from or to this location."""
+    lot_id: UUID | None = None
+    """Only movements with a line of this lot: where every unit of it went, for a recall."""
+    serial: str | None = None
+    """Only movements with a line listing this serial number (of any item, unless ``item_id``
+    is given too)."""
 
 
 @attrs.frozen
@@ -111,6 +129,41 @@ class LocationStockQuery:
     """Only this location."""
     warehouse_id: UUID | None = None
     """Only locations in this warehouse's tree."""
+
+
+@attrs.frozen
+class LotQuery:
+    """Filters of a lot listing."""
+
+    item_id: UUID | None = None
+    """Only lots of this item."""
+    expires_before: date | None = None
+    """Only lots whose ``expires_on`` is before this date (lots that do not expire never
+    match)."""
+
+
+@attrs.frozen
+class LotLevelQuery:
+    """Filters of the per-lot levels (non-zero, at stock-holding locations)."""
+
+    item_id: UUID | None = None
+    """Only lots of this item."""
+    lot_id: UUID | None = None
+    """Only this lot."""
+    warehouse_id: UUID | None = None
+    """Only locations in this warehouse's tree."""
+
+
+@attrs.frozen
+class SerialQuery:
+    """Filters of the serial numbers in stock of one item."""
+
+    item_id: UUID
+    """The item."""
+    location_id: UUID | None = None
+    """Only serials at this location."""
+    warehouse_id: UUID | None = None
+    """Only serials in this warehouse's tree."""
 
 
 @attrs.frozen
@@ -185,6 +238,25 @@ class LocationRepository(Protocol):
         ...
 
 
+class LotRepository(Protocol):
+    """Lots of lot-tracked items; ``code`` is unique per item. Lots are never deleted."""
+
+    def add(self, lot: Lot) -> None:
+        """Store a new lot. Raises AlreadyExists(field="code") when the item has a lot of that
+        code already (a concurrent first receipt of the same lot, say)."""
+        ...
+
+    def get(self, lot_id: UUID) -> Lot | None: ...
+
+    def find(self, keys: Collection[tuple[UUID, str]]) -> dict[tuple[UUID, str], Lot]:
+        """The lots that exist among ``(item_id, code)`` keys (missing ones are absent)."""
+        ...
+
+    def list(self, query: LotQuery, *, after: UUID | None, limit: int) -> list[Lot]:
+        """Ascending ``id``, strictly after ``after``."""
+        ...
+
+
 class MovementRepository(Protocol):
     """The append-only ledger. Nothing is ever updated or deleted."""
 
@@ -194,6 +266,9 @@ class MovementRepository(Protocol):
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
+        lots: Sequence[LotChange] = (),
+        serials: Sequence[SerialChange] = (),
+        tracking: Mapping[UUID, Tracking] | None = None,
         posted_event: Event | None = None,
     ) -> Posted:
         """Store a movement given with ``seq == 0`` and return it with its ``seq`` (and the
@@ -210,8 +285,9 @@ class MovementRepository(Protocol):
         writers, see :meth:`list`). Raises AlreadyExists(field="reverses_id") when the reversed
         movement already has a reversal.
 
-        ``locations`` and ``warehouses`` are the stock changes the movement makes, applied
-        together with the append exactly as :meth:`StockRepository.apply` would apply them: both
+        ``locations``, ``warehouses``, ``lots``, ``serials`` and ``tracking`` are the stock
+        changes the movement makes, applied together with the append exactly as
+        :meth:`StockRepository.apply` would apply them: both
         happen or neither does. A refused change raises what ``apply`` raises, AlreadyExists is
         judged first, and after any of these errors neither the levels nor the ledger have
         changed and the transaction is still usable. Posting both in one call lets an adapter
@@ -248,11 +324,25 @@ class StockRepository(Protocol):
     """Stock levels: the projection of the ledger, changed only through :meth:`apply`."""
 
     def apply(
-        self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
+        self,
+        locations: Sequence[LocationChange],
+        warehouses: Sequence[WarehouseChange],
+        *,
+        lots: Sequence[LotChange] = (),
+        serials: Sequence[SerialChange] = (),
+        tracking: Mapping[UUID, Tracking] | None = None,
     ) -> list[WarehouseStock]:
         """Apply every change or none, and return the warehouse levels changed, as they are right
         after (stored ``reserved``: overdue reservations still count until expired), one per
         (item, warehouse) ascending -- what the use cases judge reorder points on.
+
+        ``lots`` and ``serials`` are the per-lot and per-serial levels under the location
+        changes (see :class:`LotChange`, :class:`SerialChange`): a lot change refused is
+        InsufficientStock with its ``lot_id``, a serial not where it is said to be is
+        SerialConflict. ``tracking`` is the tracking the caller judged each item's lines by:
+        a call that raises an item's total on hand while its stored ``tracking`` is another
+        (changed concurrently) raises ConcurrencyConflict, so stock never enters an item under
+        rules it no longer has.
 
         Raises InsufficientStock (naming the item, the location or warehouse, what was available
         and what was requested) when a stock-holding location would
@@ -264,6 +354,38 @@ class StockRepository(Protocol):
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
         """On hand per (item, location); absent rows count 0 and are included. With ``lock`` the
         rows stay locked against concurrent change until the transaction ends."""
+        ...
+
+    def lot_on_hand(
+        self, keys: Collection[tuple[UUID, UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID, UUID], int]:
+        """On hand per (item, location, lot); absent rows count 0 and are included. (Every lot
+        change comes with a change of its (item, location) row, so ``on_hand(lock=True)`` of
+        those keys holds these still too.)"""
+        ...
+
+    def lot_levels(
+        self, query: LotLevelQuery, *, after: tuple[UUID, UUID] | None, limit: int | None
+    ) -> list[LotLevel]:
+        """Non-zero per-lot levels at stock-holding locations, ascending (lot_id, location_id),
+        strictly after ``after``."""
+        ...
+
+    def serial_levels(
+        self, query: SerialQuery, *, after: str | None, limit: int | None
+    ) -> list[SerialLevel]:
+        """The item's serial numbers in stock (at a stock-holding location), ascending serial,
+        strictly after ``after``."""
+        ...
+
+    def serial(self, item_id: UUID, serial: str) -> SerialLevel | None:
+        """Where a serial number of the item is (``location_id`` None: not in stock); None when
+        no movement ever named it."""
+        ...
+
+    def has_stock(self, item_id: UUID) -> bool:
+        """Whether any stock-holding location has on hand of the item. (Read after locking the
+        item by updating it, this sees every movement that raised its stock and committed.)"""
         ...
 
     def location_levels(
@@ -284,13 +406,12 @@ class StockRepository(Protocol):
         leaves out active reservations already overdue at ``now``."""
         ...
 
-    def item_levels(
-        self, item_id: UUID, *, now: datetime
-    ) -> tuple[list[WarehouseStock], list[LocationStock]] | None:
-        """All levels of one item in one consistent read: what :meth:`warehouse_levels` and
-        :meth:`location_levels` give for ``item_id`` (same order, same rules), or None when
-        there is no such item. Adapters answer it in one statement, so the two lists always
-        agree with each other even while movements of the item commit."""
+    def item_levels(self, item_id: UUID, *, now: datetime) -> ItemLevels | None:
+        """All levels of one item in one consistent read: what :meth:`warehouse_levels`,
+        :meth:`location_levels`, :meth:`lot_levels` and :meth:`serial_levels` give for
+        ``item_id`` (same order, same rules), or None when there is no such item. Adapters
+        answer it in one statement, so the lists always agree with each other even while
+        movements of the item commit."""
         ...
 
 
@@ -491,6 +612,8 @@ class UnitOfWork(Protocol):
     def items(self) -> ItemRepository: ...
     @property
     def locations(self) -> LocationRepository: ...
+    @property
+    def lots(self) -> LotRepository: ...
     @property
     def movements(self) -> MovementRepository: ...
     @property

@@ -7,8 +7,18 @@ from uuid import UUID
 import attrs
 
 from inventory_core._checks import MAX_TOTAL
+from inventory_core.lots import LotLevel, SerialLevel
 
-__all__ = ["MAX_TOTAL", "LocationChange", "LocationStock", "WarehouseChange", "WarehouseStock"]
+__all__ = [
+    "MAX_TOTAL",
+    "ItemLevels",
+    "LocationChange",
+    "LocationStock",
+    "LotChange",
+    "SerialChange",
+    "WarehouseChange",
+    "WarehouseStock",
+]
 
 
 @attrs.frozen
@@ -58,6 +68,33 @@ class LocationChange:
 
 
 @attrs.frozen
+class LotChange:
+    """Add ``delta`` to the on hand of lot ``lot_id`` of ``item_id`` at ``location_id``: the
+    per-lot level under a :class:`LocationChange` of the same item and location (which the same
+    call makes too, by the same amount). Refused like it: InsufficientStock naming the lot when
+    a stock-holding location would go negative, LimitExceeded beyond MAX_TOTAL."""
+
+    item_id: UUID
+    location_id: UUID
+    lot_id: UUID
+    delta: int
+    holds_stock: bool
+
+
+@attrs.frozen
+class SerialChange:
+    """Move serial number ``serial`` of ``item_id`` from ``from_location_id`` to
+    ``to_location_id``, each a stock-holding location or ``None`` (not in stock: received from
+    a supplier, shipped, lost). Refused with SerialConflict unless the serial is at
+    ``from_location_id`` now (``None``: not in stock, or never seen)."""
+
+    item_id: UUID
+    serial: str
+    from_location_id: UUID | None
+    to_location_id: UUID | None
+
+
+@attrs.frozen
 class WarehouseChange:
     """Add to on hand and reserved of ``item_id`` in ``warehouse_id``.
 
@@ -77,3 +114,17 @@ class WarehouseChange:
     @property
     def available_delta(self) -> int:
         return self.on_hand_delta - self.reserved_delta
+
+
+@attrs.frozen
+class ItemLevels:
+    """Every level of one item, read together (see ``StockRepository.item_levels``)."""
+
+    warehouses: tuple[WarehouseStock, ...]
+    """Per warehouse, ascending warehouse id."""
+    locations: tuple[LocationStock, ...]
+    """Non-zero per stock-holding location, ascending location id."""
+    lots: tuple[LotLevel, ...] = ()
+    """Non-zero per lot and stock-holding location, ascending (lot id, location id)."""
+    serials: tuple[SerialLevel, ...] = ()
+    """The serial numbers in stock, ascending."""

@@ -94,7 +94,7 @@ from inventory_core.services.users import (
     GetUser,
     UserChanges,
 )
-from inventory_core.stock import MAX_TOTAL, LocationChange, WarehouseChange
+from inventory_core.stock import MAX_TOTAL, ItemLevels, LocationChange, WarehouseChange
 from inventory_core.users import Role
 
 __all__ = ["InventoryContract"]
@@ -894,19 +894,25 @@ class InventoryContract(TokenContract):
         now = h.clock.now()
         with h.unit_of_work() as uow:
             levels = uow.stock.item_levels(item, now=now)
-            listed = (
-                uow.stock.warehouse_levels(
-                    WarehouseStockQuery(item_id=item), now=now, after=None, limit=None
+            listed = ItemLevels(
+                tuple(
+                    uow.stock.warehouse_levels(
+                        WarehouseStockQuery(item_id=item), now=now, after=None, limit=None
+                    )
                 ),
-                uow.stock.location_levels(LocationStockQuery(item_id=item), after=None, limit=None),
+                tuple(
+                    uow.stock.location_levels(
+                        LocationStockQuery(item_id=item), after=None, limit=None
+                    )
+                ),
             )
             missing = uow.stock.item_levels(uuid4(), now=now)
         assert levels == listed
         assert levels is not None
-        assert [(w.warehouse_id, w.on_hand, w.reserved) for w in levels[0]] == sorted(
+        assert [(w.warehouse_id, w.on_hand, w.reserved) for w in levels.warehouses] == sorted(
             [(wh, 10, 0), (wh2, 12, 2)]
         )
-        assert [r.location_id for r in levels[1]] == sorted([bins[0], bins[2]])
+        assert [r.location_id for r in levels.locations] == sorted([bins[0], bins[2]])
         assert missing is None
         stock = h.inventory.execute(h.admin, GetItemStock(item))
         assert (stock.on_hand, stock.reserved) == (22, 2)

@@ -4,7 +4,7 @@ so each method can read and write the tables without further locking."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
@@ -24,21 +24,28 @@ from inventory_core.feed import FEED_START, FeedPosition
 from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome, IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location
+from inventory_core.lots import LotLevel, SerialLevel, Tracking
+from inventory_core.memory.lots import LotLevels
 from inventory_core.movements import Movement, Posted
 from inventory_core.ports import (
     ItemQuery,
     LocationQuery,
     LocationStockQuery,
+    LotLevelQuery,
     MovementQuery,
     ReservationQuery,
+    SerialQuery,
     StockKey,
     WarehouseStockQuery,
 )
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.stock import (
     MAX_TOTAL,
+    ItemLevels,
     LocationChange,
     LocationStock,
+    LotChange,
+    SerialChange,
     WarehouseChange,
     WarehouseStock,
 )
@@ -209,6 +216,9 @@ class InMemoryMovementRepository:
         *,
         locations: Sequence[LocationChange] = (),
         warehouses: Sequence[WarehouseChange] = (),
+        lots: Sequence[LotChange] = (),
+        serials: Sequence[SerialChange] = (),
+        tracking: Mapping[UUID, Tracking] | None = None,
         posted_event: Event | None = None,
     ) -> Posted:
         if movement.seq != 0:
@@ -219,7 +229,9 @@ class InMemoryMovementRepository:
             raise AlreadyExists("movement", "reverses_id", movement.reverses_id)
         # Checked above, applied here (all or nothing), written below: a failure at any step
         # leaves nothing behind.
-        levels = InMemoryStockRepository(self._s).apply(locations, warehouses)
+        levels = InMemoryStockRepository(self._s).apply(
+            locations, warehouses, lots=lots, serials=serials, tracking=tracking
+        )
         if movement.reverses_id is not None:
             self._s.reversals.put(movement.reverses_id, movement.id)
         seq = (self._s.counters.get("seq") or 0) + 1
@@ -269,6 +281,16 @@ class InMemoryMovementRepository:
                 for line in movement.lines
             ):
                 continue
+            if query.lot_id is not None and all(
+                line.lot_id != query.lot_id for line in movement.lines
+            ):
+                continue
+            if query.serial is not None and all(
+                query.serial not in line.serials
+                or (query.item_id is not None and line.item_id != query.item_id)
+                for line in movement.lines
+            ):
+                continue
             found.append((position, movement))
             if len(found) >= limit:
                 break
@@ -284,7 +306,13 @@ class InMemoryStockRepository:
         self._s = store
 
     def apply(
-        self, locations: Sequence[LocationChange], warehouses: Sequence[WarehouseChange]
+        self,
+        locations: Sequence[LocationChange],
+        warehouses: Sequence[WarehouseChange],
+        *,
+        lots: Sequence[LotChange] = (),
+        serials: Sequence[SerialChange] = (),
+        tracking: Mapping[UUID, Tracking] | None = None,
     ) -> list[WarehouseStock]:
         location_deltas: dict[StockKey, int] = defaultdict(int)
         holds_stock: dict[StockKey, bool] = {}
@@ -292,24 +320,13 @@ class InMemoryStockRepository:
             key = (change.item_id, change.location_id)
             location_deltas[key] += change.delta
             holds_stock[key] = holds_stock.get(key, False) or change.holds_stock
-        new_location_levels: dict[StockKey, int] = {}
-        for key in sorted(location_deltas, key=lambda k: (not holds_stock[k], k)):
-            delta = location_deltas[key]
-            current = self._s.location_levels.get(key) or 0
-            if holds_stock[key] and current + delta < 0:
-                raise InsufficientStock(
-                    item_id=key[0], location_id=key[1], available=current, requested=-delta
-                )
-            if _beyond(current + delta) or _beyond(delta):
-                raise LimitExceeded(
-                    item_id=key[0],
-                    location_id=key[1],
-                    level="on_hand",
-                    current=current,
-                    change=delta,
-                    limit=MAX_TOTAL,
-                )
-            new_location_levels[key] = current + delta
+        # The Postgres lock order: stock-holding rows, their lots, serials, then virtual rows.
+        per_lot = LotLevels(self._s)
+        new_location_levels = self._location_levels(location_deltas, holds_stock, holding=True)
+        new_lot_levels = per_lot.check_lots(lots, holding=True)
+        new_serials = per_lot.check_serials(serials)
+        new_location_levels |= self._location_levels(location_deltas, holds_stock, holding=False)
+        new_lot_levels |= per_lot.check_lots(lots, holding=False)
 
         new_warehouse_levels: dict[StockKey, tuple[int, int]] = {}
         item_deltas: dict[UUID, tuple[int, int]] = {}
@@ -371,6 +388,9 @@ class InMemoryStockRepository:
             ]
             _check_limit(item_id, None, *grown)
             new_item_totals[item_id] = (on_hand + on_hand_delta, reserved + reserved_delta)
+        per_lot.check_tracking(
+            tracking, [item_id for item_id, (on_hand, _) in item_deltas.items() if on_hand > 0]
+        )
 
         for key, level in new_location_levels.items():
             self._s.location_levels.put(key, level)
@@ -378,6 +398,7 @@ class InMemoryStockRepository:
             self._s.warehouse_levels.put(key, pair)
         for item_id, totals in new_item_totals.items():
             self._s.item_totals.put(item_id, totals)
+        per_lot.write(new_lot_levels, new_serials)
         return [
             WarehouseStock(*key, *new_warehouse_levels[key]) for key in sorted(new_warehouse_levels)
         ]
@@ -385,6 +406,52 @@ class InMemoryStockRepository:
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:
         # The unit of work already holds the store lock, so ``lock`` needs nothing more here.
         return {key: self._s.location_levels.get(key) or 0 for key in keys}
+
+    def _location_levels(
+        self, deltas: Mapping[StockKey, int], holds_stock: Mapping[StockKey, bool], *, holding: bool
+    ) -> dict[StockKey, int]:
+        """The new levels of the stock-holding (or the virtual) location rows changed."""
+        levels: dict[StockKey, int] = {}
+        for key in sorted(k for k in deltas if holds_stock[k] == holding):
+            delta = deltas[key]
+            current = self._s.location_levels.get(key) or 0
+            if holding and current + delta < 0:
+                raise InsufficientStock(
+                    item_id=key[0], location_id=key[1], available=current, requested=-delta
+                )
+            if _beyond(current + delta) or _beyond(delta):
+                raise LimitExceeded(
+                    item_id=key[0],
+                    location_id=key[1],
+                    level="on_hand",
+                    current=current,
+                    change=delta,
+                    limit=MAX_TOTAL,
+                )
+            levels[key] = current + delta
+        return levels
+
+    def lot_on_hand(
+        self, keys: Collection[tuple[UUID, UUID, UUID]]
+    ) -> dict[tuple[UUID, UUID, UUID], int]:
+        return {key: self._s.lot_levels.get(key) or 0 for key in keys}
+
+    def lot_levels(
+        self, query: LotLevelQuery, *, after: tuple[UUID, UUID] | None, limit: int | None
+    ) -> list[LotLevel]:
+        rows = LotLevels(self._s).lot_levels(query)
+        return _page(rows, lambda r: (r.lot_id, r.location_id), after, limit)
+
+    def serial_levels(
+        self, query: SerialQuery, *, after: str | None, limit: int | None
+    ) -> list[SerialLevel]:
+        return _page(LotLevels(self._s).serial_levels(query), lambda r: r.serial, after, limit)
+
+    def serial(self, item_id: UUID, serial: str) -> SerialLevel | None:
+        return LotLevels(self._s).serial(item_id, serial)
+
+    def has_stock(self, item_id: UUID) -> bool:
+        return bool(self.location_levels(LocationStockQuery(item_id=item_id), after=None, limit=1))
 
     def location_levels(
         self, query: LocationStockQuery, *, after: StockKey | None, limit: int | None
@@ -435,16 +502,21 @@ class InMemoryStockRepository:
             rows.append(row)
         return _page(rows, lambda r: (r.item_id, r.warehouse_id), after, limit)
 
-    def item_levels(
-        self, item_id: UUID, *, now: datetime
-    ) -> tuple[list[WarehouseStock], list[LocationStock]] | None:
+    def item_levels(self, item_id: UUID, *, now: datetime) -> ItemLevels | None:
         if item_id not in self._s.items:
             return None
-        return (
-            self.warehouse_levels(
-                WarehouseStockQuery(item_id=item_id), now=now, after=None, limit=None
+        levels = LotLevels(self._s)
+        return ItemLevels(
+            tuple(
+                self.warehouse_levels(
+                    WarehouseStockQuery(item_id=item_id), now=now, after=None, limit=None
+                )
             ),
-            self.location_levels(LocationStockQuery(item_id=item_id), after=None, limit=None),
+            tuple(
+                self.location_levels(LocationStockQuery(item_id=item_id), after=None, limit=None)
+            ),
+            tuple(levels.lot_levels(LotLevelQuery(item_id=item_id))),
+            tuple(levels.serial_levels(SerialQuery(item_id))),
         )
 
 

@@ -14,6 +14,8 @@ from inventory_core.feed import FeedPosition
 from inventory_core.idempotency import IdempotencyRecord
 from inventory_core.items import Item
 from inventory_core.locations import Location, virtual_locations
+from inventory_core.lots import Lot
+from inventory_core.memory.lots import InMemoryLotRepository
 from inventory_core.memory.repositories import (
     InMemoryEventRepository,
     InMemoryIdempotencyStore,
@@ -70,6 +72,12 @@ class InMemoryStore:
         # Per item, on hand and reserved summed over its warehouses: what bounds the item's
         # totals (MAX_TOTAL) without summing the warehouses at every change.
         self.item_totals: Table[UUID, tuple[int, int]] = Table(journal)
+        self.lots: Table[UUID, Lot] = Table(journal)
+        self.lot_codes: Table[tuple[UUID, str], UUID] = Table(journal)
+        # Per (item, location, lot), virtual locations included, as location_levels.
+        self.lot_levels: Table[tuple[UUID, UUID, UUID], int] = Table(journal)
+        # Per (item, serial): its stock-holding location, or None when not in stock.
+        self.serials: Table[tuple[UUID, str], UUID | None] = Table(journal)
         self.reservations: Table[UUID, Reservation] = Table(journal)
         self.users: Table[UUID, User] = Table(journal)
         self.usernames: Table[str, UUID] = Table(journal)
@@ -138,6 +146,7 @@ class InMemoryUnitOfWork:
         self._journal: Journal | None = None
         self.items = InMemoryItemRepository(store)
         self.locations = InMemoryLocationRepository(store)
+        self.lots = InMemoryLotRepository(store)
         self.movements = InMemoryMovementRepository(store)
         self.stock = InMemoryStockRepository(store)
         self.reservations = InMemoryReservationRepository(store)

@@ -8,14 +8,16 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from uuid import UUID
 
+from inventory_core.errors import InvalidOperation
 from inventory_core.events import EventType
 from inventory_core.items import Item
 from inventory_core.locations import Location
-from inventory_core.movements import Movement
+from inventory_core.lots import Tracking
+from inventory_core.movements import Movement, MovementLine
 from inventory_core.ports import StockKey, UnitOfWork
 from inventory_core.services._events import new_event, record, record_drops_below_reorder
 from inventory_core.services._support import Providers
-from inventory_core.stock import LocationChange, WarehouseChange
+from inventory_core.stock import LocationChange, LotChange, SerialChange, WarehouseChange
 
 
 def expire_overdue(
@@ -48,17 +50,30 @@ def post(
     now: datetime,
     guard_available: bool,
     reserved_deltas: Mapping[StockKey, int] | None = None,
-    items: Mapping[UUID, Item] | None = None,
+    items: Mapping[UUID, Item],
 ) -> Movement:
     """Apply the stock changes of ``movement``, append it to the ledger and record its events,
-    in the caller's transaction. ``locations`` must hold every location the lines name;
-    ``items``, the items of its lines when the caller has them (else they are read only if a
-    warehouse's ``available`` went down, to judge reorder points)."""
+    in the caller's transaction. ``locations`` must hold every location the lines name,
+    ``items`` every item: a line must follow its item's tracking (InvalidOperation otherwise,
+    as when a reversal would bring untracked stock back to an item tracked since)."""
     location_deltas: dict[StockKey, int] = defaultdict(int)
     warehouse_deltas: dict[StockKey, int] = defaultdict(int)
+    lot_deltas: dict[tuple[UUID, UUID, UUID], int] = defaultdict(int)
+    serials: list[SerialChange] = []
     for line in movement.lines:
+        _check_tracking(line, items[line.item_id].tracking)
         location_deltas[(line.item_id, line.from_location_id)] -= line.quantity
         location_deltas[(line.item_id, line.to_location_id)] += line.quantity
+        if line.lot_id is not None:
+            lot_deltas[(line.item_id, line.from_location_id, line.lot_id)] -= line.quantity
+            lot_deltas[(line.item_id, line.to_location_id, line.lot_id)] += line.quantity
+        source = (
+            line.from_location_id if locations[line.from_location_id].kind.holds_stock else None
+        )
+        destination = (
+            line.to_location_id if locations[line.to_location_id].kind.holds_stock else None
+        )
+        serials += [SerialChange(line.item_id, s, source, destination) for s in line.serials]
         for location_id, sign in ((line.from_location_id, -1), (line.to_location_id, 1)):
             warehouse = locations[location_id].warehouse_id
             if warehouse is not None:
@@ -93,12 +108,32 @@ def post(
             )
             for item, warehouse in warehouse_keys
         ],
+        lots=[
+            LotChange(item, location, lot, delta, locations[location].kind.holds_stock)
+            for (item, location, lot), delta in sorted(lot_deltas.items())
+            if delta
+        ],
+        serials=serials,
+        tracking={line.item_id: items[line.item_id].tracking for line in movement.lines},
     )
     record_drops_below_reorder(
         providers,
         uow,
         posted.warehouses,
         {k: warehouse_deltas[k] - reserved.get(k, 0) for k in warehouse_keys},
-        items if items is not None else uow.items.get_many,
+        items,
     )
     return posted.movement
+
+
+def _check_tracking(line: MovementLine, tracking: Tracking) -> None:
+    follows = {
+        Tracking.NONE: line.lot_id is None and not line.serials,
+        Tracking.LOT: line.lot_id is not None,
+        Tracking.SERIAL: bool(line.serials),
+    }[tracking]
+    if not follows:
+        raise InvalidOperation(
+            f"a line of item {line.item_id} does not follow the item's tracking ({tracking}): "
+            "its tracking changed since the stock was moved"
+        )

@@ -8,11 +8,12 @@ from uuid import UUID
 import attrs
 
 from inventory_core import _checks
-from inventory_core._checks import accepts
+from inventory_core._checks import accepts, check
 from inventory_core.commands import Command, handles
 from inventory_core.counts import CountLine, CountResult
 from inventory_core.errors import CountConflict, CountConflictLine, FieldError, ValidationError
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID
+from inventory_core.lots import MAX_SERIALS
 from inventory_core.movements import (
     LINES,
     MAX_LINES,
@@ -21,9 +22,10 @@ from inventory_core.movements import (
     MovementKind,
     MovementLine,
 )
-from inventory_core.ports import UnitOfWork
+from inventory_core.ports import SerialQuery, UnitOfWork
 from inventory_core.services import _ledger
 from inventory_core.services._support import Providers, raise_if
+from inventory_core.services._tracking import TrackedLine, resolve_lots, tracking_problems
 from inventory_core.users import Actor, Role
 
 
@@ -64,19 +66,22 @@ def count_stock(
     providers: Providers, uow: UnitOfWork, actor: Actor, command: CountStock
 ) -> CountResult:
     """Post the differences between counted and on hand as one ``count`` adjustment (a
-    difference beyond MAX_QUANTITY, the most one line carries, as several lines).
+    difference beyond MAX_QUANTITY, the most one line carries, as several lines). Items tracked
+    by lot are counted per lot, items tracked by serial number by the serials found.
 
     If any line's ``expected_on_hand`` no longer matches, nothing is posted and CountConflict
     lists every such line: a count never overwrites a movement made while people were counting.
     Downward counts always post, even if they leave the warehouse short of its reservations."""
     if not 1 <= len(command.lines) <= MAX_LINES:
         raise ValidationError(f"a count has 1-{MAX_LINES} lines", "$.lines")
+    check(command)
     errors: list[FieldError] = []
-    seen: set[tuple[UUID, UUID]] = set()
+    seen: set[tuple[UUID, UUID, str | None]] = set()
     for index, line in enumerate(command.lines):
-        key = (line.item_id, line.location_id)
+        key = (line.item_id, line.location_id, line.lot)
         if key in seen:
-            errors.append(FieldError(f"$.lines[{index}]", "item and location counted twice"))
+            what = "item, location and lot" if line.lot is not None else "item and location"
+            errors.append(FieldError(f"$.lines[{index}]", f"{what} counted twice"))
         seen.add(key)
     raise_if(errors)
     now = providers.clock.now()
@@ -84,26 +89,84 @@ def count_stock(
     locations = uow.locations.get_many(
         {line.location_id for line in command.lines} | {ADJUSTMENT_LOCATION_ID}
     )
+    tracked: list[TrackedLine] = []
     for index, line in enumerate(command.lines):
-        if line.item_id not in items:
+        item = items.get(line.item_id)
+        if item is None:
             errors.append(FieldError(f"$.lines[{index}].item_id", "no such item"))
         location = locations.get(line.location_id)
         if location is None or not location.kind.holds_stock:
             errors.append(FieldError(f"$.lines[{index}].location_id", "no such stock location"))
+        if item is not None:
+            tracked.append(
+                TrackedLine(
+                    f"$.lines[{index}]",
+                    item,
+                    line.counted,
+                    line.lot,
+                    line.expires_on,
+                    line.serials,
+                    inbound=line.counted > 0,
+                )
+            )
+    errors += tracking_problems(tracked)
     raise_if(errors)
-    on_hand = uow.stock.on_hand(sorted(seen), lock=True)
+    lots = resolve_lots(providers, uow, tracked)
+    # Locking the (item, location) rows holds their lots and serials still too: every change
+    # of those changes the row.
+    on_hand = uow.stock.on_hand(sorted({(i, loc) for i, loc, _ in seen}), lock=True)
+    lot_ids = {
+        index: lots[(line.item_id, line.lot)].id
+        for index, line in enumerate(command.lines)
+        if line.lot is not None
+    }
+    lot_on_hand = uow.stock.lot_on_hand(
+        [
+            (line.item_id, line.location_id, lot_ids[i])
+            for i, line in enumerate(command.lines)
+            if i in lot_ids
+        ]
+    )
+    serials_there = {
+        index: {
+            s.serial
+            for s in uow.stock.serial_levels(
+                SerialQuery(line.item_id, location_id=line.location_id), after=None, limit=None
+            )
+        }
+        for index, line in enumerate(command.lines)
+        if line.serials is not None
+    }
+
+    def current(index: int, line: CountLine) -> int:
+        if index in lot_ids:
+            return lot_on_hand[(line.item_id, line.location_id, lot_ids[index])]
+        if index in serials_there:
+            return len(serials_there[index])
+        return on_hand[(line.item_id, line.location_id)]
+
     conflicts = [
-        CountConflictLine(line.item_id, line.location_id, line.expected_on_hand, current)
-        for line in command.lines
+        CountConflictLine(
+            line.item_id, line.location_id, line.expected_on_hand, now_there, line.lot
+        )
+        for index, line in enumerate(command.lines)
         if line.expected_on_hand is not None
-        and line.expected_on_hand != (current := on_hand[(line.item_id, line.location_id)])
+        and line.expected_on_hand != (now_there := current(index, line))
     ]
     if conflicts:
         raise CountConflict(conflicts)
     lines: list[MovementLine] = []
-    for line in command.lines:
-        difference = line.counted - on_hand[(line.item_id, line.location_id)]
-        lines += _adjustment_lines(line.item_id, line.location_id, difference)
+    for index, line in enumerate(command.lines):
+        if index in serials_there:
+            lines += _serial_lines(line, serials_there[index])
+            continue
+        adjustments = _adjustment_lines(
+            line.item_id, line.location_id, line.counted - current(index, line)
+        )
+        if index in lot_ids:
+            lot = lots[(line.item_id, line.lot)]  # type: ignore[index]
+            adjustments = [attrs.evolve(a, lot_id=lot.id, lot=lot.code) for a in adjustments]
+        lines += adjustments
     if not lines:
         return CountResult(None)
     if len(lines) > MAX_LINES:
@@ -128,5 +191,22 @@ def count_stock(
         note=command.note,
     )
     return CountResult(
-        _ledger.post(providers, uow, movement, locations, now=now, guard_available=False)
+        _ledger.post(
+            providers, uow, movement, locations, now=now, guard_available=False, items=items
+        )
     )
+
+
+def _serial_lines(line: CountLine, there: set[str]) -> list[MovementLine]:
+    """Adjust out the serials the ledger has at the location but the count did not find, and
+    adjust in those found but not there (a serial in stock elsewhere is refused when posted)."""
+    found = set(line.serials or ())
+    lines: list[MovementLine] = []
+    for serials, source, destination in (
+        (sorted(there - found), line.location_id, ADJUSTMENT_LOCATION_ID),
+        (sorted(found - there), ADJUSTMENT_LOCATION_ID, line.location_id),
+    ):
+        for start in range(0, len(serials), MAX_SERIALS):
+            chunk = tuple(serials[start : start + MAX_SERIALS])
+            lines.append(MovementLine(line.item_id, len(chunk), source, destination, serials=chunk))
+    return lines

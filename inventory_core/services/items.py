@@ -8,7 +8,7 @@ import attrs
 
 from inventory_core._checks import accepts
 from inventory_core.commands import Command, handles
-from inventory_core.errors import NotFound, ValidationError, VersionMismatch
+from inventory_core.errors import InvalidOperation, NotFound, ValidationError, VersionMismatch
 from inventory_core.events import EventType
 from inventory_core.items import (
     BARCODES,
@@ -19,6 +19,7 @@ from inventory_core.items import (
     UNIT,
     Item,
 )
+from inventory_core.lots import LotLevel, SerialLevel, Tracking
 from inventory_core.paging import Page
 from inventory_core.ports import ItemQuery, UnitOfWork
 from inventory_core.services._events import record
@@ -44,6 +45,8 @@ class CreateItem(Command[Item]):
     """Replenish when a warehouse's ``available`` falls below this; ``null``: never."""
     reorder_quantity: int | None = attrs.field(default=None, metadata=accepts(REORDER_QUANTITY))
     """How much to order when replenishing."""
+    tracking: Tracking = attrs.field(default=Tracking.NONE, converter=Tracking)
+    """How its stock is told apart: ``none``, by ``lot`` or by ``serial`` number."""
 
 
 @attrs.frozen
@@ -66,6 +69,8 @@ class ItemChanges:
     """A new reorder quantity; ``null`` clears it."""
     active: bool | Unset = UNSET
     """``false`` retires the item (no new receipts); ``true`` brings it back."""
+    tracking: Tracking | Unset = UNSET
+    """New tracking: ``none``, ``lot`` or ``serial``; only while the item has no stock."""
 
 
 @attrs.frozen
@@ -108,6 +113,10 @@ class ItemStock:
     """Per warehouse."""
     locations: tuple[LocationStock, ...]
     """Per location that holds some."""
+    lots: tuple[LotLevel, ...]
+    """Per lot and location that holds some (items tracked by lot)."""
+    serials: tuple[SerialLevel, ...]
+    """The serial numbers in stock and where (items tracked by serial number)."""
     available: int = attrs.field(init=False)
     """What can still be promised: ``on_hand`` minus ``reserved``."""
 
@@ -134,6 +143,7 @@ def create_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: Cr
         barcodes=command.barcodes,
         reorder_point=command.reorder_point,
         reorder_quantity=command.reorder_quantity,
+        tracking=command.tracking,
         created_at=now,
         updated_at=now,
     )
@@ -184,6 +194,12 @@ def change_item(providers: Providers, uow: UnitOfWork, actor: Actor, command: Ch
         return item
     changed = attrs.evolve(changed, version=item.version + 1, updated_at=providers.clock.now())
     uow.items.update(changed)
+    # Judged after the update, which locks the item: a movement raising its stock locks it too,
+    # so either it committed before (and is seen here) or it finds the new tracking.
+    if changed.tracking is not item.tracking and uow.stock.has_stock(item.id):
+        raise InvalidOperation(
+            f"item {item.sku} has stock: its tracking changes only while it has none"
+        )
     record(providers, uow, EventType.ITEM_UPDATED, changed)
     return changed
 
@@ -195,11 +211,12 @@ def item_stock(
     levels = uow.stock.item_levels(command.item_id, now=providers.clock.now())
     if levels is None:
         raise NotFound("item", command.item_id)
-    warehouses, locations = levels
     return ItemStock(
         item_id=command.item_id,
-        on_hand=sum(w.on_hand for w in warehouses),
-        reserved=sum(w.reserved for w in warehouses),
-        warehouses=tuple(warehouses),
-        locations=tuple(locations),
+        on_hand=sum(w.on_hand for w in levels.warehouses),
+        reserved=sum(w.reserved for w in levels.warehouses),
+        warehouses=levels.warehouses,
+        locations=levels.locations,
+        lots=levels.lots,
+        serials=levels.serials,
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -26,6 +26,7 @@ from inventory_core.locations import (
     SUPPLIER_LOCATION_ID,
     Location,
 )
+from inventory_core.lots import LOT_CODE, SERIALS
 from inventory_core.movements import (
     LINES,
     POSTABLE_KIND,
@@ -38,6 +39,12 @@ from inventory_core.movements import (
 from inventory_core.ports import MovementQuery, UnitOfWork
 from inventory_core.services import _ledger
 from inventory_core.services._support import Providers, fetch_page, raise_if
+from inventory_core.services._tracking import (
+    TrackedLine,
+    resolve_lots,
+    tracking_problems,
+    with_tracking,
+)
 from inventory_core.users import Actor, Role
 
 
@@ -56,6 +63,19 @@ class LineRequest:
     to_location_id: UUID | None = None
     """Where it goes; may be omitted for shipments (the customer) and for adjustments that remove
     stock (the adjustment location)."""
+    lot: str | None = attrs.field(default=None, metadata=accepts(LOT_CODE.or_none()))
+    """The lot, for an item tracked by lot (required then, refused otherwise). A receipt of a
+    code the item has no lot of yet creates that lot."""
+    expires_on: date | None = None
+    """The lot's expiry date, given where stock comes in (a receipt, an adjustment finding
+    stock): it sets the date of a new lot and must match that of an existing one."""
+    serials: tuple[str, ...] | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(_checks.strings),
+        metadata=accepts(SERIALS.or_none()),
+    )
+    """The serial numbers moved, one per unit, for an item tracked by serial number (required
+    then, refused otherwise)."""
 
 
 def _line_requests(value: Iterable[LineRequest]) -> tuple[LineRequest, ...]:
@@ -210,6 +230,7 @@ def post_movement(
     items = uow.items.get_many(item_ids)
     locations = uow.locations.get_many({s for pair in sides for s in pair if s})
     lines: list[MovementLine] = []
+    tracked: list[TrackedLine] = []
     for index, (line, (source, destination)) in enumerate(zip(command.lines, sides, strict=True)):
         path = f"$.lines[{index}]"
         assert source is not None
@@ -236,7 +257,22 @@ def post_movement(
                 e if e.path.startswith(path) else FieldError(path + e.path[1:], e.message)
                 for e in exc.errors
             )
+            continue
+        tracked.append(
+            TrackedLine(
+                path,
+                item,
+                line.quantity,
+                line.lot,
+                line.expires_on,
+                line.serials,
+                inbound=not frm.kind.holds_stock,
+            )
+        )
+    errors += tracking_problems(tracked)
     raise_if(errors)
+    lots = resolve_lots(providers, uow, tracked)
+    lines = [with_tracking(m, t, lots) for m, t in zip(lines, tracked, strict=True)]
     movement = Movement(
         id=providers.ids.new_id(),
         seq=0,
@@ -311,8 +347,11 @@ def reverse_movement(
         note=command.note,
         reverses_id=original.id,
     )
+    items = uow.items.get_many({line.item_id for line in lines})
     try:
-        return _ledger.post(providers, uow, reversal, locations, now=now, guard_available=True)
+        return _ledger.post(
+            providers, uow, reversal, locations, now=now, guard_available=True, items=items
+        )
     except AlreadyExists as exc:  # a concurrent reversal won the race
         raise InvalidOperation(f"movement {movement_id} is already reversed") from exc
 

@@ -9,11 +9,12 @@ from uuid import UUID
 import attrs
 
 from inventory_core import _checks
-from inventory_core._checks import accepts
+from inventory_core._checks import accepts, problems_of
 from inventory_core.commands import Command, handles, handles_trusted
 from inventory_core.errors import FieldError, InvalidOperation, NotFound, ValidationError
 from inventory_core.events import EventType
 from inventory_core.locations import CUSTOMER_LOCATION_ID, LocationKind
+from inventory_core.lots import LOT_CODE, SERIALS
 from inventory_core.movements import LINES, MAX_LINES, Movement, MovementKind, MovementLine
 from inventory_core.paging import Page
 from inventory_core.ports import ReservationQuery, UnitOfWork
@@ -21,6 +22,12 @@ from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.services import _ledger
 from inventory_core.services._events import record, record_drops_below_reorder
 from inventory_core.services._support import Providers, fetch_page, raise_if
+from inventory_core.services._tracking import (
+    TrackedLine,
+    resolve_lots,
+    tracking_problems,
+    with_tracking,
+)
 from inventory_core.stock import WarehouseChange
 from inventory_core.users import Actor, Role
 
@@ -49,6 +56,15 @@ class FulfilmentLine:
     """Where to ship from (inside the reservation's warehouse)."""
     quantity: int = attrs.field(metadata=accepts(_checks.quantity))
     """How much to ship from there."""
+    lot: str | None = attrs.field(default=None, metadata=accepts(LOT_CODE.or_none()))
+    """The lot shipped, for an item tracked by lot (required then, refused otherwise)."""
+    serials: tuple[str, ...] | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(_checks.strings),
+        metadata=accepts(SERIALS.or_none()),
+    )
+    """The serial numbers shipped, one per unit, for an item tracked by serial number
+    (required then, refused otherwise)."""
 
 
 def _fulfilment_lines(value: Iterable[FulfilmentLine]) -> tuple[FulfilmentLine, ...]:
@@ -195,7 +211,7 @@ def fulfil_reservation(
     locations = uow.locations.get_many(
         {line.location_id for line in command.lines} | {CUSTOMER_LOCATION_ID}
     )
-    errors: list[FieldError] = []
+    errors: list[FieldError] = problems_of(command)
     for index, line in enumerate(command.lines):
         location = locations.get(line.location_id)
         if location is None or location.warehouse_id != reservation.warehouse_id:
@@ -208,14 +224,33 @@ def fulfil_reservation(
     total = sum(line.quantity for line in command.lines)
     if total != reservation.quantity:
         errors.append(FieldError("$.lines", f"must add up to the reserved {reservation.quantity}"))
-    try:
-        lines = tuple(
-            MovementLine(reservation.item_id, line.quantity, line.location_id, CUSTOMER_LOCATION_ID)
-            for line in command.lines
+    item_id = reservation.item_id
+    items = uow.items.get_many({item_id})
+    tracked = [
+        TrackedLine(
+            f"$.lines[{index}]",
+            items[reservation.item_id],
+            line.quantity,
+            line.lot,
+            None,
+            line.serials,
+            inbound=False,
         )
-    except ValidationError as exc:
-        errors.extend(exc.errors)
+        for index, line in enumerate(command.lines)
+    ]
+    errors += tracking_problems(tracked)
     raise_if(errors)
+    lots = resolve_lots(providers, uow, tracked)
+    lines = tuple(
+        with_tracking(
+            MovementLine(
+                reservation.item_id, line.quantity, line.location_id, CUSTOMER_LOCATION_ID
+            ),
+            t,
+            lots,
+        )
+        for line, t in zip(command.lines, tracked, strict=True)
+    )
     fulfilled = uow.reservations.transition(reservation_id, to=ReservationStatus.FULFILLED, now=now)
     if fulfilled is None:
         raise _not_active(uow, reservation_id, now)
@@ -240,6 +275,7 @@ def fulfil_reservation(
         now=now,
         guard_available=True,
         reserved_deltas={(reservation.item_id, reservation.warehouse_id): -reservation.quantity},
+        items=items,
     )
 
 

@@ -482,7 +482,11 @@ def test_fulfilment_validation(h: Harness) -> None:
                 [FulfilmentLine(foreign, 1), FulfilmentLine(MISSING, 2), FulfilmentLine(a, 0)],
             ),
         )
-    assert paths(bad) == ["$.lines[0].location_id", "$.lines[1].location_id", "$.quantity"]
+    assert paths(bad) == [
+        "$.lines[2].quantity",
+        "$.lines[0].location_id",
+        "$.lines[1].location_id",
+    ]
     assert (
         h.inventory.execute(h.admin, GetReservation(reservation.id)).status
         is ReservationStatus.ACTIVE
