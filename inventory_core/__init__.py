@@ -29,6 +29,7 @@ from inventory_core.errors import (
     LimitExceeded,
     NotFound,
     PermissionDenied,
+    SerialConflict,
     Unavailable,
     ValidationError,
     VersionMismatch,
@@ -44,6 +45,7 @@ from inventory_core.locations import (
     Location,
     LocationKind,
 )
+from inventory_core.lots import Lot, LotDetail, LotLevel, SerialLevel, Tracking
 from inventory_core.memory.store import InMemoryStore, InMemoryUnitOfWork
 from inventory_core.movements import AdjustmentReason, Movement, MovementKind, MovementLine
 from inventory_core.paging import Page
@@ -52,8 +54,11 @@ from inventory_core.ports import (
     ItemQuery,
     LocationQuery,
     LocationStockQuery,
+    LotLevelQuery,
+    LotQuery,
     MovementQuery,
     ReservationQuery,
+    SerialQuery,
     WarehouseStockQuery,
 )
 from inventory_core.reservations import Reservation, ReservationStatus
@@ -73,6 +78,15 @@ from inventory_core.services.locations import (
     GetLocation,
     ListLocations,
     LocationChanges,
+)
+from inventory_core.services.lots import (
+    GetLot,
+    GetSerial,
+    ListLots,
+    PickLine,
+    PickList,
+    SerialHistory,
+    SuggestPicking,
 )
 from inventory_core.services.movements import (
     GetMovement,
@@ -154,8 +168,10 @@ __all__ = [
     "GetItem",
     "GetItemStock",
     "GetLocation",
+    "GetLot",
     "GetMovement",
     "GetReservation",
+    "GetSerial",
     "GetUser",
     "IdempotencyKeyInUse",
     "IdempotencyKeyReused",
@@ -175,6 +191,7 @@ __all__ = [
     "ListItems",
     "ListLocationStock",
     "ListLocations",
+    "ListLots",
     "ListMovements",
     "ListReservations",
     "ListTokens",
@@ -185,6 +202,11 @@ __all__ = [
     "LocationQuery",
     "LocationStock",
     "LocationStockQuery",
+    "Lot",
+    "LotDetail",
+    "LotLevel",
+    "LotLevelQuery",
+    "LotQuery",
     "ManualClock",
     "Movement",
     "MovementKind",
@@ -194,6 +216,8 @@ __all__ = [
     "Page",
     "Pbkdf2PasswordHasher",
     "PermissionDenied",
+    "PickLine",
+    "PickList",
     "PostMovement",
     "ProvisionUser",
     "ReleaseReservation",
@@ -205,7 +229,13 @@ __all__ = [
     "ReverseMovement",
     "RevokeToken",
     "Role",
+    "SerialConflict",
+    "SerialHistory",
+    "SerialLevel",
+    "SerialQuery",
+    "SuggestPicking",
     "SystemClock",
+    "Tracking",
     "Unavailable",
     "User",
     "UserChanges",

@@ -301,8 +301,11 @@ class MovementRepository(Protocol):
         """The movement that reverses ``movement_id``, if any."""
         ...
 
-    def ledger(self, *, after: FeedPosition, limit: int) -> list[tuple[FeedPosition, Movement]]:
-        """Every movement committed so far, in the feed's order, after ``after`` -- including
+    def ledger(
+        self, *, after: FeedPosition, limit: int, query: MovementQuery | None = None
+    ) -> list[tuple[FeedPosition, Movement]]:
+        """Every movement committed so far (matching ``query`` when given, as :meth:`list`
+        matches), in the feed's order, after ``after`` -- including
         those :meth:`list` still holds back while earlier transactions run. For audits and
         checks of a ledger at rest (the contract's invariants); a reader that resumes later must
         use :meth:`list`, as an entry may still commit before the last one returned here."""

@@ -254,9 +254,11 @@ class InMemoryMovementRepository:
         reversal = self._s.reversals.get(movement_id)
         return None if reversal is None else self.get(reversal)
 
-    def ledger(self, *, after: FeedPosition, limit: int) -> list[tuple[FeedPosition, Movement]]:
+    def ledger(
+        self, *, after: FeedPosition, limit: int, query: MovementQuery | None = None
+    ) -> list[tuple[FeedPosition, Movement]]:
         # Transactions are serialised: nothing is ever held back.
-        return self.list(MovementQuery(), after=after, limit=limit)
+        return self.list(query or MovementQuery(), after=after, limit=limit)
 
     def list(
         self, query: MovementQuery, *, after: FeedPosition, limit: int
