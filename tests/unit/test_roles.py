@@ -32,6 +32,7 @@ from inventory_core.services.locations import (
     ListLocations,
     LocationChanges,
 )
+from inventory_core.services.lots import GetLot, GetSerial, ListLots, SuggestPicking
 from inventory_core.services.movements import (
     GetMovement,
     LineRequest,
@@ -87,6 +88,23 @@ class World:
             h.admin, PostMovement("receipt", [LineRequest(self.item, 1, to_location_id=self.bin)])
         )
         self.reservation = h.inventory.execute(h.admin, ReserveStock(self.item, self.wh, 2))
+        self.lot_item = h.inventory.execute(
+            h.admin, CreateItem("LOT-1", "Lotted", tracking="lot")
+        ).id
+        self.serial_item = h.inventory.execute(
+            h.admin, CreateItem("SER-1", "Serialed", tracking="serial")
+        ).id
+        h.inventory.execute(
+            h.admin,
+            PostMovement(
+                "receipt",
+                [
+                    LineRequest(self.lot_item, 3, to_location_id=self.bin, lot="L1"),
+                    LineRequest(self.serial_item, 1, to_location_id=self.bin, serials=["S1"]),
+                ],
+            ),
+        )
+        self.lot = h.inventory.execute(h.admin, ListLots()).items[0].id
         self.other_user = h.user(Role.VIEWER)
         self.webhook = h.inventory.execute(
             h.admin, CreateWebhook("https://example.com/hook", ["item.created"])
@@ -108,6 +126,16 @@ USE_CASES: dict[type[Command[Any]], tuple[Role, UseCase]] = {
         lambda w, a: w.h.inventory.execute(a, ChangeItem(w.item, ItemChanges(name="Renamed"))),
     ),
     GetItemStock: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, GetItemStock(w.item))),
+    ListLots: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, ListLots())),
+    GetLot: (Role.VIEWER, lambda w, a: w.h.inventory.execute(a, GetLot(w.lot))),
+    GetSerial: (
+        Role.VIEWER,
+        lambda w, a: w.h.inventory.execute(a, GetSerial(w.serial_item, "S1")),
+    ),
+    SuggestPicking: (
+        Role.VIEWER,
+        lambda w, a: w.h.inventory.execute(a, SuggestPicking(w.lot_item, w.wh, 2)),
+    ),
     CreateLocation: (
         Role.MANAGER,
         lambda w, a: w.h.inventory.execute(a, CreateLocation("NEW-L", "n", "warehouse")),
