@@ -42,6 +42,12 @@ from inventory_http.resources.events import EventsResource
 from inventory_http.resources.health import HealthResource, ReadinessResource
 from inventory_http.resources.items import ItemResource, ItemsResource, ItemStockResource
 from inventory_http.resources.locations import LocationResource, LocationsResource
+from inventory_http.resources.lots import (
+    LotResource,
+    LotsResource,
+    PickingResource,
+    SerialResource,
+)
 from inventory_http.resources.metrics import MetricsResource
 from inventory_http.resources.movements import (
     MovementResource,
@@ -129,8 +135,8 @@ def routes(
     readiness: Mapping[str, Callable[[], None]],
     document: OpenApiResource,
 ) -> list[tuple[str, object]]:
-    """The route table: every route of DESIGN §3, §10 and §11 with its resource (Falcon URI
-    templates). The OpenAPI document is generated from this same table."""
+    """The route table: every route of DESIGN §3, §10, §11 and §12 with its resource (Falcon
+    URI templates). The OpenAPI document is generated from this same table."""
     return [
         ("/v1/session", SessionResource(deps)),
         ("/v1/sessions", SessionsResource(deps)),
@@ -142,10 +148,15 @@ def routes(
         ("/v1/items", ItemsResource(deps)),
         ("/v1/items/{item_id:uuid}", ItemResource(deps)),
         ("/v1/items/{item_id:uuid}/stock", ItemStockResource(deps)),
+        # A serial number may hold a "/": the path converter takes the rest of the path.
+        ("/v1/items/{item_id:uuid}/serials/{serial:path}", SerialResource(deps)),
         ("/v1/locations", LocationsResource(deps)),
         ("/v1/locations/{location_id:uuid}", LocationResource(deps)),
         ("/v1/stock", StockResource(deps)),
         ("/v1/availability", AvailabilityResource(deps)),
+        ("/v1/picking", PickingResource(deps)),
+        ("/v1/lots", LotsResource(deps)),
+        ("/v1/lots/{lot_id:uuid}", LotResource(deps)),
         ("/v1/movements", MovementsResource(deps)),
         ("/v1/movements/{movement_id:uuid}", MovementResource(deps)),
         ("/v1/movements/{movement_id:uuid}/reversal", ReversalResource(deps)),

@@ -3,7 +3,7 @@
 JSON from clients is structured into the core's commands (and the few HTTP-only shapes) without any
 silent coercion: ``"1"`` is not an integer, ``1`` is not a boolean, ``1.5`` is not an integer,
 a string is not a list, unknown keys are refused. UUIDs must be in canonical 8-4-4-4-12 form and
-times in RFC 3339 with an offset. Every problem found is reported as a
+times in RFC 3339 with an offset, dates exactly ``YYYY-MM-DD``. Every problem found is reported as a
 :class:`~inventory_core.errors.FieldError` whose path is ``$.lines[0].quantity`` style, so the
 HTTP layer renders it as a 422 like a domain validation error. Once the JSON types are right,
 the :class:`~inventory_core._checks.Rule` each field names is checked too, so bounds and patterns
@@ -19,7 +19,7 @@ import re
 import types
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -40,6 +40,7 @@ from inventory_core.unset import Unset
 __all__ = [
     "StrictValueError",
     "make_converter",
+    "parse_date",
     "parse_datetime",
     "parse_uuid",
     "structure",
@@ -50,6 +51,8 @@ T = TypeVar("T")
 UUID_PATTERN = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_MESSAGE = "must be a date like 2026-01-31"
 RFC3339_PATTERN = re.compile(
     r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}:\d{2}:\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})"
 )
@@ -113,6 +116,19 @@ def parse_datetime(value: object) -> datetime:
         raise StrictValueError("is not a valid date-time") from None
 
 
+def parse_date(value: object) -> date:
+    """A calendar date written ``YYYY-MM-DD`` (ISO 8601's extended form, and the ``full-date``
+    of RFC 3339 that JSON Schema's ``format: date`` names) to a date, else StrictValueError.
+    Nothing else ISO 8601 allows is taken (``20260131``, ``2026-W05-6``, ``2026-1-31``, a
+    time part), and the day must exist (``2026-02-30`` does not)."""
+    if not isinstance(value, str) or not DATE_PATTERN.fullmatch(value):
+        raise StrictValueError(DATE_MESSAGE)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise StrictValueError(f"{DATE_MESSAGE}: {value} is not a day of the calendar") from None
+
+
 def _enum(value: object, cls: type[enum.Enum]) -> enum.Enum:
     choices = [member.value for member in cls]
     if isinstance(value, str) and value in choices:
@@ -152,6 +168,7 @@ def make_converter() -> cattrs.Converter:
         converter.register_structure_hook(base, _scalar)
     converter.register_structure_hook(UUID, lambda v, _: parse_uuid(v))
     converter.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    converter.register_structure_hook(date, lambda v, _: parse_date(v))
 
     def unset_union(value: object, cls: Any) -> object:
         # A PATCH field may be absent (the attrs default, UNSET) or given; given, it has the

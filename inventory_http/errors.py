@@ -2,9 +2,10 @@
 
 Every error response is ``application/problem+json`` with ``type``, ``title``, ``status`` and
 ``detail``, plus members specific to the problem (``errors`` for 422, the stock figures for
-``insufficient-stock``, ``conflicts`` for a count conflict). Falcon's own errors (unknown route,
-wrong method, bad headers) go through the same serializer; domain errors are mapped by
-:func:`inventory_error_handler`; anything unexpected becomes a 500 that names nothing internal.
+``insufficient-stock``, where a serial number is for ``serial-conflict``, ``conflicts`` for a
+count conflict). Falcon's own errors (unknown route, wrong method, bad headers) go through the
+same serializer; domain errors are mapped by :func:`inventory_error_handler`; anything
+unexpected becomes a 500 that names nothing internal.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from inventory_core.errors import (
     LimitExceeded,
     NotFound,
     PermissionDenied,
+    SerialConflict,
     Unavailable,
     ValidationError,
     VersionMismatch,
 )
+from inventory_core.present import present
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
@@ -76,7 +79,14 @@ PROBLEM_TYPES: dict[str, tuple[int, str]] = {
     "already-exists": (409, "A unique value is taken; `field` names it."),
     "insufficient-stock": (
         409,
-        "Not enough stock: `item_id`, `location_id`, `available` and `requested` say where.",
+        "Not enough stock: `item_id`, `location_id`, `available` and `requested` say where; "
+        "`lot_id` names the lot short of stock (`null` when the item is not tracked by lot).",
+    ),
+    "serial-conflict": (
+        409,
+        "A serial number is not where the request says it is: a receipt of one already in "
+        "stock, or a move of one from a location it is not at. `item_id`, `serial` and "
+        "`location_id` (where it is; `null`: not in stock) say which.",
     ),
     "count-conflict": (409, "Stock moved while counting; `conflicts` lists the lines."),
     "limit-exceeded": (
@@ -197,8 +207,16 @@ def problem_for(error: InventoryError) -> Problem:
             "location_id": str(error.location_id),
             "available": error.available,
             "requested": error.requested,
+            "lot_id": None if error.lot_id is None else str(error.lot_id),
         }
         return Problem(409, "insufficient-stock", detail, extra=extra)
+    if isinstance(error, SerialConflict):
+        extra = {
+            "item_id": str(error.item_id),
+            "serial": error.serial,
+            "location_id": None if error.location_id is None else str(error.location_id),
+        }
+        return Problem(409, "serial-conflict", detail, extra=extra)
     if isinstance(error, LimitExceeded):
         extra = {
             "item_id": str(error.item_id),
@@ -210,15 +228,8 @@ def problem_for(error: InventoryError) -> Problem:
         }
         return Problem(409, "limit-exceeded", detail, extra=extra)
     if isinstance(error, CountConflict):
-        conflicts = [
-            {
-                "item_id": str(c.item_id),
-                "location_id": str(c.location_id),
-                "expected_on_hand": c.expected_on_hand,
-                "on_hand": c.on_hand,
-            }
-            for c in error.conflicts
-        ]
+        # Each line as the schema of CountConflictLine shows it: every field, by present().
+        conflicts = [present(c) for c in error.conflicts]
         return Problem(409, "count-conflict", detail, extra={"conflicts": conflicts})
     if isinstance(error, IdempotencyKeyReused):
         return Problem(

@@ -40,6 +40,8 @@ TAGS = {
     "movements": "The append-only ledger: receipts, shipments, transfers, adjustments, reversals.",
     "events": "Every change, exactly once and in order: the feed offline copies sync from.",
     "webhooks": "Pushing events to your endpoints, signed (Standard Webhooks); admin only.",
+    "lots": "Lots, serial numbers and expiry: where a lot or a serial number is and every "
+    "movement of it (recalls), and where to pick first (first expired, first out).",
     "reservations": "Stock held for orders, released, expired or shipped.",
     "counts": "Stocktakes, posted as one adjustment.",
     "health": "Liveness, readiness and this document.",
@@ -200,13 +202,24 @@ def _problem_schemas(registry: SchemaRegistry) -> None:
                 "item_id": {
                     "type": "string",
                     "format": "uuid",
-                    "description": "`insufficient-stock`, `limit-exceeded`: the item.",
+                    "description": "`insufficient-stock`, `serial-conflict`, `limit-exceeded`: "
+                    "the item.",
                 },
                 "location_id": {
                     "anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}],
                     "description": "`insufficient-stock`: where it is short (a location or a "
-                    "warehouse); `limit-exceeded`: the location or warehouse whose level would "
-                    "pass the limit, `null` for the item's total over all warehouses.",
+                    "warehouse); `serial-conflict`: where the serial number is, `null` when it "
+                    "is not in stock; `limit-exceeded`: the location or warehouse whose level "
+                    "would pass the limit, `null` for the item's total over all warehouses.",
+                },
+                "lot_id": {
+                    "anyOf": [{"type": "string", "format": "uuid"}, {"type": "null"}],
+                    "description": "`insufficient-stock`: the lot short of stock; `null` when "
+                    "the item is not tracked by lot.",
+                },
+                "serial": {
+                    "type": "string",
+                    "description": "`serial-conflict`: the serial number.",
                 },
                 "available": {
                     "type": "integer",
@@ -295,9 +308,14 @@ def _description(op: Operation) -> str:
     return f"{op.description}\n\n{who}".strip()
 
 
-def _path_parameters(template: str) -> tuple[str, list[dict[str, Any]]]:
+def _path_parameters(
+    template: str, op: Operation, registry: SchemaRegistry
+) -> tuple[str, list[dict[str, Any]]]:
     parameters = []
-    for name in re.findall(r"\{(\w+):uuid\}", template):
+    for name, converter in re.findall(r"\{(\w+):(\w+)\}", template):
+        if converter != "uuid":
+            parameters.append(_field_path_parameter(name, template, op, registry))
+            continue
         thing = name.removesuffix("_id").replace("_", " ")
         parameters.append(
             {
@@ -311,19 +329,39 @@ def _path_parameters(template: str) -> tuple[str, list[dict[str, Any]]]:
     return re.sub(r"\{(\w+):\w+\}", r"{\1}", template), parameters
 
 
+def _field_path_parameter(
+    name: str, template: str, op: Operation, registry: SchemaRegistry
+) -> dict[str, Any]:
+    """A path parameter that is not an id (a serial number): the field of that name of the
+    operation's command gives its schema (its rule's pattern), and the description of that
+    field -- else of the response's field of that name."""
+    command = op.command
+    if command is None or name not in attrs.fields_dict(command):
+        raise TypeError(f"{template}: {name} is no field of the operation's command")
+    field = attrs.fields_dict(command)[name]
+    schema = registry.field_schema(field, typing.get_type_hints(command)[name], "request")
+    described = [command, *([op.response] if attrs.has(op.response) else [])]
+    description = next((field_docs(c)[name] for c in described if name in field_docs(c)), "")
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
 def _query_parameters(op: Operation, registry: SchemaRegistry) -> list[dict[str, Any]]:
     parameters: list[dict[str, Any]] = []
     if op.query is not None:
         hints = typing.get_type_hints(op.query)
         docs = field_docs(op.query)
         for field in attrs.fields(op.query):
-            hint = hints[field.name]
-            args = [a for a in typing.get_args(hint) if a is not type(None)]
-            schema = registry.schema(args[0] if args else hint, "request")
+            schema = registry.field_schema(field, hints[field.name], "request")
             parameter: dict[str, Any] = {
                 "name": parameter_name(field.name, op.query_names),
                 "in": "query",
-                "required": False,
+                "required": field.default is attrs.NOTHING,
                 "schema": schema,
             }
             if schema.get("type") == "array":  # a comma-separated list: types=a,b
@@ -339,7 +377,7 @@ def _query_parameters(op: Operation, registry: SchemaRegistry) -> list[dict[str,
 def _operation(  # noqa: PLR0915 -- one branch per thing an operation declares
     method: str, template: str, op: Operation, registry: SchemaRegistry
 ) -> tuple[str, dict[str, Any]]:
-    path, parameters = _path_parameters(template)
+    path, parameters = _path_parameters(template, op, registry)
     parameters = [*parameters, *_query_parameters(op, registry), _ref("parameters", "RequestId")]
     if op.replayable:
         parameters.append(_ref("parameters", "IdempotencyKey"))

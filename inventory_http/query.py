@@ -1,24 +1,29 @@
 """Query parameters: read strictly, every problem reported at once (422).
 
-A listing's filters are the core's query class (``ItemQuery``, ``MovementQuery``...): its fields
-are the parameters, with their types and docstrings. :meth:`Query.filters` reads them and the
-OpenAPI document lists them from the same class."""
+A listing's filters are the core's query class (``ItemQuery``, ``MovementQuery``...), and a read
+that takes only parameters may take its core command (``SuggestPicking``): the class's fields
+are the parameters, with their types, rules and docstrings; a field without a default is a
+required parameter. :meth:`Query.filters` reads them and the OpenAPI document lists them from
+the same class."""
 
 from __future__ import annotations
 
 import enum
 import functools
+import re
 import typing
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
 import attrs
 import falcon
 
+from inventory_core._checks import Rule
 from inventory_core.errors import FieldError, ValidationError
 from inventory_core.paging import MAX_PAGE_SIZE
-from inventory_http.converter import StrictValueError, parse_uuid
+from inventory_http.converter import StrictValueError, parse_date, parse_uuid
 from inventory_http.cursors import CursorKind, decode_cursor
 
 __all__ = ["DEFAULT_PAGE_SIZE", "Query", "parameter_name"]
@@ -27,6 +32,8 @@ T = TypeVar("T")
 E = TypeVar("E", bound=enum.Enum)
 
 DEFAULT_PAGE_SIZE = 50
+
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def parameter_name(field: str, names: Mapping[str, str]) -> str:
@@ -102,6 +109,20 @@ class Query:
 
         return self._parse(name, parse)
 
+    def number(self, name: str) -> int | None:
+        """A decimal integer (its bounds are the field's rule, checked by :meth:`filters`)."""
+
+        def parse(raw: str) -> int:
+            if not _INTEGER.fullmatch(raw):
+                raise StrictValueError("must be an integer")
+            return int(raw)
+
+        return self._parse(name, parse)
+
+    def day(self, name: str) -> date | None:
+        """A date, ``YYYY-MM-DD``."""
+        return self._parse(name, parse_date)
+
     def choice(self, name: str, cls: type[E]) -> E | None:
         """One of an enum's values."""
 
@@ -128,16 +149,37 @@ class Query:
             self._errors.extend(exc.errors)
             return None
 
-    def filters(self, cls: type[T], names: Mapping[str, str]) -> T:
-        """The filter object ``cls`` from the parameters named after its fields."""
+    def filters(self, cls: type[T], names: Mapping[str, str]) -> T | None:
+        """The filter object ``cls`` from the parameters named after its fields, each checked
+        by its field's rule. ``None`` when a parameter is bad or a required one (a field
+        without a default) is missing: :meth:`check` then raises, naming each."""
         hints = _type_hints(typing.cast(Any, cls))
         values: dict[str, Any] = {}
+        before = len(self._errors)
         for field in attrs.fields(typing.cast(Any, cls)):
             name = parameter_name(field.name, names)
+            read = len(self._errors)
             value = self._read(name, hints[field.name])
             if value is not None:
                 values[field.name] = value
-        return cls(**values)
+                self._follows_rule(field, value, name)
+            elif field.default is attrs.NOTHING and len(self._errors) == read:
+                self._errors.append(FieldError(f"$.{name}", "is required"))
+        if len(self._errors) > before:
+            return None
+        try:
+            return cls(**values)
+        except ValidationError as exc:  # a rule across fields, or of an attrs validator
+            self._errors += [_renamed(problem, names) for problem in exc.errors]
+            return None
+
+    def _follows_rule(self, field: attrs.Attribute[Any], value: object, name: str) -> None:
+        rule = field.metadata.get("rule", field.validator)
+        if isinstance(rule, Rule):
+            try:
+                rule.check(value, f"$.{name}")
+            except ValidationError as exc:
+                self._errors += exc.errors
 
     def choices(self, name: str, cls: type[E]) -> tuple[E, ...] | None:
         """A comma-separated list of an enum's values; each bad one is reported by its index
@@ -170,6 +212,10 @@ class Query:
             return self.uuid(name)
         if kind is bool:
             return self.boolean(name)
+        if kind is int:
+            return self.number(name)
+        if kind is date:
+            return self.day(name)
         if isinstance(kind, type) and issubclass(kind, enum.Enum):
             return self.choice(name, kind)
         raise TypeError(f"no query parameter of type {hint!r}")
@@ -184,3 +230,13 @@ class Query:
         """Raise ValidationError (422) listing every bad parameter read so far."""
         if self._errors:
             raise ValidationError(self._errors)
+
+
+def _renamed(problem: FieldError, names: Mapping[str, str]) -> FieldError:
+    """A problem found at ``$.field`` of a filter object, at its parameter's path instead."""
+    if not problem.path.startswith("$."):
+        return problem
+    field, dot, rest = problem.path.removeprefix("$.").partition(".")
+    head, bracket, index = field.partition("[")
+    path = f"$.{parameter_name(head, names)}{bracket}{index}{dot}{rest}"
+    return FieldError(path, problem.message)

@@ -206,6 +206,15 @@ class SchemaRegistry:
             result["description"] = description
         return result
 
+    def field_schema(
+        self, field: attrs.Attribute[Any], hint: Any, direction: Direction
+    ) -> dict[str, Any]:
+        """The schema of one field of an attrs class (its type, with its rule's bounds and
+        pattern), as a query or path parameter takes it: ``null`` is left out (a parameter is
+        absent rather than null) and so is the description."""
+        bare, _ = _without(hint, Unset)
+        return self._field(field, bare, direction)
+
     def _field(
         self, field: attrs.Attribute[Any], hint: Any, direction: Direction
     ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.http.conftest import Api, Stocked, World
+from tests.http.conftest import Api, Stocked, World, create_item
 
 REQUEST_ID = "head-vs-get"
 """Sent with both requests, so that the echoed X-Request-Id is the same in both answers."""
@@ -40,7 +40,26 @@ def ids(world: World, admin: Api, clerk: Api, stocked: Stocked) -> dict[str, str
     )
     assert webhook.status_code == 201, webhook.text
     assert admin.user is not None
+    lot_item = create_item(admin, "HEAD-LOT", tracking="lot")
+    serial_item = create_item(admin, "HEAD-SERIAL", tracking="serial")
+    receipt = admin.post(
+        "/v1/movements",
+        json={
+            "kind": "receipt",
+            "lines": [
+                {"item_id": lot_item["id"], "quantity": 2, "to_location_id": stocked.bin_id}
+                | {"lot": "L-1", "expires_on": "2031-01-31"},
+                {"item_id": serial_item["id"], "quantity": 1, "to_location_id": stocked.bin_id}
+                | {"serials": ["SN-1"]},
+            ],
+        },
+    )
+    assert receipt.status_code == 201, receipt.text
     return {
+        "lot_id": receipt.json["lines"][0]["lot_id"],
+        "serial": "SN-1",
+        "serial_item_id": serial_item["id"],
+        "warehouse_id": stocked.warehouse_id,
         "webhook_id": webhook.json["webhook"]["id"],
         "item_id": stocked.item_id,
         "location_id": stocked.bin_id,
@@ -51,7 +70,13 @@ def ids(world: World, admin: Api, clerk: Api, stocked: Stocked) -> dict[str, str
 
 
 def concrete(template: str, ids: dict[str, str]) -> str:
-    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: ids[m.group(1)], template)
+    """A path of the route, with the query parameters it requires."""
+    if "/serials/" in template:  # the serial number is of its own item
+        ids = {**ids, "item_id": ids["serial_item_id"]}
+    path = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: ids[m.group(1)], template)
+    if template == "/v1/picking":
+        path += f"?item_id={ids['item_id']}&warehouse_id={ids['warehouse_id']}&quantity=1"
+    return path
 
 
 def test_every_get_route_answers_head_like_get(
@@ -59,7 +84,8 @@ def test_every_get_route_answers_head_like_get(
 ) -> None:
     routes = get_routes(world)
     assert {"/healthz", "/readyz", "/openapi.json", "/v1/items/{item_id:uuid}"} <= set(routes)
-    assert len(routes) >= 17
+    assert {"/v1/lots/{lot_id:uuid}", "/v1/picking"} <= set(routes)
+    assert len(routes) >= 21
     headers = {"X-Request-Id": REQUEST_ID}
     for template in routes:
         path = concrete(template, ids)

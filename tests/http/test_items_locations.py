@@ -137,6 +137,8 @@ def test_item_stock_sums_warehouses_and_lists_locations(stocked: Stocked, viewer
                 "on_hand": 10,
             }
         ],
+        "lots": [],  # the item is tracked neither by lot nor by serial number
+        "serials": [],
     }
 
 

@@ -269,5 +269,5 @@ def test_counts_post_the_difference_or_report_conflicts(stocked: Stocked, clerk:
         "/v1/counts", json={"lines": [{**line, "counted": 5, "expected_on_hand": 10}]}
     )
     body = assert_problem(conflict, 409, "count-conflict")
-    assert body["conflicts"] == [{**line, "expected_on_hand": 10, "on_hand": 8}]
+    assert body["conflicts"] == [{**line, "expected_on_hand": 10, "on_hand": 8, "lot": None}]
     assert clerk.get(f"/v1/items/{stocked.item_id}/stock").json["on_hand"] == 8
