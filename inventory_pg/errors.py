@@ -61,6 +61,9 @@ _UNIQUE: dict[str, tuple[str, str]] = {
     "idempotency_records_pkey": ("idempotency record", "key"),
     "api_tokens_pkey": ("token", "id"),
     "api_tokens_digest_key": ("token", "digest"),
+    "lots_pkey": ("lot", "id"),
+    "lots_item_code_key": ("lot", "code"),
+    "serials_pkey": ("serial", "serial"),
 }
 
 # Foreign keys by name -> the entity whose absence they report.
@@ -70,6 +73,9 @@ _FOREIGN: dict[str, str] = {
     "movements_reverses_id_fkey": "movement",
     "movement_lines_movement_id_fkey": "movement",
     "api_tokens_user_id_fkey": "user",
+    "lots_item_id_fkey": "item",
+    "lot_stock_lot_id_fkey": "lot",
+    "serials_item_id_fkey": "item",
 }
 
 # CHECK constraints on stock levels: they back invariants 2 and 3 even if a code path forgot to
@@ -77,6 +83,7 @@ _FOREIGN: dict[str, str] = {
 _STOCK_CHECKS = {
     "location_stock_on_hand_check": ("item_id", "location_id", "holds_stock", "on_hand"),
     "warehouse_stock_on_hand_check": ("item_id", "warehouse_id", "on_hand", "reserved"),
+    "lot_stock_on_hand_check": ("item_id", "location_id", "lot_id", "holds_stock", "on_hand"),
 }
 
 # The JSON-safe bounds (migration 0003): they back the conditional writes, and catch paths that
@@ -94,6 +101,7 @@ _LIMIT_CHECKS = {
         _STOCK_CHECKS["warehouse_stock_on_hand_check"],
         "reserved",
     ),
+    "lot_stock_on_hand_limit_check": (_STOCK_CHECKS["lot_stock_on_hand_check"], "on_hand"),
 }
 
 _KEY_DETAIL = re.compile(r"Key \((?P<columns>.*?)\)=\((?P<values>.*)\) (already exists|is not)")
@@ -188,12 +196,16 @@ def _check_violation(
     try:
         item_id = UUID(fields["item_id"])
         where = UUID(fields.get("location_id") or fields["warehouse_id"])
+        lot_id = UUID(fields["lot_id"]) if "lot_id" in fields else None
         after = int(fields["on_hand"])
     except ValueError:
         return ValidationError(f"a value breaks a rule of the schema ({constraint})")
-    delta = deltas.get((item_id, where))
+    # ``deltas`` are the changes of (item, location) rows: not those of a lot under one.
+    delta = deltas.get((item_id, where)) if lot_id is None else None
     if delta is None:  # unknown change: all we know is how far below zero it would have gone
-        return InsufficientStock(item_id=item_id, location_id=where, available=0, requested=-after)
+        return InsufficientStock(
+            item_id=item_id, location_id=where, available=0, requested=-after, lot_id=lot_id
+        )
     return InsufficientStock(
         item_id=item_id, location_id=where, available=after - delta, requested=-delta
     )
@@ -216,7 +228,8 @@ def _limit_violation(
         after = int(fields[level])
     except ValueError:
         return ValidationError(f"a stock level would pass the limit of {MAX_TOTAL}")
-    change = deltas.get((item_id, where), 0) if level == "on_hand" else 0
+    lot_row = "lot_id" in columns  # ``deltas`` are those of (item, location) rows only
+    change = deltas.get((item_id, where), 0) if level == "on_hand" and not lot_row else 0
     return LimitExceeded(
         item_id=item_id,
         location_id=where,

@@ -18,8 +18,8 @@ __all__ = ["FreshDatabaseAdapter", "open_test_store", "reset_database"]
 
 TRUNCATE_ALL = """
 TRUNCATE items, item_barcodes, locations, users, api_tokens, reservations, movements,
-         movement_lines, location_stock, warehouse_stock, idempotency_records, events,
-         webhooks, webhook_deliveries, webhook_attempts
+         movement_lines, location_stock, warehouse_stock, lots, lot_stock, serials,
+         idempotency_records, events, webhooks, webhook_deliveries, webhook_attempts
 RESTART IDENTITY
 """
 # DELETE is ~50x faster than TRUNCATE on small tables (TRUNCATE swaps files per table), which is
@@ -29,6 +29,9 @@ SKIP_TRIGGERS = "SET LOCAL session_replication_role = replica"
 DELETE_ALL: list[LiteralString] = [
     "DELETE FROM movement_lines",
     "DELETE FROM movements",
+    "DELETE FROM lot_stock",  # before lots, and those before items (foreign keys)
+    "DELETE FROM lots",
+    "DELETE FROM serials",
     "DELETE FROM item_barcodes",
     "DELETE FROM items",
     "DELETE FROM locations",

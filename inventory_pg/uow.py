@@ -21,6 +21,7 @@ from inventory_pg.repositories import (
     PgIdempotencyStore,
     PgItemRepository,
     PgLocationRepository,
+    PgLotRepository,
     PgMovementRepository,
     PgReservationRepository,
     PgStockRepository,
@@ -176,6 +177,7 @@ class PgUnitOfWork:
         self._round_trips = 0
         self.items = PgItemRepository(self._current)
         self.locations = PgLocationRepository(self._current)
+        self.lots = PgLotRepository(self._current)
         self.movements = PgMovementRepository(self._current)
         self.stock = PgStockRepository(self._current)
         self.reservations = PgReservationRepository(self._current)

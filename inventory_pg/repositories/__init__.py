@@ -6,6 +6,7 @@ from inventory_pg.repositories.events import PgEventRepository
 from inventory_pg.repositories.idempotency import PgIdempotencyStore
 from inventory_pg.repositories.items import PgItemRepository
 from inventory_pg.repositories.locations import PgLocationRepository
+from inventory_pg.repositories.lots import PgLotRepository
 from inventory_pg.repositories.movements import PgMovementRepository
 from inventory_pg.repositories.reservations import PgReservationRepository
 from inventory_pg.repositories.stock import PgStockRepository
@@ -19,6 +20,7 @@ __all__ = [
     "PgIdempotencyStore",
     "PgItemRepository",
     "PgLocationRepository",
+    "PgLotRepository",
     "PgMovementRepository",
     "PgReservationRepository",
     "PgStockRepository",

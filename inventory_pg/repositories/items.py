@@ -8,6 +8,7 @@ from uuid import UUID
 
 from inventory_core.errors import NotFound, VersionMismatch
 from inventory_core.items import Item
+from inventory_core.lots import Tracking
 from inventory_core.ports import ItemQuery
 from inventory_pg._adapt import UuidArray
 from inventory_pg.repositories._base import Repository
@@ -16,7 +17,7 @@ __all__ = ["PgItemRepository"]
 
 _COLUMNS = """
     i.id, i.sku, i.name, i.unit, i.reorder_point, i.reorder_quantity, i.active, i.version,
-    i.created_at, i.updated_at,
+    i.created_at, i.updated_at, i.tracking,
     ARRAY(SELECT b.barcode FROM item_barcodes b WHERE b.item_id = i.id ORDER BY b.position)
 """
 
@@ -44,9 +45,9 @@ LIMIT %(limit)s"""
 INSERT_ITEM = """
 WITH item AS (
     INSERT INTO items (id, sku, name, unit, reorder_point, reorder_quantity, active, version,
-                       created_at, updated_at)
+                       created_at, updated_at, tracking)
     VALUES (%(id)s, %(sku)s, %(name)s, %(unit)s, %(reorder_point)s, %(reorder_quantity)s,
-            %(active)s, %(version)s, %(created_at)s, %(updated_at)s)
+            %(active)s, %(version)s, %(created_at)s, %(updated_at)s, %(tracking)s)
     RETURNING id
 )
 INSERT INTO item_barcodes (barcode, item_id, position)
@@ -62,7 +63,7 @@ WITH updated AS (
     UPDATE items
     SET sku = %(sku)s, name = %(name)s, unit = %(unit)s, reorder_point = %(reorder_point)s,
         reorder_quantity = %(reorder_quantity)s, active = %(active)s, version = %(version)s,
-        updated_at = %(updated_at)s
+        updated_at = %(updated_at)s, tracking = %(tracking)s
     WHERE id = %(id)s AND version = %(version)s::bigint - 1
     RETURNING id
 ), removed AS (
@@ -90,6 +91,7 @@ def _params(item: Item) -> dict[str, Any]:
         "version": item.version,
         "created_at": item.created_at,
         "updated_at": item.updated_at,
+        "tracking": item.tracking.value,
         "barcodes": list(item.barcodes),
     }
 
@@ -106,6 +108,7 @@ def _item(row: tuple[Any, ...]) -> Item:
         version,
         created,
         updated,
+        tracking,
         barcodes,
     ) = row
     return Item(
@@ -120,6 +123,7 @@ def _item(row: tuple[Any, ...]) -> Item:
         created_at=created,
         updated_at=updated,
         barcodes=barcodes,
+        tracking=Tracking(tracking),
     )
 
 

@@ -27,6 +27,8 @@ MOVEMENT_ID = UUID("00000000-0000-7000-8000-0000000000aa")
 USER_ID = UUID("00000000-0000-7000-8000-0000000000bb")
 WEBHOOK_ID = UUID("00000000-0000-7000-8000-0000000000cc")
 EVENT_ID = UUID("00000000-0000-7000-8000-0000000000dd")
+ITEM_ID = UUID("00000000-0000-7000-8000-0000000000ee")
+LOT_ID = UUID("00000000-0000-7000-8000-0000000000ef")
 
 
 def _valid_rows() -> dict[str, dict[str, Any]]:
@@ -100,6 +102,14 @@ def _valid_rows() -> dict[str, dict[str, Any]]:
         "location_stock": {
             "item_id": uuid4(),
             "location_id": uuid4(),
+            "holds_stock": True,
+            "on_hand": 0,
+        },
+        "lots": {"id": LOT_ID, "item_id": ITEM_ID, "code": "L1", "expires_on": None},
+        "lot_stock": {
+            "item_id": ITEM_ID,
+            "location_id": uuid4(),
+            "lot_id": LOT_ID,
             "holds_stock": True,
             "on_hand": 0,
         },
@@ -209,6 +219,10 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
         {"to_location_id": SUPPLIER_LOCATION_ID},
     ),
     ("location_stock_on_hand_check", "location_stock", {"on_hand": -1}),
+    # Lots and serials (migration 0007).
+    ("items_tracking_check", "items", {"tracking": "bogus"}),
+    ("lot_stock_on_hand_check", "lot_stock", {"on_hand": -1}),
+    ("lot_stock_on_hand_limit_check", "lot_stock", {"on_hand": 2**53}),
     ("warehouse_stock_on_hand_check", "warehouse_stock", {"on_hand": -1}),
     ("warehouse_stock_reserved_check", "warehouse_stock", {"reserved": -1}),
     # JSON-safe levels (migration 0003): within 2^53 - 1 in magnitude, virtual ones both ways.
@@ -310,12 +324,17 @@ def test_the_check_refuses_its_bad_row(
             if table in ("webhook_deliveries", "webhook_attempts"):
                 _insert(conn, "webhooks", {**rows["webhooks"], "id": WEBHOOK_ID})
                 _insert(conn, "events", rows["events"])
+            if table == "lot_stock":  # its lot, and that lot's item, must exist
+                _insert(conn, "items", {**rows["items"], "id": ITEM_ID})
+                _insert(conn, "lots", rows["lots"])
             if table == "feed_txn_offset":
                 conn.execute("DELETE FROM feed_txn_offset")  # its one row, back at the end
             _insert(conn, table, rows[table])
             second = _valid_rows()[table]
             if table == "movement_lines":
                 second["line_no"] = 1
+            if table == "lot_stock":
+                second["location_id"] = uuid4()
             with pytest.raises(psycopg.errors.CheckViolation) as raised, conn.transaction():
                 _insert(conn, table, {**second, **changes})
             assert raised.value.diag.constraint_name == constraint
