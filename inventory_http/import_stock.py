@@ -1,9 +1,13 @@
 """``inventory import-stock FILE.csv``: post a CSV file of receipts in one transaction.
 
 The file has a header row naming its columns -- ``sku``, ``location_code``, ``quantity`` and
-optionally ``reference``, in any order -- and one receipt line per row (from the supplier to the
-location). It is read as a stream (UTF-8, an optional BOM; quoted fields may span lines) and
-loaded with COPY by :func:`inventory_pg.bulk.import_receipts`, which posts every line or none.
+optionally ``reference``, ``lot``, ``expires_on`` and ``serial``, in any order -- and one receipt
+line per row (from the supplier to the location). A row of a lot-tracked item names its ``lot``
+(created by its first receipt, with the row's ``expires_on``, a date as YYYY-MM-DD, if any); a
+row of a serial-tracked item names one ``serial`` and has quantity 1 (one row per unit); other
+items leave the three empty. The file is read as a stream (UTF-8, an optional BOM; quoted fields
+may span lines) and loaded with COPY by :func:`inventory_pg.bulk.import_receipts`, which checks
+every row in SQL and posts every line or none.
 
 Output: bad rows as ``line N: <problem>`` (file line numbers, the header is line 1), then one
 last line saying what happened. Progress goes to stderr, only when stderr is a terminal.
@@ -22,7 +26,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from inventory_core.errors import InventoryError, LimitExceeded, Unavailable, ValidationError
+from inventory_core.errors import (
+    InventoryError,
+    LimitExceeded,
+    SerialConflict,
+    Unavailable,
+    ValidationError,
+)
 from inventory_core.users import Role, normalize_username
 from inventory_pg.bulk import (
     BadRow,
@@ -50,8 +60,9 @@ EXIT_POSTED = 0
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 
-COLUMNS = ("sku", "location_code", "quantity", "reference")
+COLUMNS = ("sku", "location_code", "quantity", "reference", "lot", "expires_on", "serial")
 REQUIRED = COLUMNS[:3]
+OPTIONAL = COLUMNS[3:]
 DATABASE_TIMEOUT = 10.0
 PROGRESS_INTERVAL = 0.2
 """Seconds between two progress updates on the terminal."""
@@ -108,7 +119,7 @@ def _header(fields: list[str]) -> dict[str, int]:
     if duplicated:
         problems.append("repeated column(s) " + ", ".join(duplicated))
     if problems:
-        expected = ", ".join(REQUIRED) + "[, reference]"
+        expected = ", ".join(REQUIRED) + "".join(f"[, {name}]" for name in OPTIONAL)
         raise ImportRefused([BadRow(1, f"header: {'; '.join(problems)} (expected {expected})")], 1)
     return {name: names.index(name) for name in names}
 
@@ -139,7 +150,7 @@ def _data_rows(
 ) -> Iterator[ImportRow]:
     width = len(columns)
     sku, location, quantity = (columns[name] for name in REQUIRED)
-    reference = columns.get("reference")
+    reference, lot, expires_on, serial = (columns.get(name) for name in OPTIONAL)
     while True:
         start = reader.line_num + 1
         try:
@@ -170,6 +181,10 @@ def _data_rows(
             fields[location].strip() or None,
             fields[quantity].strip() or None,
             (fields[reference].strip() or None) if reference is not None else None,
+            None,
+            (fields[lot].strip() or None) if lot is not None else None,
+            (fields[expires_on].strip() or None) if expires_on is not None else None,
+            (fields[serial].strip() or None) if serial is not None else None,
         )
 
 
@@ -182,9 +197,12 @@ def summary(result: ImportResult) -> str:
         if result.first_seq == result.last_seq
         else f"seq {result.first_seq}-{result.last_seq}"
     )
+    lots = "" if not result.new_lots else f", {result.new_lots} new lot"
+    if result.new_lots > 1:
+        lots += "s"
     return (
         f"posted {result.lines} {lines} as {result.movements} receipt {movements} ({seqs}), "
-        f"{result.units} units"
+        f"{result.units} units{lots}"
     )
 
 
@@ -312,7 +330,9 @@ def _post(
             )
     except ImportRefused:
         raise
-    except LimitExceeded as error:  # refused as a whole, like bad rows: exit 1, nothing posted
+    except (LimitExceeded, SerialConflict) as error:
+        # Refused as a whole, like bad rows: exit 1, nothing posted. (A serial is in stock only
+        # when a concurrent receipt put it there after the rows were checked.)
         raise _NothingToPost(str(error)) from None
     except Unavailable as error:
         raise _UsageError(f"cannot reach the database: {error}") from None

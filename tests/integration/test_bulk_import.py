@@ -12,18 +12,26 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import date
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import pytest
 
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants, snapshot
-from inventory_core.errors import InsufficientStock, LimitExceeded, ValidationError
+from inventory_core.errors import (
+    ConcurrencyConflict,
+    InsufficientStock,
+    LimitExceeded,
+    SerialConflict,
+    ValidationError,
+)
 from inventory_core.events import EventQuery, EventType
 from inventory_core.feed import FEED_START
 from inventory_core.locations import ADJUSTMENT_LOCATION_ID, SUPPLIER_LOCATION_ID
-from inventory_core.movements import MAX_LINES, Movement, MovementKind
+from inventory_core.movements import MAX_LINES, Movement, MovementKind, MovementLine
 from inventory_core.ports import WarehouseStockQuery
 from inventory_core.present import present
 from inventory_core.services.events import ListEvents
@@ -85,6 +93,58 @@ class World:
         with self.store.unit_of_work() as uow:
             ledger = uow.movements.ledger(after=FEED_START, limit=100_000)
         return [movement for _, movement in ledger]
+
+    def tracked(self) -> None:
+        """Add LOT-1 and LOT-2, tracked by lot, and SER-1 and SER-2, by serial number."""
+        for sku, tracking in (
+            ("LOT-1", "lot"),
+            ("LOT-2", "lot"),
+            ("SER-1", "serial"),
+            ("SER-2", "serial"),
+        ):
+            self.items[sku] = self.h.inventory.execute(
+                self.h.admin, CreateItem(sku, f"Item {sku}", tracking=tracking)
+            ).id
+
+    def sql(self, query: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.store.pool.connection() as conn:
+            return conn.execute(query, params).fetchall()  # type: ignore[no-any-return]
+
+    def lots(self) -> dict[tuple[str, str], tuple[UUID, date | None]]:
+        """(sku, code) -> (lot id, expires_on) of every lot."""
+        rows = self.sql(
+            "SELECT i.sku, l.code, l.id, l.expires_on FROM lots l JOIN items i ON i.id = l.item_id"
+        )
+        return {(sku, code): (id_, expires) for sku, code, id_, expires in rows}
+
+    def lot_levels(self) -> dict[tuple[str, str, str], int]:
+        """(sku, location code, lot code) -> on hand, of every non-zero lot level."""
+        rows = self.sql(
+            """SELECT i.sku, loc.code, l.code, s.on_hand FROM lot_stock s
+               JOIN items i ON i.id = s.item_id JOIN lots l ON l.id = s.lot_id
+               JOIN locations loc ON loc.id = s.location_id WHERE s.on_hand <> 0"""
+        )
+        return {(sku, where, lot): on_hand for sku, where, lot, on_hand in rows}
+
+    def serials(self) -> dict[tuple[str, str], str | None]:
+        """(sku, serial) -> location code (None: not in stock)."""
+        rows = self.sql(
+            """SELECT i.sku, s.serial, loc.code FROM serials s JOIN items i ON i.id = s.item_id
+               LEFT JOIN locations loc ON loc.id = s.location_id"""
+        )
+        return {(sku, serial): where for sku, serial, where in rows}
+
+    def tracked_state(self) -> tuple[object, ...]:
+        """Every row of the tracking tables, for "a refused import writes nothing"."""
+        return (
+            sorted(self.sql("SELECT id::text, item_id::text, code, expires_on FROM lots")),
+            sorted(
+                self.sql(
+                    "SELECT item_id::text, location_id::text, lot_id::text, on_hand FROM lot_stock"
+                )
+            ),
+            sorted(self.sql("SELECT item_id::text, serial, location_id::text FROM serials")),
+        )
 
     def receipt(self, sku: str, code: str, quantity: int) -> int:
         movement = self.h.inventory.execute(
@@ -255,6 +315,437 @@ def test_skus_are_compared_exactly(world: World) -> None:
     assert world.on_hand("A-1", world.locations["WA-B0"]) == 0
 
 
+# ---------------------------------------------------------------- lots and serial numbers
+
+# Every one of these queries returns no row while the per-lot and per-serial books balance.
+TRACKING_OFF_BOOKS = {
+    "lot levels == ledger sums per (item, location, lot)": """
+        WITH ledger AS (
+            SELECT item_id, location_id, lot_id, sum(delta)::bigint AS on_hand FROM (
+                SELECT item_id, to_location_id AS location_id, lot_id, quantity AS delta
+                FROM movement_lines WHERE lot_id IS NOT NULL
+                UNION ALL
+                SELECT item_id, from_location_id, lot_id, -quantity
+                FROM movement_lines WHERE lot_id IS NOT NULL
+            ) d GROUP BY item_id, location_id, lot_id
+        )
+        SELECT * FROM ledger l FULL JOIN lot_stock s USING (item_id, location_id, lot_id)
+        WHERE coalesce(l.on_hand, 0) <> coalesce(s.on_hand, 0)
+    """,
+    "location levels == sums of lot levels, for lot items": """
+        SELECT * FROM (
+            SELECT s.item_id, s.location_id, s.on_hand FROM location_stock s
+            JOIN items i ON i.id = s.item_id WHERE i.tracking = 'lot'
+        ) loc FULL JOIN (
+            SELECT item_id, location_id, sum(on_hand)::bigint AS on_hand FROM lot_stock
+            GROUP BY item_id, location_id
+        ) lot USING (item_id, location_id)
+        WHERE coalesce(loc.on_hand, 0) <> coalesce(lot.on_hand, 0)
+    """,
+    "a lot's levels sum to 0 over all locations (conservation)": """
+        SELECT lot_id, sum(on_hand) FROM lot_stock GROUP BY lot_id HAVING sum(on_hand) <> 0
+    """,
+    "stock-holding levels == serials there, for serial items": """
+        SELECT * FROM (
+            SELECT s.item_id, s.location_id, s.on_hand FROM location_stock s
+            JOIN items i ON i.id = s.item_id WHERE i.tracking = 'serial' AND s.holds_stock
+        ) loc FULL JOIN (
+            SELECT item_id, location_id, count(*) AS on_hand FROM serials
+            WHERE location_id IS NOT NULL GROUP BY item_id, location_id
+        ) ser USING (item_id, location_id)
+        WHERE coalesce(loc.on_hand, 0) <> coalesce(ser.on_hand, 0)
+    """,
+    "a line's lot is a lot of its item, with its code": """
+        SELECT m.* FROM movement_lines m LEFT JOIN lots l ON l.id = m.lot_id
+        WHERE (m.lot_id IS NULL) <> (m.lot IS NULL)
+           OR (m.lot_id IS NOT NULL AND (l.item_id IS DISTINCT FROM m.item_id
+                                         OR l.code IS DISTINCT FROM m.lot))
+    """,
+    "lines follow their item's tracking": """
+        SELECT m.* FROM movement_lines m JOIN items i ON i.id = m.item_id
+        WHERE (i.tracking = 'lot') <> (m.lot_id IS NOT NULL)
+           OR (i.tracking = 'serial') <> (m.serials IS NOT NULL)
+           OR (m.serials IS NOT NULL AND cardinality(m.serials) <> m.quantity)
+    """,
+}
+
+
+def _check_tracking_books(world: World) -> None:
+    for name, query in TRACKING_OFF_BOOKS.items():
+        assert world.sql(query) == [], name
+
+
+LOTS_CSV = (
+    "sku,location_code,quantity,lot,expires_on,reference\n"
+    "LOT-1,WA-B0,5,L1,2027-01-31,\n"  # 2: creates LOT-1/L1, expiring
+    "LOT-1,WB-B1,7,L1,,PO-9\n"  # 3: the same lot, no date given: fine
+    "LOT-1,WA-B0,2,L2,,\n"  # 4: a lot without expiry
+    "LOT-2,WA-B0,4,L1,2028-02-29,\n"  # 5: L1 of another item: another lot
+    "A-1,WA-B1,3,,,\n"  # 6: untracked
+    "LOT-1,WA-B0,1,L1,2027-01-31,\n"  # 7: L1 again, the same date
+    "LOT-2,WA-B0,6,L1,,PO-9\n"  # 8
+)
+
+
+def test_lot_rows_create_lots_with_their_expiry_and_keep_levels_per_lot(world: World) -> None:
+    world.tracked()
+    result = world.import_rows(list(read_rows(io.BytesIO(LOTS_CSV.encode()))))
+
+    assert (result.lines, result.units, result.new_lots) == (7, 28, 3)
+    lots = world.lots()
+    assert {key: expires for key, (_, expires) in lots.items()} == {
+        ("LOT-1", "L1"): date(2027, 1, 31),
+        ("LOT-1", "L2"): None,
+        ("LOT-2", "L1"): date(2028, 2, 29),
+    }
+    assert world.lot_levels() == {
+        ("LOT-1", "WA-B0", "L1"): 6,
+        ("LOT-1", "WB-B1", "L1"): 7,
+        ("LOT-1", "SUPPLIER", "L1"): -13,
+        ("LOT-1", "WA-B0", "L2"): 2,
+        ("LOT-1", "SUPPLIER", "L2"): -2,
+        ("LOT-2", "WA-B0", "L1"): 10,
+        ("LOT-2", "SUPPLIER", "L1"): -10,
+    }
+    assert world.on_hand("LOT-1", world.locations["WA-B0"]) == 8
+    assert world.on_hand("LOT-1", SUPPLIER_LOCATION_ID) == -15
+    assert world.on_hand("A-1", world.locations["WA-B1"]) == 3
+    # Each row is one line, carrying its lot (id and code); the untracked one none.
+    lines = [line for m in world.movements() for line in m.lines]
+    by_lot = [(line.quantity, line.lot, line.lot_id, line.serials) for line in lines]
+    lot_1, lot_2, other = lots[("LOT-1", "L1")][0], lots[("LOT-1", "L2")][0], lots[("LOT-2", "L1")]
+    assert sorted(by_lot, key=lambda x: (x[0], x[1] or "")) == [
+        (1, "L1", lot_1, ()),
+        (2, "L2", lot_2, ()),
+        (3, None, None, ()),
+        (4, "L1", other[0], ()),
+        (5, "L1", lot_1, ()),
+        (6, "L1", other[0], ()),
+        (7, "L1", lot_1, ()),
+    ]
+    _check_tracking_books(world)
+    check_invariants(world.h)
+
+    # A second file adds to the lots it names (giving their date, or none) and creates L3.
+    again = world.import_rows(
+        [
+            ImportRow(2, "LOT-1", "WA-B0", "10", lot="L1", expires_on="2027-01-31"),
+            ImportRow(3, "LOT-1", "WB-B1", "1", lot="L2"),
+            ImportRow(4, "LOT-1", "WB-B1", "2", lot="L3", expires_on="2026-07-01"),
+        ]
+    )
+    assert again.new_lots == 1
+    assert world.lots()[("LOT-1", "L3")][1] == date(2026, 7, 1)
+    assert world.lots()[("LOT-1", "L1")] == lots[("LOT-1", "L1")]
+    levels = world.lot_levels()
+    assert levels[("LOT-1", "WA-B0", "L1")] == 16
+    assert levels[("LOT-1", "SUPPLIER", "L1")] == -23
+    assert levels[("LOT-1", "WB-B1", "L2")] == 1
+    assert levels[("LOT-1", "WB-B1", "L3")] == 2
+    _check_tracking_books(world)
+    check_invariants(world.h)
+
+
+def test_serial_rows_put_each_serial_at_its_location(world: World) -> None:
+    world.tracked()
+    result = world.import_rows(
+        [
+            ImportRow(2, "SER-1", "WA-B0", "1", serial="S-1"),
+            ImportRow(3, "SER-1", "WA-B0", "1", serial="S-2"),
+            ImportRow(4, "SER-1", "WB-B1", "1", serial="S-3", reference="PO-1"),
+            ImportRow(5, "SER-2", "WA-B0", "1", serial="S-1"),  # the same serial, another item
+            ImportRow(6, "B-2", "WA-B0", "9"),
+        ]
+    )
+    assert (result.lines, result.units, result.new_lots) == (5, 13, 0)
+    assert world.serials() == {
+        ("SER-1", "S-1"): "WA-B0",
+        ("SER-1", "S-2"): "WA-B0",
+        ("SER-1", "S-3"): "WB-B1",
+        ("SER-2", "S-1"): "WA-B0",
+    }
+    assert world.on_hand("SER-1", world.locations["WA-B0"]) == 2
+    assert world.on_hand("SER-1", SUPPLIER_LOCATION_ID) == -3
+    lines = [line for m in world.movements() for line in m.lines]
+    assert sorted((line.serials, line.lot_id) for line in lines) == [
+        ((), None),
+        (("S-1",), None),
+        (("S-1",), None),
+        (("S-2",), None),
+        (("S-3",), None),
+    ]
+    _check_tracking_books(world)
+    check_invariants(world.h)
+
+
+def test_a_serial_shipped_earlier_can_be_received_again(world: World) -> None:
+    world.tracked()
+    world.import_rows([ImportRow(2, "SER-1", "WA-B0", "1", serial="S-1")])
+    world.h.inventory.execute(
+        world.h.admin,
+        PostMovement(
+            "shipment",
+            [LineRequest(world.items["SER-1"], 1, world.locations["WA-B0"], serials=("S-1",))],
+        ),
+    )
+    assert world.serials() == {("SER-1", "S-1"): None}
+
+    world.import_rows([ImportRow(2, "SER-1", "WB-B0", "1", serial="S-1")])
+
+    assert world.serials() == {("SER-1", "S-1"): "WB-B0"}
+    assert world.on_hand("SER-1", world.locations["WB-B0"]) == 1
+    assert world.on_hand("SER-1", world.locations["WA-B0"]) == 0
+    _check_tracking_books(world)
+    check_invariants(world.h)
+
+
+TRACKED_BAD_CSV = (
+    "sku,location_code,quantity,lot,expires_on,serial,reference\n"  # 1
+    "A-1,WA-B0,5,,,,\n"  # 2 ok
+    "A-1,WA-B0,5,L1,,,\n"  # 3 lot on an untracked item
+    "A-1,WA-B0,1,,,S1,\n"  # 4 serial on an untracked item
+    "A-1,WA-B0,5,,2027-01-01,,\n"  # 5 expiry on an untracked item
+    "LOT-1,WA-B0,5,,,,\n"  # 6 no lot
+    "SER-1,WA-B0,1,,,,\n"  # 7 no serial
+    "SER-1,WA-B0,2,,,S2,\n"  # 8 a serial row of quantity 2
+    "LOT-1,WA-B0,5,bad lot!,,,\n"  # 9 not a code
+    "SER-1,WA-B0,1,,,-S3,\n"  # 10 not a code
+    "LOT-1,WA-B0,5,L-NEW,2027-02-29,,\n"  # 11 no such day
+    "LOT-1,WA-B0,5,L-NEW,2027-13-01,,\n"  # 12 no such month
+    "LOT-1,WA-B0,5,L-NEW,31/12/2027,,\n"  # 13 not ISO
+    "LOT-1,WA-B0,5,L-NEW,2028-02-29,,\n"  # 14 ok: the first date given for L-NEW
+    "LOT-1,WB-B0,5,L-NEW,,,\n"  # 15 ok: no date
+    "LOT-1,WB-B0,5,L-NEW,2028-03-01,,\n"  # 16 another date than line 14's
+    "LOT-1,WA-B0,5,L-OLD,2026-12-31,,\n"  # 17 ok: the existing lot's date
+    "LOT-1,WA-B0,5,L-OLD,2027-01-01,,\n"  # 18 another date than the existing lot's
+    "LOT-1,WA-B0,5,L-NEVER,2027-01-01,,\n"  # 19 a date for a lot that does not expire
+    "SER-1,WA-B0,1,,,S-IN,\n"  # 20 already in stock
+    "SER-1,WA-B0,1,,,S-DUP,\n"  # 21 ok
+    "SER-1,WB-B0,1,,,S-DUP,\n"  # 22 the same serial as line 21
+    "SER-1,WA-B0,1,L1,,S9,\n"  # 23 a lot for a serial item
+    "SER-1,WA-B0,1,,2027-01-01,S10,\n"  # 24 an expiry for a serial item
+    "LOT-1,WA-B0,5,L-X,,S11,\n"  # 25 a serial for a lot item
+    "LOT-1,WA-B0,5,L-X,0000-01-01,,\n"  # 26 year 0
+    "SER-2,WA-B0,1,,,S-DUP,\n"  # 27 ok: another item's S-DUP
+    "SER-1,WB-B1,1,,,S-DUP,\n"  # 28 S-DUP of SER-1 a third time
+)
+TRACKED_EXPECTED_BAD = [
+    (3, "item 'A-1' is not tracked by lot: leave lot empty"),
+    (4, "item 'A-1' is not tracked by serial number: leave serial empty"),
+    (5, "expires_on is given only with a lot: item 'A-1' is not tracked by lot"),
+    (6, "lot is required: item 'LOT-1' is tracked by lot"),
+    (7, "serial is required: item 'SER-1' is tracked by serial number (one row per unit)"),
+    (
+        8,
+        "quantity must be 1: item 'SER-1' is tracked by serial number, one row per unit "
+        "(serial 'S2', quantity '2')",
+    ),
+    (
+        9,
+        "lot must be 1-64 letters, digits or . _ / - starting with a letter or digit, "
+        "not 'bad lot!'",
+    ),
+    (
+        10,
+        "serial must be 1-64 letters, digits or . _ / - starting with a letter or digit, not '-S3'",
+    ),
+    (11, "expires_on must be a date as YYYY-MM-DD, not '2027-02-29'"),
+    (12, "expires_on must be a date as YYYY-MM-DD, not '2027-13-01'"),
+    (13, "expires_on must be a date as YYYY-MM-DD, not '31/12/2027'"),
+    (
+        16,
+        "lot 'L-NEW' of item 'LOT-1' expires 2028-02-29 on line 14: the rows of a lot give "
+        "the same date or none",
+    ),
+    (18, "lot 'L-OLD' of item 'LOT-1' expires 2026-12-31: give the same date or none"),
+    (19, "lot 'L-NEVER' of item 'LOT-1' expires never: give the same date or none"),
+    (20, "serial 'S-IN' of item 'SER-1' is already in stock (at 'WA-B1')"),
+    (22, "serial 'S-DUP' of item 'SER-1' is already on line 21: a serial is received once"),
+    (23, "item 'SER-1' is not tracked by lot: leave lot empty"),
+    (24, "expires_on is given only with a lot: item 'SER-1' is not tracked by lot"),
+    (25, "item 'LOT-1' is not tracked by serial number: leave serial empty"),
+    (26, "expires_on must be a date as YYYY-MM-DD, not '0000-01-01'"),
+    (28, "serial 'S-DUP' of item 'SER-1' is already on line 21: a serial is received once"),
+]
+
+
+def test_tracking_mistakes_are_reported_by_line_and_nothing_is_written(world: World) -> None:
+    world.tracked()
+    world.import_rows(
+        [
+            ImportRow(2, "LOT-1", "WA-B0", "5", lot="L-OLD", expires_on="2026-12-31"),
+            ImportRow(3, "LOT-1", "WA-B0", "2", lot="L-NEVER"),
+            ImportRow(4, "SER-1", "WA-B1", "1", serial="S-IN"),
+        ]
+    )
+    before, tracked_before = snapshot(world.h), world.tracked_state()
+
+    with pytest.raises(ImportRefused) as refused:
+        world.import_rows(list(read_rows(io.BytesIO(TRACKED_BAD_CSV.encode()))))
+
+    got = [(row.line, row.message) for row in refused.value.bad_rows]
+    assert got == TRACKED_EXPECTED_BAD
+    assert refused.value.total == len(TRACKED_EXPECTED_BAD)
+    assert snapshot(world.h) == before
+    assert world.tracked_state() == tracked_before  # no lot created, no serial placed
+    assert ("LOT-1", "L-NEW") not in world.lots()
+    assert world.receipt("A-1", "WA-B0", 1) == 2  # not even a seq was used up
+    _check_tracking_books(world)
+
+    # The good rows alone post.
+    good = [
+        line
+        for n, line in enumerate(TRACKED_BAD_CSV.splitlines(), start=1)
+        if n == 1 or n not in {bad for bad, _ in TRACKED_EXPECTED_BAD}
+    ]
+    result = world.import_rows(list(read_rows(io.BytesIO("\n".join(good).encode()))))
+    assert (result.lines, result.new_lots) == (6, 1)
+    assert world.lots()[("LOT-1", "L-NEW")][1] == date(2028, 2, 29)
+    assert world.serials()[("SER-1", "S-DUP")] == "WA-B0"
+    assert world.serials()[("SER-2", "S-DUP")] == "WA-B0"
+    _check_tracking_books(world)
+    check_invariants(world.h)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (ImportRow(2, "LOT-1", "WA-B0", "1", lot="L1", expires_on="2027-1-01"), "YYYY-MM-DD"),
+        (ImportRow(2, "LOT-1", "WA-B0", "1", lot="L1", expires_on="2027-04-31"), "YYYY-MM-DD"),
+        (ImportRow(2, "LOT-1", "WA-B0", "1", lot="L1", expires_on="2100-02-29"), "YYYY-MM-DD"),
+        (
+            ImportRow(
+                2, "LOT-1", "WA-B0", "1", lot="L1", expires_on="\uff12\uff10\uff12\uff17-01-01"
+            ),
+            "YYYY-MM-DD",
+        ),
+        (ImportRow(2, "LOT-1", "WA-B0", "1", lot="L" * 65), "lot must be 1-64"),
+        (ImportRow(2, "LOT-1", "WA-B0", "1", lot="Lé"), "lot must be 1-64"),
+        (ImportRow(2, "SER-1", "WA-B0", "1", serial="S\n1"), "serial must be 1-64"),
+        (ImportRow(2, "SER-1", "WA-B0", "0", serial="S1"), "from 1 to 10^12"),
+    ],
+)
+def test_each_bad_lot_serial_or_date_is_refused(world: World, row: ImportRow, message: str) -> None:
+    world.tracked()
+    with pytest.raises(ImportRefused) as refused:
+        world.import_rows([row])
+    ((bad,),) = [refused.value.bad_rows]
+    assert bad.line == 2
+    assert message in bad.message
+    assert world.tracked_state() == ([], [], [])
+
+
+def test_extreme_valid_codes_and_dates_are_taken(world: World) -> None:
+    world.tracked()
+    world.import_rows(
+        [
+            ImportRow(2, "LOT-1", "WA-B0", "1", lot="L" * 64, expires_on="9999-12-31"),
+            ImportRow(3, "LOT-1", "WA-B0", "1", lot="a._/-Z9", expires_on="0001-01-01"),
+            ImportRow(4, "LOT-1", "WA-B0", "1", lot="L2000", expires_on="2000-02-29"),
+            ImportRow(5, "SER-1", "WA-B0", "1", serial="9" * 64),
+        ]
+    )
+    assert {k[1]: v[1] for k, v in world.lots().items()} == {
+        "L" * 64: date(9999, 12, 31),
+        "a._/-Z9": date(1, 1, 1),
+        "L2000": date(2000, 2, 29),
+    }
+    assert world.serials() == {("SER-1", "9" * 64): "WA-B0"}
+    check_invariants(world.h)
+
+
+def test_tracked_lines_are_presented_in_their_events_as_any_movement(world: World) -> None:
+    world.tracked()
+    result = world.import_rows(
+        [
+            ImportRow(2, "LOT-1", "WA-B0", "5", lot="L1", expires_on="2027-01-31"),
+            ImportRow(3, "SER-1", "WB-B0", "1", serial="S-1"),
+            ImportRow(4, "A-1", "WA-B1", "3"),
+            ImportRow(5, "LOT-1", "WB-B1", "2", lot="L1", reference="PO-2"),
+        ],
+        reference="BULK-T",
+    )
+    events = world.h.inventory.execute(
+        world.h.admin, ListEvents(EventQuery(types=[EventType.MOVEMENT_POSTED]), limit=500)
+    ).items
+    movements = world.movements()
+    assert [m.id for m in movements] == list(result.movement_ids)
+    assert [e.data for e in events] == [present(m) for m in movements]
+    # ... and what they present is what the file said.
+    lot_id = world.lots()[("LOT-1", "L1")][0]
+    supplier = SUPPLIER_LOCATION_ID
+    expected = [
+        [
+            MovementLine(
+                world.items["LOT-1"], 5, supplier, world.locations["WA-B0"], lot_id=lot_id, lot="L1"
+            ),
+            MovementLine(
+                world.items["SER-1"], 1, supplier, world.locations["WB-B0"], serials=("S-1",)
+            ),
+            MovementLine(world.items["A-1"], 3, supplier, world.locations["WA-B1"]),
+        ],
+        [
+            MovementLine(
+                world.items["LOT-1"], 2, supplier, world.locations["WB-B1"], lot_id=lot_id, lot="L1"
+            ),
+        ],
+    ]
+    assert [e.data["lines"] for e in events] == [
+        [present(line) for line in lines] for lines in expected
+    ]
+    first_lines = events[0].data["lines"]
+    assert first_lines[0]["lot"] == "L1"
+    assert first_lines[0]["lot_id"] == str(lot_id)
+    assert first_lines[1]["serials"] == ["S-1"]
+
+
+def test_the_command_takes_lot_expiry_and_serial_columns(
+    world: World, database_url: str, tmp_path: Path
+) -> None:
+    world.tracked()
+    path = tmp_path / "stock.csv"
+    path.write_text(
+        "Serial,sku,location_code,quantity,Expires_On,lot\n"
+        ",LOT-1,WA-B0,5,2027-01-31,L1\n"
+        ",LOT-1,WB-B0,2,,L2\n"
+        "S-1,SER-1,WA-B1,1,,\n"
+        ",A-1,WA-B1,4,,\n"
+    )
+    status, out, err = _import(database_url, path)
+    assert status == 0, (out, err)
+    assert out == "posted 4 lines as 1 receipt movement (seq 1), 12 units, 2 new lots\n"
+    assert world.lots()[("LOT-1", "L1")][1] == date(2027, 1, 31)
+    assert world.serials() == {("SER-1", "S-1"): "WA-B1"}
+
+    path.write_text("sku,location_code,quantity,serial\nSER-1,WA-B0,3,S-2\nSER-1,WA-B0,1,S-1\n")
+    status, out, err = _import(database_url, path)
+    assert status == 1, (out, err)
+    assert out.splitlines() == [
+        "line 2: quantity must be 1: item 'SER-1' is tracked by serial number, one row per unit "
+        "(serial 'S-2', quantity '3')",
+        "line 3: serial 'S-1' of item 'SER-1' is already in stock (at 'WA-B1')",
+        "refused: 2 bad rows, nothing posted",
+    ]
+    _check_tracking_books(world)
+    check_invariants(world.h)
+
+
+def test_the_reader_reads_the_tracking_columns() -> None:
+    data = (
+        b"lot,sku,location_code,quantity,serial,expires_on\n L1 ,A,B,1, , 2027-01-01 \n,A,B,1,S,\n"
+    )
+    assert list(read_rows(io.BytesIO(data))) == [
+        ImportRow(2, "A", "B", "1", lot="L1", expires_on="2027-01-01"),
+        ImportRow(3, "A", "B", "1", serial="S"),
+    ]
+    with pytest.raises(ImportRefused) as refused:
+        read_rows(io.BytesIO(b"sku,location_code,quantity,serials\n"))
+    assert refused.value.bad_rows[0].message == (
+        "header: unknown column(s) 'serials' (expected sku, location_code, quantity"
+        "[, reference][, lot][, expires_on][, serial])"
+    )
+
+
 # ---------------------------------------------------------------- refusals
 
 
@@ -387,6 +878,105 @@ def test_no_data_rows_and_bad_arguments_are_refused(world: World) -> None:
 
 
 # ---------------------------------------------------------------- concurrency
+
+
+def _race(
+    world: World, before: str, params: dict[str, Any], rows: list[ImportRow], waits_in: str
+) -> dict[str, object]:
+    """Run ``before`` in a transaction of its own, then the import in a thread; once the import
+    waits for a lock in a statement containing ``waits_in`` (so after its rows were checked),
+    commit the other transaction. Returns the import's ``result`` or ``error``."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = world.import_rows(rows)
+        except Exception as exc:  # the test looks at it
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run)
+    with world.store.pool.connection() as other:
+        try:
+            with other.transaction():  # committed at the end of the block
+                other.execute(before, params)
+                thread.start()
+                for _ in range(500):
+                    waiting = world.sql(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                        "AND position(%(text)s IN query) > 0",
+                        {"text": waits_in},
+                    )
+                    if waiting[0][0]:
+                        break
+                    thread.join(0.02)
+                else:
+                    pytest.fail(f"the import never waited in {waits_in!r}: {outcome}")
+        finally:
+            if thread.ident is not None:  # started
+                thread.join(30)
+    return outcome
+
+
+def test_a_lot_created_while_the_import_runs_refuses_it_and_a_retry_posts(world: World) -> None:
+    world.tracked()
+    rows = [ImportRow(2, "LOT-1", "WA-B0", "3", lot="L-RACE"), ImportRow(3, "A-1", "WA-B0", "1")]
+    outcome = _race(
+        world,
+        "INSERT INTO lots (id, item_id, code) VALUES (gen_random_uuid(), %(item)s, 'L-RACE')",
+        {"item": world.items["LOT-1"]},
+        rows,
+        "INSERT INTO lots",
+    )
+    error = outcome.get("error")
+    assert isinstance(error, ConcurrencyConflict), outcome
+    assert "lot L-RACE of item LOT-1 was created concurrently" in str(error)
+    assert world.movements() == []
+    assert world.lot_levels() == {}
+    result = world.import_rows(rows)  # now the lot is found
+    assert (result.lines, result.new_lots) == (2, 0)
+    assert world.lot_levels()[("LOT-1", "WA-B0", "L-RACE")] == 3
+    _check_tracking_books(world)
+
+
+def test_a_serial_received_while_the_import_runs_refuses_it(world: World) -> None:
+    world.tracked()
+    rows = [ImportRow(2, "SER-1", "WA-B0", "1", serial="S-RACE"), ImportRow(3, "A-1", "WA", "1")]
+    outcome = _race(
+        world,
+        "INSERT INTO serials (item_id, serial, location_id) VALUES (%(item)s, 'S-RACE', %(at)s)",
+        {"item": world.items["SER-1"], "at": world.locations["WB-B1"]},
+        rows,
+        "INSERT INTO serials",
+    )
+    error = outcome.get("error")
+    assert isinstance(error, SerialConflict), outcome
+    assert (error.item_id, error.serial, error.location_id) == (
+        world.items["SER-1"],
+        "S-RACE",
+        world.locations["WB-B1"],
+    )
+    assert world.movements() == []
+    assert world.serials() == {("SER-1", "S-RACE"): "WB-B1"}  # as the other receipt left it
+    assert world.on_hand("A-1", world.locations["WA"]) == 0
+
+
+def test_a_tracking_changed_while_the_import_runs_refuses_it(world: World) -> None:
+    world.tracked()
+    rows = [ImportRow(2, "A-1", "WA-B0", "3"), ImportRow(3, "LOT-1", "WA-B0", "1", lot="L1")]
+    outcome = _race(
+        world,
+        "UPDATE items SET tracking = 'lot' WHERE id = %(item)s",
+        {"item": world.items["A-1"]},
+        rows,
+        "FOR NO KEY UPDATE OF i",
+    )
+    error = outcome.get("error")
+    assert isinstance(error, ConcurrencyConflict), outcome
+    assert "the tracking of item(s) A-1 changed during the import" in str(error)
+    assert world.movements() == []
+    assert world.tracked_state() == ([], [], [])
+    assert world.on_hand("A-1", world.locations["WA-B0"]) == 0
 
 
 def test_an_import_racing_ordinary_postings_keeps_seq_order_and_levels(world: World) -> None:
