@@ -174,7 +174,9 @@ def main() -> int:
                 if page.next_after is None:
                     break
                 last = page.position
-                page = inventory.execute(admin, ListMovements(query, after=page.position, limit=500))
+                page = inventory.execute(
+                    admin, ListMovements(query, after=page.position, limit=500)
+                )
             print(
                 f"the lot is touched by {touched:,} movements; load average "
                 f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; Python "

@@ -350,8 +350,9 @@ class StockRepository(Protocol):
         Raises InsufficientStock (naming the item, the location or warehouse, what was available
         and what was requested) when a stock-holding location would
         go negative or a guarded warehouse change would leave ``available`` negative; raises
-        InvalidOperation if ``reserved`` would go negative. Rows are touched in ascending key order
-        so concurrent callers cannot deadlock."""
+        InvalidOperation if ``reserved`` would go negative. Rows are touched in one global order
+        (the adapter's; on Postgres see inventory_pg.repositories.stock) so concurrent callers
+        cannot deadlock."""
         ...
 
     def on_hand(self, keys: Collection[StockKey], *, lock: bool = False) -> dict[StockKey, int]:

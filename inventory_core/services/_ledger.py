@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from uuid import UUID
 
-from inventory_core.errors import InvalidOperation
+from inventory_core.errors import InsufficientStock, InvalidOperation, SerialConflict
 from inventory_core.events import EventType
 from inventory_core.items import Item
 from inventory_core.locations import Location
@@ -90,32 +90,36 @@ def post(
     # together, holding the locks on the (often hot) level rows for the shortest time. The event
     # is made before (presenting the movement is the costliest part of it); the append fills in
     # the seq it assigns.
-    posted = uow.movements.append(
-        movement,
-        posted_event=new_event(providers, EventType.MOVEMENT_POSTED, movement),
-        locations=[
-            LocationChange(item, location, delta, locations[location].kind.holds_stock)
-            for (item, location), delta in sorted(location_deltas.items())
-            if delta
-        ],
-        warehouses=[
-            WarehouseChange(
-                item,
-                warehouse,
-                on_hand_delta=warehouse_deltas[(item, warehouse)],
-                reserved_delta=reserved.get((item, warehouse), 0),
-                guard_available=guard_available,
-            )
-            for item, warehouse in warehouse_keys
-        ],
-        lots=[
-            LotChange(item, location, lot, delta, locations[location].kind.holds_stock)
-            for (item, location, lot), delta in sorted(lot_deltas.items())
-            if delta
-        ],
-        serials=serials,
-        tracking={line.item_id: items[line.item_id].tracking for line in movement.lines},
-    )
+    try:
+        posted = uow.movements.append(
+            movement,
+            posted_event=new_event(providers, EventType.MOVEMENT_POSTED, movement),
+            locations=[
+                LocationChange(item, location, delta, locations[location].kind.holds_stock)
+                for (item, location), delta in sorted(location_deltas.items())
+                if delta
+            ],
+            warehouses=[
+                WarehouseChange(
+                    item,
+                    warehouse,
+                    on_hand_delta=warehouse_deltas[(item, warehouse)],
+                    reserved_delta=reserved.get((item, warehouse), 0),
+                    guard_available=guard_available,
+                )
+                for item, warehouse in warehouse_keys
+            ],
+            lots=[
+                LotChange(item, location, lot, delta, locations[location].kind.holds_stock)
+                for (item, location, lot), delta in sorted(lot_deltas.items())
+                if delta
+            ],
+            serials=serials,
+            tracking={line.item_id: items[line.item_id].tracking for line in movement.lines},
+        )
+    except InsufficientStock as exc:
+        # A serial's unit is missing at its from location: say which serial is not there.
+        raise _misplaced_serial(uow, movement, locations, exc) or exc from None
     record_drops_below_reorder(
         providers,
         uow,
@@ -124,6 +128,30 @@ def post(
         items,
     )
     return posted.movement
+
+
+def _misplaced_serial(
+    uow: UnitOfWork,
+    movement: Movement,
+    locations: Mapping[UUID, Location],
+    shortage: InsufficientStock,
+) -> SerialConflict | None:
+    """For a shortage of a serial item at a stock-holding location, the SerialConflict of the
+    first serial the movement takes from there that is not there (read after the refusal, which
+    changed nothing): the unit the caller named is elsewhere, which says more than a count."""
+    for line in movement.lines:
+        if (
+            line.serials
+            and line.item_id == shortage.item_id
+            and line.from_location_id == shortage.location_id
+            and locations[line.from_location_id].kind.holds_stock
+        ):
+            for serial in line.serials:
+                level = uow.stock.serial(line.item_id, serial)
+                where = None if level is None else level.location_id
+                if where != line.from_location_id:
+                    return SerialConflict(item_id=line.item_id, serial=serial, location_id=where)
+    return None
 
 
 def _check_tracking(line: MovementLine, tracking: Tracking) -> None:

@@ -101,7 +101,12 @@ def resolve_lots(
     line (with its ``expires_on``); named by any other line, it is a ValidationError at the
     line's ``lot``. An ``expires_on`` that differs from the lot's is a ValidationError too: a
     lot has one expiry date."""
-    wanted = [line for line in lines if line.lot is not None]
+    # In (item, code) order: two requests creating the same new lots then lock them (their
+    # unique keys) in one order and cannot deadlock.
+    wanted = sorted(
+        (line for line in lines if line.lot is not None),
+        key=lambda line: (line.item.id, line.lot or ""),
+    )
     found = uow.lots.find({(line.item.id, line.lot) for line in wanted if line.lot is not None})
     problems: list[FieldError] = []
     for line in wanted:

@@ -39,8 +39,11 @@ class ListLots(Command[Page[Lot, UUID]]):
     """Lots matching ``query`` in creation order, after the lot ``after``."""
 
     query: LotQuery = attrs.field(factory=LotQuery)
+    """Which lots."""
     after: UUID | None = None
+    """The id of the last lot of the previous page."""
     limit: int = 50
+    """The most lots to return."""
 
 
 @attrs.frozen
@@ -48,6 +51,7 @@ class GetLot(Command[LotDetail]):
     """One lot with its levels; NotFound."""
 
     lot_id: UUID
+    """The lot."""
 
 
 @attrs.frozen
@@ -70,7 +74,9 @@ class GetSerial(Command[SerialHistory]):
     named it."""
 
     item_id: UUID
+    """The item the serial number belongs to."""
     serial: str = attrs.field(metadata=accepts(SERIAL))
+    """The serial number (unique per item)."""
 
 
 @attrs.frozen

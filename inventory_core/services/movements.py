@@ -270,8 +270,15 @@ def post_movement(
             )
         )
     errors += tracking_problems(tracked)
+    # The lots of the sound lines are looked up even when other lines are wrong, so that one
+    # answer lists every problem (a refusal rolls back the lots this may have created).
+    sound = [t for t in tracked if not any(e.path.startswith(f"{t.path}.") for e in errors)]
+    lots = {}
+    try:
+        lots = resolve_lots(providers, uow, sound)
+    except ValidationError as exc:
+        errors += exc.errors
     raise_if(errors)
-    lots = resolve_lots(providers, uow, tracked)
     lines = [with_tracking(m, t, lots) for m, t in zip(lines, tracked, strict=True)]
     movement = Movement(
         id=providers.ids.new_id(),
