@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         "import-stock",
         help="post a CSV file of receipts in one transaction",
         description=(
-            "Post FILE (CSV with a header row: sku, location_code, quantity[, reference]) as "
+            "Post FILE (CSV with a header row: sku, location_code, quantity[, reference][, lot]"
+            "[, expires_on][, serial]) as "
             "receipts from the supplier into INVENTORY_DATABASE_URL, all lines or none. Bad rows "
             "are listed by line number and nothing is posted. Exit status: 0 posted, 1 bad rows "
             "(nothing posted), 2 usage error or database unavailable."

@@ -284,13 +284,13 @@ def test_moving_a_serial_from_where_it_is_not_is_409(admin: Api, site: Site) -> 
     )
     body = assert_problem(again, 409, "serial-conflict")
     assert (body["serial"], body["location_id"]) == ("S1", None)
-    # From a bin holding none of the item at all: refused as short of stock or as the serial's
-    # conflict -- a 409 either way, and nothing changes.
+    # From a bin holding none of the item at all: the serial's conflict too (not a shortage),
+    # naming where the serial is.
     empty = post(
         admin, "shipment", line(site.phone, 1, from_location_id=site.bin_a, serials=["S2"])
     )
-    assert empty.status_code == 409, empty.text
-    assert empty.json["type"].rsplit(":", 1)[1] in {"serial-conflict", "insufficient-stock"}
+    body = assert_problem(empty, 409, "serial-conflict")
+    assert (body["serial"], body["location_id"]) == ("S2", site.bin_b)
     assert state(admin, site) == before
 
 
