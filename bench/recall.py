@@ -13,8 +13,8 @@ on a warm pool (what ``GET`` runs, without HTTP):
 - ``GetLot``: the lot with its levels -- ``GET /v1/lots/{id}``;
 - ``ListLots(item_id=...)``.
 
-Prints the median and the 95th percentile of each (target: under 50 ms), and the plan of the
-feed query, then drops the database.
+Prints the median and the 95th percentile of each (target: under 50 ms), then drops the
+database.
 
     python bench/recall.py [--movements 100000] [--noise 400000] [--repeats 50]
         [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
@@ -75,13 +75,14 @@ def _write_csv(path: Path, movements: int, noise: int, bins: list[str]) -> None:
     writer.writerow(["sku", "location_code", "quantity", "reference", "lot", "expires_on"])
     for n in range(noise):
         # 1,000 lines per reference: one movement each
+        item = rng.randrange(OTHER_ITEMS)
         writer.writerow(
             [
-                f"LOT-ITEM-{rng.randrange(OTHER_ITEMS):03d}",
+                f"LOT-ITEM-{item:03d}",
                 rng.choice(bins),
                 rng.randint(1, 50),
                 f"BULK-{n // 1000:05d}" if n % 1000 == 0 else "",
-                f"LOT-{rng.randrange(OTHER_LOTS):04d}",
+                f"LOT-{item:03d}-{rng.randrange(OTHER_LOTS // OTHER_ITEMS)}",
                 "",
             ]
         )
@@ -171,7 +172,7 @@ def main() -> int:
                 touched += len(page.items)
                 if touched <= args.movements // 2:
                     middle = page.position
-                if page.next_after is None:
+                if page.next_position is None:
                     break
                 last = page.position
                 page = inventory.execute(
