@@ -99,8 +99,9 @@ def resolve_lots(
 ) -> dict[tuple[UUID, str], Lot]:
     """The lots the lines name, by (item id, code). A lot not found is created by an inbound
     line (with its ``expires_on``); named by any other line, it is a ValidationError at the
-    line's ``lot``. An ``expires_on`` that differs from the lot's is a ValidationError too: a
-    lot has one expiry date."""
+    line's ``lot``. A new lot's date is the first its lines give, in whichever line; an
+    ``expires_on`` that differs from the lot's is a ValidationError: a lot has one expiry
+    date."""
     # In (item, code) order: two requests creating the same new lots then lock them (their
     # unique keys) in one order and cannot deadlock.
     wanted = sorted(
@@ -108,13 +109,18 @@ def resolve_lots(
         key=lambda line: (line.item.id, line.lot or ""),
     )
     found = uow.lots.find({(line.item.id, line.lot) for line in wanted if line.lot is not None})
+    # A new lot's date is the first one its lines give, whichever line creates it.
+    dates: dict[tuple[UUID, str], date] = {}
+    for line in wanted:
+        if line.lot is not None and line.expires_on is not None:
+            dates.setdefault((line.item.id, line.lot), line.expires_on)
     problems: list[FieldError] = []
     for line in wanted:
         assert line.lot is not None
         key = (line.item.id, line.lot)
         lot = found.get(key)
         if lot is None and line.inbound:
-            lot = Lot(providers.ids.new_id(), line.item.id, line.lot, line.expires_on)
+            lot = Lot(providers.ids.new_id(), line.item.id, line.lot, dates.get(key))
             try:
                 uow.lots.add(lot)
             except AlreadyExists as exc:  # a concurrent first receipt of it: retry, and find it
