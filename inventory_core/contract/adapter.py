@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Protocol
 from uuid import UUID
@@ -16,7 +17,7 @@ from inventory_core.services.locations import CreateLocation
 from inventory_core.services.users import ProvisionUser
 from inventory_core.users import Actor, Role
 
-__all__ = ["ContractAdapter", "Harness", "InMemoryContractAdapter"]
+__all__ = ["ContractAdapter", "Harness", "InMemoryContractAdapter", "race"]
 
 
 class ContractAdapter(Protocol):
@@ -75,3 +76,24 @@ class Harness:
         return self.inventory.execute(
             None, ProvisionUser(self.code(role.value), "contract-suite-user-pw", role)
         ).actor
+
+
+def race(workers: int, work: Callable[[int], object]) -> list[object]:
+    """Run ``work(0)`` .. ``work(workers - 1)`` on as many threads, released together; returns
+    what each returned or raised (an exception is collected, for the test to judge)."""
+    barrier = threading.Barrier(workers)
+    results: list[object] = [None] * workers
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            results[n] = work(n)
+        except Exception as exc:  # collected and judged by the test
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

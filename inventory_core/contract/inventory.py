@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID, uuid4
@@ -11,8 +10,9 @@ import attrs
 import pytest
 
 from inventory_core._checks import MAX_QUANTITY
-from inventory_core.contract.adapter import ContractAdapter, Harness
+from inventory_core.contract.adapter import ContractAdapter, Harness, race
 from inventory_core.contract.invariants import check_invariants, snapshot
+from inventory_core.contract.lots import LotContract
 from inventory_core.contract.tokens import TokenContract
 from inventory_core.counts import CountLine
 from inventory_core.errors import (
@@ -122,9 +122,10 @@ def available(h: Harness, item: UUID, warehouse: UUID) -> int:
     return rows[0].available if rows else 0
 
 
-class InventoryContract(TokenContract):
+class InventoryContract(TokenContract, LotContract):
     """The behaviour every adapter must show. Needs a ``contract_adapter`` fixture. API tokens'
-    tests come from :class:`~inventory_core.contract.tokens.TokenContract`."""
+    tests come from :class:`~inventory_core.contract.tokens.TokenContract`, those of lots and
+    serial numbers from :class:`~inventory_core.contract.lots.LotContract`."""
 
     @pytest.fixture
     def h(self, contract_adapter: ContractAdapter) -> Harness:
@@ -1032,22 +1033,7 @@ class InventoryContract(TokenContract):
     # ------------------------------------------------------------ concurrency
 
     def _race(self, workers: int, work: Callable[[int], object]) -> list[object]:
-        barrier = threading.Barrier(workers)
-        results: list[object] = [None] * workers
-
-        def run(n: int) -> None:
-            barrier.wait()
-            try:
-                results[n] = work(n)
-            except Exception as exc:  # collected and judged by the test
-                results[n] = exc
-
-        threads = [threading.Thread(target=run, args=(n,)) for n in range(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
-        return results
+        return race(workers, work)
 
     def test_racing_reservations_never_oversell(self, h: Harness) -> None:
         wh = h.warehouse()

@@ -11,8 +11,9 @@ import attrs
 import pytest
 
 from inventory_core.memory.store import InMemoryStore, InMemoryUnitOfWork
+from inventory_core.movements import Movement, Posted
 from inventory_core.ports import UnitOfWork
-from inventory_core.stock import LocationChange, WarehouseChange
+from inventory_core.stock import LocationChange, LotChange, SerialChange, WarehouseChange
 
 pytest_plugins = ["pytester"]
 
@@ -69,6 +70,73 @@ class NoRollbackAdapter:
         return lambda: _NoRollbackUnitOfWork(store)
 
 
+class _LotBlindMovements:
+    """A MovementRepository that keeps per-lot levels but never refuses one: it posts every
+    lot change as if its location held no stock (only the location's own level is guarded)."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def append(
+        self, movement: Movement, *, lots: Sequence[LotChange] = (), **changes: object
+    ) -> Posted:
+        blind = [attrs.evolve(change, holds_stock=False) for change in lots]
+        return self._real.append(movement, lots=blind, **changes)  # type: ignore[attr-defined, no-any-return]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+class _LotBlindUnitOfWork(InMemoryUnitOfWork):
+    def __init__(self, store: InMemoryStore) -> None:
+        super().__init__(store)
+        self.movements = _LotBlindMovements(self.movements)  # type: ignore[assignment]
+
+
+class LotBlindAdapter:
+    """Lets a lot go negative at a location that has enough of the item in other lots."""
+
+    def fresh(self) -> Callable[[], UnitOfWork]:
+        store = InMemoryStore()
+        return lambda: _LotBlindUnitOfWork(store)
+
+
+class _SerialBlindMovements:
+    """A MovementRepository that moves a serial from wherever it is, never where the movement
+    says it leaves: no serial conflict is ever reported."""
+
+    def __init__(self, uow: InMemoryUnitOfWork) -> None:
+        self._real, self._stock = uow.movements, uow.stock
+
+    def append(
+        self, movement: Movement, *, serials: Sequence[SerialChange] = (), **changes: object
+    ) -> Posted:
+        moved = []
+        for change in serials:
+            level = self._stock.serial(change.item_id, change.serial)
+            where = None if level is None else level.location_id
+            moved.append(attrs.evolve(change, from_location_id=where))
+        return self._real.append(movement, serials=moved, **changes)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+
+class _SerialBlindUnitOfWork(InMemoryUnitOfWork):
+    def __init__(self, store: InMemoryStore) -> None:
+        super().__init__(store)
+        self.movements = _SerialBlindMovements(self)  # type: ignore[assignment]
+
+
+class SerialBlindAdapter:
+    """Moves serial numbers from wherever they are: receiving one in stock, or shipping one
+    from a location it is not at, goes through."""
+
+    def fresh(self) -> Callable[[], UnitOfWork]:
+        store = InMemoryStore()
+        return lambda: _SerialBlindUnitOfWork(store)
+
+
 # ---------------------------------------------------------------- running the suite on them
 
 SUITE = """
@@ -77,7 +145,12 @@ from hypothesis import HealthCheck, Phase, settings
 
 from inventory_core.contract import InMemoryContractAdapter, InventoryContract
 from inventory_core.contract import make_state_machine_test
-from tests.contract.test_broken_adapter import NoGuardAdapter, NoRollbackAdapter
+from tests.contract.test_broken_adapter import (
+    LotBlindAdapter,
+    NoGuardAdapter,
+    NoRollbackAdapter,
+    SerialBlindAdapter,
+)
 
 ADAPTER = {adapter}
 
@@ -151,3 +224,38 @@ def test_an_adapter_that_never_rolls_back_fails(pytester: pytest.Pytester) -> No
     assert failed >= ROLLBACK_TESTS
     assert "runTest" in failed, "the state machine must catch a half-done failed operation"
     assert outcomes["test_reservations_hold_stock_until_released"] == "passed"
+
+
+LOT_TESTS = {
+    "test_stock_of_a_lot_is_refused_per_lot",
+    "test_racing_shipments_of_the_last_units_of_a_lot",
+    "test_counts_count_per_lot",
+}
+SERIAL_TESTS = {
+    "test_receiving_a_serial_in_stock_is_a_serial_conflict",
+    "test_moving_a_serial_that_is_not_there_is_a_serial_conflict",
+    "test_counts_count_serials",
+    "test_racing_shipments_of_one_serial",
+}
+"""Tests of lots only, and of serials only."""
+
+
+def test_an_adapter_that_lets_a_lot_go_negative_fails(pytester: pytest.Pytester) -> None:
+    outcomes = run_suite(pytester, "LotBlindAdapter")
+    failed = {name for name, outcome in outcomes.items() if outcome == "failed"}
+    assert failed >= (LOT_TESTS - {"test_counts_count_per_lot"}) | {
+        "test_fulfilment_names_its_lots_and_serials"
+    }
+    assert "runTest" in failed, "the state machine must catch a lot going negative"
+    assert not failed & SERIAL_TESTS
+
+
+def test_an_adapter_that_moves_serials_from_anywhere_fails(pytester: pytest.Pytester) -> None:
+    outcomes = run_suite(pytester, "SerialBlindAdapter")
+    failed = {name for name, outcome in outcomes.items() if outcome == "failed"}
+    assert failed >= SERIAL_TESTS | {
+        "test_reversals_move_lots_and_serials_back",
+        "test_fulfilment_names_its_lots_and_serials",
+    }
+    assert "runTest" in failed, "the state machine must catch a serial in two places"
+    assert not failed & LOT_TESTS
