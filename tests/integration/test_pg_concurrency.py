@@ -44,6 +44,7 @@ from inventory_core.services.stock import ListAvailability
 from inventory_core.stock import MAX_TOTAL
 from inventory_pg import PgStore
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
+from tests.integration._threads import run_together
 
 pytestmark = pytest.mark.postgres
 
@@ -62,29 +63,6 @@ def store(database_url: str) -> Iterator[PgStore]:
 @pytest.fixture
 def h(store: PgStore) -> Harness:
     return Harness(FreshDatabaseAdapter(store))
-
-
-def _race(workers: int, work: Callable[[int], None], *, timeout: float = 120) -> None:
-    """Run ``work(n)`` on ``workers`` threads released together; re-raise the first failure."""
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait(timeout)
-            work(n)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(workers)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "workers did not finish in time"
-    if errors:
-        raise errors[0]
 
 
 def _receive(h: Harness, item: uuid.UUID, location: uuid.UUID, quantity: int) -> Movement:
@@ -150,7 +128,7 @@ def test_64_threads_racing_for_the_last_units_never_oversell(h: Harness) -> None
                 with lock:
                     shipped[(item, wh)] += 1
 
-    _race(64, work)
+    run_together(64, work)
 
     levels = {
         (w.item_id, w.warehouse_id): w
@@ -235,7 +213,7 @@ def test_counts_racing_movements_post_the_difference_against_the_level_they_lock
             move(rng)
 
     done_counting: list[int] = []
-    _race(counters + movers, work)
+    run_together(counters + movers, work)
 
     assert counted_by_movement, "no count posted: the race proved nothing"
     assert conflicts + len(counted_by_movement) == counters * counts_each
@@ -296,7 +274,7 @@ def test_opposite_order_movements_never_deadlock(h: Harness, store: PgStore) -> 
             no_retries.execute(h.admin, command)
 
     no_retries = Executor(store.unit_of_work, conflict_retries=0)
-    _race(16, work)
+    run_together(16, work)
     assert len(_all_movements(h)) == 6 + 16 * 15
     check_invariants(h)
 

@@ -9,14 +9,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import attrs
 import psycopg
 import pytest
-from psycopg import sql
 
 from inventory_core.contract.adapter import Harness
 from inventory_core.contract.invariants import check_invariants, snapshot
@@ -39,6 +37,7 @@ from inventory_core.stock import LocationChange, LotChange, SerialChange, Wareho
 from inventory_pg import PgStore, apply_migrations, available_migrations
 from inventory_pg.migrate import CREATE_SCHEMA_MIGRATIONS, RECORD_APPLIED
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
+from tests.integration._threads import run_together
 
 pytestmark = pytest.mark.postgres
 
@@ -56,29 +55,6 @@ def h(store: PgStore) -> Harness:
     return Harness(FreshDatabaseAdapter(store))
 
 
-def _race(workers: int, work: Callable[[int], None], *, timeout: float = 120) -> None:
-    """Run ``work(n)`` on ``workers`` threads released together; re-raise the first failure."""
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(n: int) -> None:
-        try:
-            barrier.wait(timeout)
-            work(n)
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(workers)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    assert not any(t.is_alive() for t in threads), "workers did not finish in time"
-    if errors:
-        raise errors[0]
-
-
 def _post(h: Harness, kind: str, *lines: LineRequest) -> Movement:
     return h.inventory.execute(h.admin, PostMovement(kind, list(lines)))
 
@@ -89,26 +65,6 @@ def _lot(h: Harness, item: uuid.UUID, code: str) -> Lot:
 
 
 # ------------------------------------------------------------ migration 0007
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
-
-
-@pytest.fixture
-def empty_schema(database_url: str) -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema (dropped afterwards)."""
-    schema = f"lots_migration_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield _with_search_path(database_url, schema)
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -240,7 +196,7 @@ def test_threads_racing_for_the_last_units_of_a_lot_ship_exactly_what_it_holds(
             with lock:
                 shipped.append(n)
 
-    _race(8, work)
+    run_together(8, work)
 
     assert len(shipped) == in_a, "exactly the lot's units ship"
     assert len(refusals) == 8
@@ -286,7 +242,7 @@ def _switch_racing_receipts(
             return  # the item's tracking changed under the receipt: it must not post
         received.append(n)
 
-    _race(5, work)
+    run_together(5, work)
     return switched[0], len(received)
 
 

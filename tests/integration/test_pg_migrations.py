@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import LiteralString
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from inventory_core.errors import InvalidOperation, Unavailable
 from inventory_core.locations import virtual_locations
@@ -25,27 +22,6 @@ from inventory_pg import (
 )
 
 pytestmark = pytest.mark.postgres
-
-
-def _with_search_path(url: str, schema: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema}"))
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
-
-
-@pytest.fixture
-def empty_schema(database_url: str) -> Iterator[str]:
-    """A URL whose search_path is a new, empty schema (dropped afterwards): a fresh database
-    for the migrations without needing the CREATEDB privilege."""
-    schema = f"migration_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield _with_search_path(database_url, schema)
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def test_migrations_apply_once_and_rerun_is_a_no_op(empty_schema: str) -> None:

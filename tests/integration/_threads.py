@@ -1,0 +1,30 @@
+"""Threads released together, for the race tests of the Postgres adapter."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+
+def run_together(workers: int, work: Callable[[int], None], *, timeout: float = 120) -> None:
+    """Run ``work(n)`` on ``workers`` threads released together; re-raise the first failure."""
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(n: int) -> None:
+        try:
+            barrier.wait(timeout)
+            work(n)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(workers)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    assert not any(t.is_alive() for t in threads), "workers did not finish in time"
+    if errors:
+        raise errors[0]
