@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -11,10 +12,17 @@ from inventory_core.clocks import ManualClock
 from inventory_core.executor import Executor
 from inventory_core.memory.store import InMemoryStore
 from inventory_core.passwords import Pbkdf2PasswordHasher
-from inventory_core.ports import UnitOfWork
+from inventory_core.ports import (
+    LocationStockQuery,
+    LotLevelQuery,
+    SerialQuery,
+    UnitOfWork,
+    WarehouseStockQuery,
+)
 from inventory_core.services.items import CreateItem
 from inventory_core.services.locations import CreateLocation
 from inventory_core.services.users import ProvisionUser
+from inventory_core.stock import ItemLevels
 from inventory_core.users import Actor, Role
 
 __all__ = ["ContractAdapter", "Harness", "InMemoryContractAdapter", "race"]
@@ -97,3 +105,19 @@ def race(workers: int, work: Callable[[int], object]) -> list[object]:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+def listed_levels(uow: UnitOfWork, item_id: UUID, now: datetime) -> ItemLevels:
+    """An item's levels as the separate listings give them: what ``item_levels`` must equal."""
+    return ItemLevels(
+        tuple(
+            uow.stock.warehouse_levels(
+                WarehouseStockQuery(item_id=item_id), now=now, after=None, limit=None
+            )
+        ),
+        tuple(
+            uow.stock.location_levels(LocationStockQuery(item_id=item_id), after=None, limit=None)
+        ),
+        tuple(uow.stock.lot_levels(LotLevelQuery(item_id=item_id), after=None, limit=None)),
+        tuple(uow.stock.serial_levels(SerialQuery(item_id), after=None, limit=None)),
+    )

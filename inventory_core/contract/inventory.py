@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from inventory_core._checks import MAX_QUANTITY
-from inventory_core.contract.adapter import ContractAdapter, Harness, race
+from inventory_core.contract.adapter import ContractAdapter, Harness, listed_levels, race
 from inventory_core.contract.invariants import check_invariants, snapshot
 from inventory_core.contract.lots import LotContract
 from inventory_core.contract.tokens import TokenContract
@@ -94,7 +94,7 @@ from inventory_core.services.users import (
     GetUser,
     UserChanges,
 )
-from inventory_core.stock import MAX_TOTAL, ItemLevels, LocationChange, WarehouseChange
+from inventory_core.stock import MAX_TOTAL, LocationChange, WarehouseChange
 from inventory_core.users import Role
 
 __all__ = ["InventoryContract"]
@@ -895,18 +895,7 @@ class InventoryContract(TokenContract, LotContract):
         now = h.clock.now()
         with h.unit_of_work() as uow:
             levels = uow.stock.item_levels(item, now=now)
-            listed = ItemLevels(
-                tuple(
-                    uow.stock.warehouse_levels(
-                        WarehouseStockQuery(item_id=item), now=now, after=None, limit=None
-                    )
-                ),
-                tuple(
-                    uow.stock.location_levels(
-                        LocationStockQuery(item_id=item), after=None, limit=None
-                    )
-                ),
-            )
+            listed = listed_levels(uow, item, now)
             missing = uow.stock.item_levels(uuid4(), now=now)
         assert levels == listed
         assert levels is not None

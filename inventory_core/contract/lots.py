@@ -13,7 +13,7 @@ import attrs
 import pytest
 
 from inventory_core.commands import Command
-from inventory_core.contract.adapter import ContractAdapter, Harness, race
+from inventory_core.contract.adapter import ContractAdapter, Harness, listed_levels, race
 from inventory_core.contract.invariants import check_invariants, snapshot
 from inventory_core.counts import CountLine
 from inventory_core.errors import (
@@ -30,12 +30,10 @@ from inventory_core.locations import ADJUSTMENT_LOCATION_ID, CUSTOMER_LOCATION_I
 from inventory_core.lots import Lot, LotLevel, SerialLevel, Tracking
 from inventory_core.movements import AdjustmentReason, Movement
 from inventory_core.ports import (
-    LocationStockQuery,
     LotLevelQuery,
     LotQuery,
     MovementQuery,
     SerialQuery,
-    WarehouseStockQuery,
 )
 from inventory_core.reservations import ReservationStatus
 from inventory_core.services.counts import CountStock
@@ -54,7 +52,6 @@ from inventory_core.services.reservations import (
     GetReservation,
     ReserveStock,
 )
-from inventory_core.stock import ItemLevels
 
 __all__ = ["LotContract"]
 
@@ -1075,22 +1072,7 @@ class LotContract:
         with h.unit_of_work() as uow:
             for item in (w.lotted, w.serial, w.plain, never):
                 levels = uow.stock.item_levels(item, now=now)
-                assert levels == ItemLevels(
-                    tuple(
-                        uow.stock.warehouse_levels(
-                            WarehouseStockQuery(item_id=item), now=now, after=None, limit=None
-                        )
-                    ),
-                    tuple(
-                        uow.stock.location_levels(
-                            LocationStockQuery(item_id=item), after=None, limit=None
-                        )
-                    ),
-                    tuple(
-                        uow.stock.lot_levels(LotLevelQuery(item_id=item), after=None, limit=None)
-                    ),
-                    tuple(uow.stock.serial_levels(SerialQuery(item), after=None, limit=None)),
-                )
+                assert levels == listed_levels(uow, item, now)
             by_warehouse = uow.stock.lot_levels(
                 LotLevelQuery(item_id=w.lotted, warehouse_id=w.other_wh), after=None, limit=None
             )
