@@ -20,6 +20,7 @@ __all__ = [
     "COUNTED_SERIALS",
     "LOT_CODE",
     "MAX_SERIALS",
+    "MAX_SERIALS_PER_REQUEST",
     "SERIAL",
     "SERIALS",
     "Lot",
@@ -31,6 +32,10 @@ __all__ = [
 
 MAX_SERIALS = 1000
 """The most serial numbers one line lists (so the most units of a serial item it moves)."""
+
+MAX_SERIALS_PER_REQUEST = 10_000
+"""The most serial numbers one movement, fulfilment or count lists over all its lines: each is a
+row written on its own (import-stock takes more)."""
 
 
 class Tracking(enum.StrEnum):

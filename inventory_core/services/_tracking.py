@@ -12,7 +12,7 @@ import attrs
 
 from inventory_core.errors import AlreadyExists, ConcurrencyConflict, FieldError, ValidationError
 from inventory_core.items import Item
-from inventory_core.lots import Lot, Tracking
+from inventory_core.lots import MAX_SERIALS_PER_REQUEST, Lot, Tracking
 from inventory_core.movements import MovementLine
 from inventory_core.ports import UnitOfWork
 from inventory_core.services._support import Providers
@@ -91,6 +91,15 @@ def tracking_problems(lines: Sequence[TrackedLine]) -> list[FieldError]:
                             f"serial {serial} is already moved by {first}",
                         )
                     )
+    listed = sum(len(line.serials or ()) for line in lines)
+    if listed > MAX_SERIALS_PER_REQUEST:
+        problems.append(
+            FieldError(
+                "$.lines",
+                f"lists {listed} serial numbers, more than the {MAX_SERIALS_PER_REQUEST} one "
+                "request takes: split it (inventory import-stock takes more)",
+            )
+        )
     return problems
 
 
