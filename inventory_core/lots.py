@@ -53,9 +53,11 @@ SERIAL = _checks.code
 """A serial number: 1-64 letters, digits or . _ / -, unique per item."""
 
 
-def _serials(value: object, minimum: int = 1) -> str | tuple[str, str] | None:
-    if not isinstance(value, tuple) or not minimum <= len(value) <= MAX_SERIALS:
-        return f"{minimum}-{MAX_SERIALS} serial numbers"
+def _serials(
+    value: object, minimum: int = 1, maximum: int = MAX_SERIALS
+) -> str | tuple[str, str] | None:
+    if not isinstance(value, tuple) or not minimum <= len(value) <= maximum:
+        return f"{minimum}-{maximum} serial numbers"
     seen: set[str] = set()
     for index, serial in enumerate(value):
         problem = SERIAL.problem(serial)
@@ -80,9 +82,11 @@ SERIALS = _checks.Rule(
 """The serial numbers of a line: 1 to MAX_SERIALS, none repeated."""
 
 COUNTED_SERIALS = _checks.Rule(
-    lambda value: _serials(value, 0), {**SERIALS.json_schema, "minItems": 0}
+    lambda value: _serials(value, 0, MAX_SERIALS_PER_REQUEST),
+    {**SERIALS.json_schema, "minItems": 0, "maxItems": MAX_SERIALS_PER_REQUEST},
 )
-"""The serial numbers found by a count at one location: up to MAX_SERIALS, none repeated."""
+"""The serial numbers found by a count at one location: up to MAX_SERIALS_PER_REQUEST (a whole
+bin is counted at once), none repeated."""
 
 
 @attrs.frozen
