@@ -757,6 +757,12 @@ class LotContract:
         # Counting a lot down to zero leaves the others.
         h.inventory.execute(h.admin, CountStock([CountLine(w.lotted, w.a, 0, lot="L1")]))
         assert (on_hand(h, w.lotted, w.a), lot_on_hand(h, w.lotted, w.a, "L2")) == (1, 1)
+        # None found of a lot the item never had: no such lot (a typo, most likely), not a lot
+        # created empty.
+        assert invalid(h, CountStock([CountLine(w.lotted, w.a, 0, lot="L9")])) == {"$.lines[0].lot"}
+        assert h.inventory.execute(h.admin, ListLots(LotQuery(item_id=w.lotted))).items == tuple(
+            lot_of(h, w.lotted, code) for code in ("L1", "L2", "L3")
+        )
         check_invariants(h)
 
     def test_counts_count_serials(self, h: Harness) -> None:
