@@ -358,6 +358,12 @@ class LotContract:
         post(h, "transfer", move(w.serial, 2, w.a, w.b, serials=["S4", "S2"]))
         assert serials_at(h, w.serial, w.b) == ["S2", "S3", "S4"]
         assert serials_at(h, w.serial, w.a) == []
+        # From a bin holding none of the item: still the serial's conflict, naming its bin
+        # (not a shortage of the item at a).
+        conflict = refused(
+            h, SerialConflict, lambda: post(h, "shipment", out(w.serial, 1, w.a, serials=["S3"]))
+        )
+        assert (conflict.serial, conflict.location_id) == ("S3", w.b)
         check_invariants(h)
 
     # ------------------------------------------------------------ lots
