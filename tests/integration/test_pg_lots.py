@@ -7,7 +7,6 @@ movements."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -37,7 +36,7 @@ from inventory_core.stock import LocationChange, LotChange, SerialChange, Wareho
 from inventory_pg import PgStore, apply_migrations, available_migrations
 from inventory_pg.migrate import CREATE_SCHEMA_MIGRATIONS, RECORD_APPLIED
 from inventory_pg.testing import FreshDatabaseAdapter, open_test_store
-from tests.integration._threads import run_together
+from tests.integration._threads import run_together, wait_until_blocked
 
 pytestmark = pytest.mark.postgres
 
@@ -275,20 +274,6 @@ def test_a_tracking_switch_racing_receipts_never_leaves_stock_under_other_rules(
     check_invariants(h)
 
 
-def _wait_until_blocked(store: PgStore, pid: int, timeout: float = 10) -> None:
-    """Wait until backend ``pid`` waits for a lock."""
-    deadline = time.monotonic() + timeout
-    with store.pool.connection() as conn:
-        while time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
-            ).fetchone()
-            if row is not None and row[0] == "Lock":
-                return
-            time.sleep(0.01)
-    raise AssertionError(f"backend {pid} never waited for a lock")
-
-
 def _receipt_changes(
     item: uuid.UUID, bin_: uuid.UUID, wh: uuid.UUID, quantity: int
 ) -> tuple[list[LocationChange], list[WarehouseChange]]:
@@ -334,7 +319,7 @@ def test_a_receipt_judged_before_a_committed_switch_is_a_concurrency_conflict(
         receiver = threading.Thread(target=receive, daemon=True)
         receiver.start()
         assert started.wait(10)
-        _wait_until_blocked(store, pid[0])
+        wait_until_blocked(store, pid[0])
         assert not uow.stock.has_stock(item_id)
     receiver.join(30)
     assert not receiver.is_alive()
@@ -377,7 +362,7 @@ def test_a_switch_waiting_for_a_receipt_sees_its_stock(h: Harness, store: PgStor
         switcher = threading.Thread(target=switch, daemon=True)
         switcher.start()
         assert started.wait(10)
-        _wait_until_blocked(store, pid[0])
+        wait_until_blocked(store, pid[0])
     switcher.join(30)
     assert seen == [True]
 

@@ -47,6 +47,7 @@ from inventory_core.services.reservations import ReserveStock
 from inventory_core.stock import LocationChange, WarehouseChange
 from inventory_pg import PgStore, configure_connection
 from inventory_pg.testing import FreshDatabaseAdapter
+from tests.integration._threads import wait_until_blocked
 
 pytestmark = pytest.mark.postgres
 
@@ -203,19 +204,6 @@ def test_a_swallowed_database_error_cannot_be_committed(h: Harness, pg: PgStore)
 # ------------------------------------------------------------ locking and claims
 
 
-def _blocked_on_lock(pg: PgStore, pid: int | None, *, deadline: float = 10) -> None:
-    end = time.monotonic() + deadline
-    with pg.pool.connection() as conn:
-        while time.monotonic() < end:
-            row = conn.execute(
-                "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s::integer", (pid,)
-            ).fetchone()
-            if row and row[0] == "Lock":
-                return
-            conn.execute("SELECT pg_sleep(0.01)")
-    raise AssertionError(f"backend {pid} never waited for a lock")
-
-
 def test_on_hand_with_lock_holds_even_absent_rows_until_commit(h: Harness, pg: PgStore) -> None:
     wh = h.warehouse()
     a = h.bin(wh)
@@ -237,7 +225,7 @@ def test_on_hand_with_lock_holds_even_absent_rows_until_commit(h: Harness, pg: P
         end = time.monotonic() + 10
         while not pid and time.monotonic() < end:
             thread.join(0.01)
-        _blocked_on_lock(pg, pid[0])
+        wait_until_blocked(pg, pid[0])
         assert not done.is_set()
     thread.join(10)
     assert done.is_set()
