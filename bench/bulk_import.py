@@ -34,10 +34,9 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from _database import drop_database, reset_database, with_database
 
 from inventory_core import CreateItem, CreateLocation, Executor, Pbkdf2PasswordHasher
 from inventory_core.services.users import ProvisionUser
@@ -86,11 +85,6 @@ WHERE s.on_hand <> coalesce(l.on_hand, 0)
 """
 """With --lots (every item tracked by lot): lot levels off the ledger, or location levels off
 the sums of their lots."""
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 def _setup(url: str, *, tracking: str = "none") -> tuple[list[str], list[str]]:
@@ -161,10 +155,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    name = f"inventory_bench_bulk_{os.getpid()}"
-    url = _with_database(args.admin_url, name)
-    with psycopg.connect(args.admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(args.admin_url, f"inventory_bench_bulk_{os.getpid()}")
+    reset_database(url, admin=args.admin_url)
     try:
         lots_per_item = args.lots_per_item if args.lots else 0
         skus, bins = _setup(url, tracking="lot" if args.lots else "none")
@@ -223,10 +215,7 @@ def main() -> int:
         )
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     finally:
-        with psycopg.connect(args.admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(url, admin=args.admin_url)
     return 0
 
 

@@ -86,8 +86,8 @@ from uuid import UUID
 import _ledger
 import attrs
 import psycopg
+from _database import drop_database, reset_database, with_database
 from _proc import cpu_seconds, machine_busy_seconds
-from psycopg import sql
 
 from inventory_core import Actor, LineRequest, PostMovement, Role
 from inventory_pg import PgStore
@@ -1098,19 +1098,9 @@ def check_code_root(env: dict[str, str], root: Path) -> None:
 
 def fresh_database(svc: Services, name: str) -> str:
     """Drops and creates database ``name`` on the cluster; its URL."""
-    with psycopg.connect(svc.database_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return svc.database_url.rsplit("/", 1)[0] + "/" + name
-
-
-def drop_database(svc: Services, name: str) -> None:
-    with psycopg.connect(svc.database_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    url = with_database(svc.database_url, name)
+    reset_database(url, admin=svc.database_url)
+    return url
 
 
 def flush_redis(svc: Services) -> None:
@@ -1270,7 +1260,7 @@ def compare_round(
         if conn.execute("SELECT to_regclass('events') IS NOT NULL").fetchone()[0]:  # type: ignore[index]
             rows = conn.execute("SELECT type, count(*) FROM events GROUP BY type").fetchall()
             counts.update({f"events {kind}": n for kind, n in rows})
-    drop_database(svc, database)
+    drop_database(with_database(svc.database_url, database), admin=svc.database_url)
     return measured, counts
 
 

@@ -73,7 +73,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
 import psycopg
@@ -83,6 +82,8 @@ from psycopg.types.json import Json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _database import reset_database  # noqa: E402
 
 from inventory_pg import apply_migrations  # noqa: E402
 from inventory_pg.repositories.events import INSERT_EVENT  # noqa: E402
@@ -643,17 +644,6 @@ def our_child_claim(url: str, lease: float) -> None:
 
 
 # ---------------------------------------------------------------- database
-
-
-def reset_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def _procrastinate_dir() -> Path:

@@ -34,10 +34,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
+from _database import drop_database, reset_database, with_database
 
 from inventory_core import (
     FEED_START,
@@ -61,11 +60,6 @@ OTHER_LOTS = 2000
 BINS_PER_WAREHOUSE = 10
 RECALLED_SKU = "RECALL-1"
 RECALLED_LOT = "L-2026-11-A"
-
-
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
 
 
 def _write_csv(path: Path, movements: int, noise: int, bins: list[str]) -> None:
@@ -121,10 +115,8 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    name = f"inventory_bench_recall_{os.getpid()}"
-    url = _with_database(args.admin_url, name)
-    with psycopg.connect(args.admin_url, autocommit=True) as admin_conn:
-        admin_conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = with_database(args.admin_url, f"inventory_bench_recall_{os.getpid()}")
+    reset_database(url, admin=args.admin_url)
     try:
         apply_migrations(url)
         with PgStore.open(url, min_size=1, max_size=4) as store:
@@ -220,10 +212,7 @@ def main() -> int:
             verdict = "met" if max(medians) < 50 else "NOT met"
             print(f"target: every median under 50 ms -- {verdict}")
     finally:
-        with psycopg.connect(args.admin_url, autocommit=True) as admin_conn:
-            admin_conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        drop_database(url, admin=args.admin_url)
     return 0
 
 

@@ -69,14 +69,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _database import admin_url, database_name, drop_database, reset_database  # noqa: E402
 from _proc import cpu_seconds, machine_busy_seconds  # noqa: E402
 
 from inventory_core.events import EventType  # noqa: E402
@@ -211,31 +210,6 @@ class Receiver:
 
 
 # ---------------------------------------------------------------- database
-
-
-def admin_url(url: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path="/postgres"))
-
-
-def database_name(url: str) -> str:
-    return urlsplit(url).path.lstrip("/")
-
-
-def reset_database(url: str) -> None:
-    name = database_name(url)
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def drop_database(url: str) -> None:
-    name = database_name(url)
-    with psycopg.connect(admin_url(url), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
 
 
 def prepare(url: str, receiver_url: str, events: int) -> dict[str, Any]:
