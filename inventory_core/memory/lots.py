@@ -10,13 +10,12 @@ from uuid import UUID
 from inventory_core.errors import (
     AlreadyExists,
     ConcurrencyConflict,
-    InsufficientStock,
-    LimitExceeded,
     SerialConflict,
 )
 from inventory_core.lots import Lot, LotLevel, SerialLevel, Tracking
+from inventory_core.memory.levels import next_on_hand
 from inventory_core.ports import LotLevelQuery, LotQuery, SerialQuery
-from inventory_core.stock import MAX_TOTAL, LotChange, SerialChange
+from inventory_core.stock import LotChange, SerialChange
 
 if TYPE_CHECKING:
     from inventory_core.memory.store import InMemoryStore
@@ -84,26 +83,14 @@ class LotLevels:
         levels: dict[LotKey, int] = {}
         for key in sorted(deltas):
             item_id, location_id, lot_id = key
-            delta = deltas[key]
-            current = self._s.lot_levels.get(key) or 0
-            if holding and current + delta < 0:
-                raise InsufficientStock(
-                    item_id=item_id,
-                    location_id=location_id,
-                    available=current,
-                    requested=-delta,
-                    lot_id=lot_id,
-                )
-            if abs(current + delta) > MAX_TOTAL or abs(delta) > MAX_TOTAL:
-                raise LimitExceeded(
-                    item_id=item_id,
-                    location_id=location_id,
-                    level="on_hand",
-                    current=current,
-                    change=delta,
-                    limit=MAX_TOTAL,
-                )
-            levels[key] = current + delta
+            levels[key] = next_on_hand(
+                self._s.lot_levels.get(key) or 0,
+                deltas[key],
+                holding=holding,
+                item_id=item_id,
+                location_id=location_id,
+                lot_id=lot_id,
+            )
         return levels
 
     def check_serials(self, changes: Sequence[SerialChange]) -> dict[SerialKey, UUID | None]:

@@ -15,7 +15,6 @@ from inventory_core.errors import (
     AlreadyExists,
     InsufficientStock,
     InvalidOperation,
-    LimitExceeded,
     NotFound,
     VersionMismatch,
 )
@@ -25,6 +24,7 @@ from inventory_core.idempotency import IdempotencyClaim, IdempotencyOutcome, Ide
 from inventory_core.items import Item
 from inventory_core.locations import Location
 from inventory_core.lots import LotLevel, SerialLevel, Tracking
+from inventory_core.memory.levels import check_limit, next_on_hand
 from inventory_core.memory.lots import LotLevels
 from inventory_core.movements import Movement, Posted
 from inventory_core.ports import (
@@ -40,7 +40,6 @@ from inventory_core.ports import (
 )
 from inventory_core.reservations import Reservation, ReservationStatus
 from inventory_core.stock import (
-    MAX_TOTAL,
     ItemLevels,
     LocationChange,
     LocationStock,
@@ -64,26 +63,6 @@ def _page(rows: Iterable[T], key: Callable[[T], Any], after: Any, limit: int | N
     if after is not None:
         ordered = [row for row in ordered if key(row) > after]
     return ordered if limit is None else ordered[:limit]
-
-
-def _beyond(value: int) -> bool:
-    return not -MAX_TOTAL <= value <= MAX_TOTAL
-
-
-def _check_limit(item_id: UUID, where: UUID | None, *changes: tuple[str, int, int]) -> None:
-    """Raise LimitExceeded for the first ``(level, current, change)`` of ``item_id`` at
-    warehouse ``where`` (``None``: the item's totals) that ends beyond MAX_TOTAL in magnitude,
-    or changes by more."""
-    for level, current, change in changes:
-        if _beyond(current + change) or _beyond(change):
-            raise LimitExceeded(
-                item_id=item_id,
-                location_id=where,
-                level=level,
-                current=current,
-                change=change,
-                limit=MAX_TOTAL,
-            )
 
 
 def _check_version(entity: str, key: UUID, stored: int | None, new: int) -> None:
@@ -361,7 +340,7 @@ class InMemoryStockRepository:
                     available=on_hand,
                     requested=-wh_change.on_hand_delta,
                 )
-            _check_limit(
+            check_limit(
                 key[0],
                 key[1],
                 ("on_hand", on_hand, wh_change.on_hand_delta),
@@ -388,7 +367,7 @@ class InMemoryStockRepository:
                 )
                 if change > 0
             ]
-            _check_limit(item_id, None, *grown)
+            check_limit(item_id, None, *grown)
             new_item_totals[item_id] = (on_hand + on_hand_delta, reserved + reserved_delta)
         per_lot.check_tracking(
             tracking, [item_id for item_id, (on_hand, _) in item_deltas.items() if on_hand > 0]
@@ -415,22 +394,13 @@ class InMemoryStockRepository:
         """The new levels of the stock-holding (or the virtual) location rows changed."""
         levels: dict[StockKey, int] = {}
         for key in sorted(k for k in deltas if holds_stock[k] == holding):
-            delta = deltas[key]
-            current = self._s.location_levels.get(key) or 0
-            if holding and current + delta < 0:
-                raise InsufficientStock(
-                    item_id=key[0], location_id=key[1], available=current, requested=-delta
-                )
-            if _beyond(current + delta) or _beyond(delta):
-                raise LimitExceeded(
-                    item_id=key[0],
-                    location_id=key[1],
-                    level="on_hand",
-                    current=current,
-                    change=delta,
-                    limit=MAX_TOTAL,
-                )
-            levels[key] = current + delta
+            levels[key] = next_on_hand(
+                self._s.location_levels.get(key) or 0,
+                deltas[key],
+                holding=holding,
+                item_id=key[0],
+                location_id=key[1],
+            )
         return levels
 
     def lot_on_hand(
