@@ -155,12 +155,9 @@ def _misplaced_serial(
 
 
 def _check_tracking(line: MovementLine, tracking: Tracking) -> None:
-    follows = {
-        Tracking.NONE: line.lot_id is None and not line.serials,
-        Tracking.LOT: line.lot_id is not None,
-        Tracking.SERIAL: bool(line.serials),
-    }[tracking]
-    if not follows:
+    # A line carries a lot or serials, never both (MovementLine checks that).
+    carries = Tracking.LOT if line.lot_id else Tracking.SERIAL if line.serials else Tracking.NONE
+    if carries is not tracking:
         raise InvalidOperation(
             f"a line of item {line.item_id} does not follow the item's tracking ({tracking}): "
             "its tracking changed since the stock was moved"
