@@ -156,7 +156,13 @@ def _misplaced_serial(
 
 def _check_tracking(line: MovementLine, tracking: Tracking) -> None:
     # A line carries a lot or serials, never both (MovementLine checks that).
-    carries = Tracking.LOT if line.lot_id else Tracking.SERIAL if line.serials else Tracking.NONE
+    carries = (
+        Tracking.LOT
+        if line.lot_id is not None
+        else Tracking.SERIAL
+        if line.serials
+        else Tracking.NONE
+    )
     if carries is not tracking:
         raise InvalidOperation(
             f"a line of item {line.item_id} does not follow the item's tracking ({tracking}): "
